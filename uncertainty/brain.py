@@ -1,0 +1,57 @@
+"""Whole-brain FLOP/s from neuron classes, summed in log space.
+
+``brain_flops = sum_c N_c * rate_c * sum_{counted stages} stage_c`` (SPEC
+section 3). Every product becomes a sum of logs and every sum a log-sum-exp,
+so float32 never overflows however wide the priors are. Written for one draw
+(class parameters stacked along a leading class axis); batch with ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.scipy.special import logsumexp
+
+from .lnp import STAGES, Convention, LNPParams, stage_flops
+
+__all__ = ["BrainParams", "BrainFlops", "brain_log10_flops"]
+
+_LN10 = 2.302585092994046
+
+
+class BrainParams(NamedTuple):
+    """Parameters of every neuron class for one draw; each leaf has shape ``(classes,)``.
+
+    count: neurons; rate: updates per second (Hz); lnp: neuron dimensions.
+    """
+
+    count: Array
+    rate: Array
+    lnp: LNPParams
+
+
+class BrainFlops(NamedTuple):
+    """log10 FLOP/s of one draw.
+
+    total: whole brain, scalar; per_class: shape ``(classes,)``;
+    per_stage: shape ``(counted stages,)`` in :data:`~uncertainty.lnp.STAGES` order.
+    """
+
+    total: Array
+    per_class: Array
+    per_stage: Array
+
+
+def brain_log10_flops(params: BrainParams, convention: Convention = Convention()) -> BrainFlops:
+    """log10 of whole-brain FLOP/s, per class and per counted stage, for one draw."""
+    costs = jax.vmap(stage_flops, in_axes=(0, None))(params.lnp, convention)  # (classes, 5)
+    counted = [i for i, s in enumerate(STAGES) if s in convention.stages]
+    log_stage_cost = jnp.log(costs[:, counted])  # (classes, counted)
+    log_class_stage = jnp.log(params.count)[:, None] + jnp.log(params.rate)[:, None] + log_stage_cost
+    per_class = logsumexp(log_class_stage, axis=1)
+    per_stage = logsumexp(log_class_stage, axis=0)
+    total = logsumexp(per_class)
+    return BrainFlops(total / _LN10, per_class / _LN10, per_stage / _LN10)

@@ -1,0 +1,155 @@
+"""The ``uncertainty`` command.
+
+Commands: ``sample`` (draw a run and print its credible intervals), ``report``
+(credible intervals of a saved run) and ``reproduce`` (the source article's
+numbers beside the engine's). Bad input prints one line ``error: FILE: KEY:
+problem`` to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2**32), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
+    from .report import FORMATS
+    from .reproduce import PRESETS
+
+    parser = argparse.ArgumentParser(
+        prog="uncertainty",
+        description="Monte Carlo uncertainty engine for the brain's FLOP/s (extended LNP neuron model).",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser(
+        "sample",
+        help="draw brain-FLOP/s samples from a prior file and print credible intervals",
+        description="Draw joint samples of a prior file's parameters, push them through the LNP cost "
+        "function and print credible intervals of brain FLOP/s; optionally save the run as netCDF.",
+    )
+    s.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
+    s.add_argument("--samples", "-n", type=_positive_int, default=1_000_000, help="number of draws (default 1000000)")
+    s.add_argument("--seed", type=_seed, default=0, help="PRNG seed; the same seed gives the same run (default 0)")
+    s.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    s.add_argument("--format", choices=FORMATS, default="table", help="summary format (default table)")
+    s.add_argument(
+        "--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})"
+    )
+    s.add_argument("--precision", choices=PRECISIONS, default="float64", help="floating-point type (default float64)")
+    s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    s.set_defaults(run=_cmd_sample)
+
+    r = sub.add_parser(
+        "report",
+        help="credible intervals of a saved run",
+        description="Median, mean, 5%%/95%% quantiles, 90%% HDI and Monte Carlo standard errors of log10 brain "
+        "FLOP/s and brain FLOP/s, and each class's and stage's share, from a saved run.",
+    )
+    r.add_argument("run_file", metavar="RUN.nc", help="a run saved by 'uncertainty sample --out'")
+    r.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    r.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser(
+        "reproduce",
+        help="the source article's numbers beside the engine's",
+        description="Recompute Dettmers (2015) from a preset: brain FLOP/s, the full-cascade figure, doublings "
+        "needed from 0.58e15 FLOP/s in 2015 and the crossover years for doubling every 1, 1.8 and 3 years.",
+    )
+    p.add_argument("preset", choices=PRESETS, help="which preset")
+    p.set_defaults(run=_cmd_reproduce)
+    return parser
+
+
+def _header(attrs: dict) -> dict:
+    keys = ("prior_file", "num_samples", "seed", "precision", "devices", "uncertainty_version")
+    return {k: attrs[k] for k in keys if k in attrs}
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .engine import sample_brain
+    from .io import brain_inference_data, check_output_path, run_attrs, save_run
+    from .priors import load_priors
+    from .report import format_summary, summary
+
+    spec = load_priors(args.priors)
+    if args.out:
+        check_output_path(args.out, args.force)  # fail before the work, not after
+    draws = sample_brain(
+        spec,
+        args.samples,
+        args.seed,
+        chunk_size=args.chunk_size,
+        precision=args.precision,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    attrs = run_attrs(
+        spec, seed=args.seed, num_samples=args.samples, chunk_size=min(args.chunk_size, args.samples), precision=args.precision
+    )
+    idata = brain_inference_data(draws, spec, attrs)
+    print(format_summary(summary(idata), args.format, _header(attrs)))
+    if args.out:
+        path = save_run(idata, args.out, args.force)
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .io import load_run
+    from .report import format_summary, run_group, summary
+
+    idata = load_run(args.run_file)
+    attrs = dict(idata[run_group(idata)].attrs)
+    print(format_summary(summary(idata), args.format, _header(attrs)))
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import format_reproduction, reproduce
+
+    print(format_reproduction(reproduce(args.preset)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    from .errors import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

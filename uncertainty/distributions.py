@@ -1,0 +1,66 @@
+"""Prior specs -> NumPyro distributions.
+
+A lognormal given as a central ``ci`` interval ``[lo, hi]`` has
+``mu = (ln lo + ln hi) / 2`` and ``sigma = (ln hi - ln lo) / (2 z)`` with
+``z = Phi^-1((1 + ci) / 2)`` (1.6449 for the default 90% interval); a normal is
+the same in linear space. Truncation of a lognormal is a truncated normal in
+log space, pushed through ``exp``, so the interval still describes the
+untruncated distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from numpyro.distributions import constraints, transforms
+
+from .priors import Choice, LogNormal, LogUniform, Normal, Point, Prior, Uniform
+
+__all__ = ["interval_z", "lognormal_params", "normal_params", "to_distribution"]
+
+
+def interval_z(ci: float) -> float:
+    """Standard-normal quantile bounding a central ``ci`` interval (1.6449 for 0.9)."""
+    return NormalDist().inv_cdf(0.5 + ci / 2.0)
+
+
+def lognormal_params(lo: float, hi: float, ci: float = 0.9) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal whose central ``ci`` interval is ``[lo, hi]``."""
+    a, b = math.log(lo), math.log(hi)
+    return (a + b) / 2.0, (b - a) / (2.0 * interval_z(ci))
+
+
+def normal_params(lo: float, hi: float, ci: float = 0.9) -> tuple[float, float]:
+    """(mean, sd) of the normal whose central ``ci`` interval is ``[lo, hi]``."""
+    return (lo + hi) / 2.0, (hi - lo) / (2.0 * interval_z(ci))
+
+
+def to_distribution(prior: Prior, positive: bool = True) -> dist.Distribution:
+    """A NumPyro distribution for one prior spec (Point becomes a Delta)."""
+    if isinstance(prior, Point):
+        return dist.Delta(jnp.asarray(prior.value))
+    if isinstance(prior, LogNormal):
+        mu, sigma = lognormal_params(prior.lo, prior.hi, prior.ci)
+        if prior.min is None and prior.max is None:
+            return dist.LogNormal(mu, sigma)
+        low = None if prior.min is None else math.log(prior.min)
+        high = None if prior.max is None else math.log(prior.max)
+        base = dist.TruncatedNormal(mu, sigma, low=low, high=high)
+        return dist.TransformedDistribution(base, transforms.ExpTransform())
+    if isinstance(prior, Normal):
+        mean, sd = normal_params(prior.lo, prior.hi, prior.ci)
+        if prior.min is None and prior.max is None:
+            return dist.Normal(mean, sd)
+        return dist.TruncatedNormal(mean, sd, low=prior.min, high=prior.max)
+    if isinstance(prior, Uniform):
+        return dist.Uniform(prior.lo, prior.hi)
+    if isinstance(prior, LogUniform):
+        return dist.LogUniform(prior.lo, prior.hi)
+    if isinstance(prior, Choice):
+        components = [to_distribution(c, positive) for c in prior.components]
+        support = constraints.positive if positive else constraints.real
+        return dist.MixtureGeneral(dist.Categorical(probs=jnp.asarray(prior.weights)), components, support=support)
+    raise TypeError(f"not a prior spec: {prior!r}")

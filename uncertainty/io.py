@@ -1,0 +1,122 @@
+"""Runs as ArviZ ``InferenceData``: building, atomic saving, loading.
+
+A run carries, as attributes of its groups, everything needed to reproduce
+it: the prior file's path and text, seed, sample count, chunk size,
+precision, package and library versions and the devices it ran on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._arviz import az
+from .errors import OutputError, RunFileError
+from .model import fixed_values
+from .priors import PriorSpec
+
+__all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
+
+
+def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
+    """Provenance attributes of a run."""
+    import numpyro
+
+    from . import __version__
+
+    attrs = {
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "uncertainty_version": __version__,
+        "jax_version": jax.__version__,
+        "numpyro_version": numpyro.__version__,
+        "devices": ", ".join(str(d) for d in jax.devices()),
+        "prior_file": spec.path,
+        "prior_name": spec.name,
+        "prior_text": spec.text,
+        "seed": int(seed),
+        "num_samples": int(num_samples),
+    }
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    return attrs
+
+
+def brain_inference_data(draws: dict[str, np.ndarray], spec: PriorSpec, attrs: dict[str, Any]) -> az.InferenceData:
+    """Package brain-model draws as ``InferenceData``.
+
+    No data condition brain FLOP/s, so the draws are Monte Carlo samples of the
+    prior and live in the ``prior`` group (one chain). Parameter draws are stored
+    as float32 (7 significant digits; half the file), the derived log10 FLOP/s at
+    the precision they were computed in. Fixed values go to ``constant_data``.
+    """
+    dims = {"log10_class_flops": ["neuron_class"], "log10_stage_flops": ["stage"]}
+    coords = {"neuron_class": list(spec.class_names), "stage": list(spec.convention.stages)}
+    constants = {k: np.asarray(v) for k, v in fixed_values(spec).items()}
+    idata = az.from_dict(
+        prior={k: (v if k.startswith("log10_") else v.astype(np.float32))[None, ...] for k, v in draws.items()},
+        constant_data=constants or None,
+        coords=coords,
+        dims=dims,
+    )
+    for group in idata.groups():
+        idata[group].attrs.update(attrs)
+    return idata
+
+
+def check_output_path(path: str | Path, force: bool = False) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(path, None, "is a directory; give a file name such as run.nc")
+    if not parent.is_dir():
+        raise OutputError(path, None, f"folder '{parent}' does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(path, None, f"folder '{parent}' is not writable")
+    if path.exists() and not force:
+        raise OutputError(path, None, "exists; pass --force to overwrite it")
+    return path
+
+
+def save_run(idata: az.InferenceData, path: str | Path, force: bool = False) -> Path:
+    """Write ``idata`` as netCDF atomically: a temporary file, then a rename."""
+    path = check_output_path(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(path, None, f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_run(path: str | Path) -> az.InferenceData:
+    """Read a run saved by :func:`save_run`."""
+    path = Path(path)
+    if not path.exists():
+        raise RunFileError(path, None, "no such file")
+    if path.is_dir():
+        raise RunFileError(path, None, "is a directory, not a run file")
+    try:
+        idata = az.from_netcdf(path)
+    except Exception as exc:  # h5py/xarray raise many types for a bad file
+        raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
+    if not any("log10_brain_flops" in idata[g] for g in idata.groups()):
+        raise RunFileError(path, None, "holds no 'log10_brain_flops'; not a run of this tool")
+    return idata

@@ -1,0 +1,60 @@
+"""The NumPyro model of brain FLOP/s.
+
+Sample sites are the stochastic priors of every neuron class, named
+``{class}_{field}`` (e.g. ``granule_rate``); fixed values are constants, not
+sites. Deterministic sites: ``log10_brain_flops`` (draw), ``log10_class_flops``
+(draw, class) and ``log10_stage_flops`` (draw, counted stage), all log10 FLOP/s.
+The cost function is written for one draw and batched over the draw plate with
+``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpyro
+
+from .brain import BrainParams, brain_log10_flops
+from .distributions import to_distribution
+from .lnp import LNPParams
+from .priors import CLASS_FIELDS, Point, PriorSpec
+
+__all__ = ["brain_model", "site_name", "fixed_values"]
+
+
+def site_name(class_name: str, field: str) -> str:
+    """Name of the sample site of ``field`` in neuron class ``class_name``."""
+    return f"{class_name}_{field}"
+
+
+def fixed_values(spec: PriorSpec) -> dict[str, float]:
+    """The prior file's fixed (point) values, by site name."""
+    return {
+        site_name(c.name, f): prior.value
+        for c in spec.classes
+        for f, prior in c.params.items()
+        if isinstance(prior, Point)
+    }
+
+
+def brain_model(spec: PriorSpec, num_draws: int) -> None:
+    """Draw ``num_draws`` joint samples of the priors and their brain FLOP/s."""
+    columns: dict[str, list] = {f: [] for f in CLASS_FIELDS}
+    with numpyro.plate("draw", num_draws):
+        for c in spec.classes:
+            for f, prior in c.params.items():
+                if isinstance(prior, Point):
+                    value = jnp.full((num_draws,), prior.value)
+                else:
+                    value = numpyro.sample(site_name(c.name, f), to_distribution(prior, CLASS_FIELDS[f].positive))
+                columns[f].append(value)
+    stacked = {f: jnp.stack(v, axis=-1) for f, v in columns.items()}  # (draw, class)
+    params = BrainParams(
+        count=stacked.pop("count"),
+        rate=stacked.pop("rate"),
+        lnp=LNPParams(**stacked),
+    )
+    flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
+    numpyro.deterministic("log10_brain_flops", flops.total)
+    numpyro.deterministic("log10_class_flops", flops.per_class)
+    numpyro.deterministic("log10_stage_flops", flops.per_stage)

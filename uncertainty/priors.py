@@ -1,0 +1,435 @@
+"""Prior files: TOML text -> a validated, immutable prior specification.
+
+The vocabulary (SPEC section 6). A parameter is either a plain number (fixed)
+or an inline table naming exactly one distribution::
+
+    rate = 200                                   # fixed, Hz
+    rate = { lognormal = [0.1, 200] }            # 5th and 95th percentiles
+    rate = { lognormal = [1, 100], ci = 0.8 }    # 10th and 90th percentiles
+    rate = { normal = [150, 250] }               # 90% interval of a normal
+    rate = { uniform = [50, 1000] }
+    rate = { loguniform = [0.1, 1000] }
+    rate = { point = 200 }
+    rate = { lognormal = [0.1, 200], min = 0.05, max = 1000 }   # truncated
+    rate = { choice = [200, { lognormal = [0.1, 2] }], weights = [1, 1] }
+    rate = { lognormal = [0.1, 200], unit = "Hz" }   # unit is checked
+
+A file holds ``[meta]`` (free text), ``[convention]`` (the counting
+convention), ``[defaults]`` (class fields shared by every class),
+``[classes.NAME]`` tables (one per neuron class, any number) and an optional
+``[growth]`` table (the article's compute-growth scenario). Every problem is
+raised as a :class:`~uncertainty.errors.PriorError` naming file, key and
+problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import PriorError
+from .lnp import STAGES, Convention
+
+__all__ = [
+    "CLASS_FIELDS",
+    "GROWTH_FIELDS",
+    "Choice",
+    "Field",
+    "GrowthSpec",
+    "LogNormal",
+    "LogUniform",
+    "NeuronClassSpec",
+    "Normal",
+    "Point",
+    "Prior",
+    "PriorSpec",
+    "Uniform",
+    "load_priors",
+    "parse_priors",
+]
+
+
+# --------------------------------------------------------------------------
+# Distribution specs (plain data; distributions.py turns them into NumPyro)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A fixed value."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class LogNormal:
+    """Lognormal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
+
+    lo: float
+    hi: float
+    ci: float = 0.9
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Normal:
+    """Normal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
+
+    lo: float
+    hi: float
+    ci: float = 0.9
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform on ``[lo, hi]`` (truncation already intersected in)."""
+
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """Log-uniform on ``[lo, hi]`` (truncation already intersected in)."""
+
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Weighted choice between scenarios; each component is itself a prior."""
+
+    components: tuple[Prior, ...]
+    weights: tuple[float, ...]
+
+
+Prior = Union[Point, LogNormal, Normal, Uniform, LogUniform, Choice]
+
+
+# --------------------------------------------------------------------------
+# Fields a prior file may set, with their units
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """A parameter a prior file may set: its unit and its allowed range."""
+
+    name: str
+    symbol: str
+    unit: str
+    description: str
+    positive: bool = True
+    units: tuple[str, ...] = ()  # accepted spellings of ``unit``
+
+    def accepts(self, unit: str) -> bool:
+        return unit == self.unit or unit in self.units
+
+
+CLASS_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("count", "N", "neurons", "number of neurons in the class", units=("1",)),
+        Field("rate", "rate", "Hz", "updates (firing rate) per neuron per second", units=("1/s",)),
+        Field("synapses", "S", "synapses", "input synapses per neuron", units=("1",)),
+        Field("time_steps", "T", "steps", "input time window, time steps", units=("1",)),
+        Field("branches", "B", "branches", "dendritic filter: branches per dendrite", units=("1",)),
+        Field("dendrites", "D", "dendrites", "dendritic filter: dendrites", units=("1",)),
+        Field("filter_steps", "K", "steps", "dendritic filter: time steps", units=("1",)),
+        Field("soma_steps", "K_s", "steps", "somatic filter: time steps", units=("1",)),
+        Field("outputs", "O", "synapses", "output synapses per neuron", units=("1",)),
+    )
+}
+
+GROWTH_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("start_flops", "F0", "FLOP/s", "practical FLOP/s of the fastest computer at start_year"),
+        Field("start_year", "t0", "year", "year of start_flops", positive=False),
+        Field("doubling_years", "d", "years", "doubling period of practical FLOP/s", units=("y",)),
+    )
+}
+
+_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth")
+_CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
+_KINDS = ("lognormal", "normal", "uniform", "loguniform", "point", "choice")
+_OPTIONS = {
+    "lognormal": ("ci", "min", "max", "unit"),
+    "normal": ("ci", "min", "max", "unit"),
+    "uniform": ("min", "max", "unit"),
+    "loguniform": ("min", "max", "unit"),
+    "point": ("min", "max", "unit"),
+    "choice": ("weights", "unit"),
+}
+_ALL_OPTIONS = ("ci", "min", "max", "unit", "weights")
+
+
+@dataclass(frozen=True)
+class NeuronClassSpec:
+    """One neuron class: a prior for every field of :data:`CLASS_FIELDS`."""
+
+    name: str
+    params: dict[str, Prior]
+
+
+@dataclass(frozen=True)
+class GrowthSpec:
+    """The article's growth scenario ``F(t) = F0 * 2**((t - t0) / d)``."""
+
+    start_flops: Prior
+    start_year: Prior
+    doubling_years: Prior
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A validated prior file."""
+
+    path: str
+    text: str
+    meta: dict[str, Any]
+    convention: Convention
+    classes: tuple[NeuronClassSpec, ...]
+    growth: GrowthSpec | None = None
+    class_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_names", tuple(c.name for c in self.classes))
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", Path(self.path).stem))
+
+
+# --------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------
+
+
+def load_priors(path: str | Path) -> PriorSpec:
+    """Read and validate a prior file; raise :class:`PriorError` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PriorError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise PriorError(path, None, "is a directory, not a prior file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PriorError(path, None, f"cannot read: {exc}") from None
+    return parse_priors(text, path)
+
+
+def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
+    """Validate TOML ``text`` as a prior file; ``path`` is used in error messages."""
+    p = _Parser(str(path))
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PriorError(path, None, f"malformed TOML: {exc}") from None
+    p.no_unknown(doc, _TOP_LEVEL, "")
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        p.fail("meta", "must be a table")
+    convention = p.convention(doc.get("convention", {}))
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        p.fail("defaults", "must be a table")
+    p.no_unknown(defaults, CLASS_FIELDS, "defaults")
+    classes = doc.get("classes")
+    if classes is None:
+        p.fail("classes", "missing: define at least one [classes.NAME] table")
+    if not isinstance(classes, dict) or not classes:
+        p.fail("classes", "must hold at least one [classes.NAME] table")
+    specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
+    growth = p.growth(doc["growth"]) if "growth" in doc else None
+    return PriorSpec(str(path), text, dict(meta), convention, specs, growth)
+
+
+class _Parser:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, key: str | None, problem: str):
+        raise PriorError(self.path, key or None, problem)
+
+    def no_unknown(self, table: dict, allowed, where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, list(allowed), n=1)
+                known = f"did you mean '{hint[0]}'?" if hint else "expected one of " + ", ".join(allowed)
+                self.fail(_join(where, key), f"unknown key '{key}' ({known})")
+
+    # -- sections ----------------------------------------------------------
+
+    def convention(self, table: Any) -> Convention:
+        if not isinstance(table, dict):
+            self.fail("convention", "must be a table")
+        self.no_unknown(table, _CONVENTION_KEYS, "convention")
+        out = {}
+        for key in ("flops_per_mac", "flops_per_nonlinearity"):
+            if key in table:
+                value = self.number(table[key], f"convention.{key}")
+                if value < 0:
+                    self.fail(f"convention.{key}", f"must be >= 0, got {value:g}")
+                out[key] = value
+        if "stages" in table:
+            stages = table["stages"]
+            if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
+                self.fail("convention.stages", "must be a non-empty list of stage names")
+            for s in stages:
+                if s not in STAGES:
+                    self.fail("convention.stages", f"unknown stage '{s}' (expected some of {', '.join(STAGES)})")
+            if len(set(stages)) != len(stages):
+                self.fail("convention.stages", "lists a stage twice")
+            out["stages"] = tuple(s for s in STAGES if s in stages)  # canonical order
+        return Convention(**out)
+
+    def neuron_class(self, name: str, body: Any, defaults: dict) -> NeuronClassSpec:
+        where = f"classes.{name}"
+        if not isinstance(body, dict):
+            self.fail(where, "must be a table of class fields")
+        if not name.isidentifier():
+            self.fail(where, "class names may hold only letters, digits and underscores")
+        self.no_unknown(body, CLASS_FIELDS, where)
+        params = {}
+        for fname, fld in CLASS_FIELDS.items():
+            if fname in body:
+                params[fname] = self.prior(body[fname], f"{where}.{fname}", fld)
+            elif fname in defaults:
+                params[fname] = self.prior(defaults[fname], f"defaults.{fname}", fld)
+            else:
+                self.fail(where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]")
+        return NeuronClassSpec(name, params)
+
+    def growth(self, table: Any) -> GrowthSpec:
+        if not isinstance(table, dict):
+            self.fail("growth", "must be a table")
+        self.no_unknown(table, GROWTH_FIELDS, "growth")
+        params = {}
+        for fname, fld in GROWTH_FIELDS.items():
+            if fname not in table:
+                self.fail("growth", f"missing field '{fname}' ({fld.description}, {fld.unit})")
+            params[fname] = self.prior(table[fname], f"growth.{fname}", fld)
+        return GrowthSpec(**params)
+
+    # -- values ------------------------------------------------------------
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(key, f"expected a number, got {_show(value)}")
+        value = float(value)
+        if math.isnan(value):
+            self.fail(key, "is NaN")
+        if math.isinf(value):
+            self.fail(key, "is infinite")
+        return value
+
+    def interval(self, value: Any, key: str) -> tuple[float, float]:
+        if not isinstance(value, list) or len(value) != 2:
+            self.fail(key, f"expected an interval [lo, hi], got {_show(value)}")
+        lo = self.number(value[0], f"{key}[0]")
+        hi = self.number(value[1], f"{key}[1]")
+        if lo > hi:
+            self.fail(key, f"lo > hi ({lo:g} > {hi:g})")
+        if lo == hi:
+            self.fail(key, f"zero-width interval [{lo:g}, {hi:g}]; use {{ point = {lo:g} }} for a fixed value")
+        return lo, hi
+
+    def prior(self, value: Any, key: str, fld: Field) -> Prior:
+        if not isinstance(value, dict):
+            v = self.number(value, key)
+            self.check_positive(v, key, fld)
+            return Point(v)
+        self.no_unknown(value, _KINDS + _ALL_OPTIONS, key)
+        kinds = [k for k in value if k in _KINDS]
+        if not kinds:
+            self.fail(key, "names no distribution (expected one of " + ", ".join(_KINDS) + ")")
+        if len(kinds) > 1:
+            self.fail(key, f"names {len(kinds)} distributions ({', '.join(kinds)}); give exactly one")
+        kind = kinds[0]
+        for option in value:
+            if option != kind and option not in _OPTIONS[kind]:
+                self.fail(f"{key}.{option}", f"'{option}' does not apply to a {kind} prior")
+        if "unit" in value:
+            unit = value["unit"]
+            if not isinstance(unit, str) or not fld.accepts(unit):
+                self.fail(f"{key}.unit", f"unit {_show(unit)} does not match '{fld.unit}' ({fld.description})")
+        lo_t = self.number(value["min"], f"{key}.min") if "min" in value else None
+        hi_t = self.number(value["max"], f"{key}.max") if "max" in value else None
+        if lo_t is not None and hi_t is not None and lo_t >= hi_t:
+            self.fail(key, f"min >= max ({lo_t:g} >= {hi_t:g})")
+        if fld.positive and lo_t is not None and lo_t < 0:
+            self.fail(f"{key}.min", f"must be >= 0 for a positive quantity ({fld.unit}), got {lo_t:g}")
+        sub = f"{key}.{kind}"
+
+        if kind == "point":
+            v = self.number(value["point"], sub)
+            self.check_positive(v, sub, fld)
+            if (lo_t is not None and v < lo_t) or (hi_t is not None and v > hi_t):
+                self.fail(sub, f"{v:g} lies outside [min, max]")
+            return Point(v)
+
+        if kind == "choice":
+            items = value["choice"]
+            if not isinstance(items, list) or not items:
+                self.fail(sub, "expected a non-empty list of values or distribution tables")
+            comps = tuple(self.prior(item, f"{sub}[{i}]", fld) for i, item in enumerate(items))
+            if "weights" in value:
+                ws = value["weights"]
+                if not isinstance(ws, list) or len(ws) != len(comps):
+                    self.fail(f"{key}.weights", f"expected a list of {len(comps)} weights, got {_show(ws)}")
+                weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
+                if any(w < 0 for w in weights) or sum(weights) <= 0:
+                    self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
+            else:
+                weights = (1.0,) * len(comps)
+            total = sum(weights)
+            return Choice(comps, tuple(w / total for w in weights))
+
+        lo, hi = self.interval(value[kind], sub)
+        if kind in ("lognormal", "normal"):
+            ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
+            if not 0.0 < ci < 1.0:
+                self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
+            if kind == "lognormal":
+                if lo <= 0:
+                    self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
+                if lo_t is not None and lo_t <= 0:
+                    lo_t = None  # a lognormal is positive anyway
+                return LogNormal(lo, hi, ci, lo_t, hi_t)
+            if fld.positive and (lo_t is None or lo_t < 0):
+                self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min >= 0")
+            return Normal(lo, hi, ci, lo_t, hi_t)
+
+        if kind == "loguniform" and lo <= 0:
+            self.fail(sub, f"loguniform needs 0 < lo, got lo = {lo:g}")
+        if kind == "uniform" and fld.positive and lo < 0:
+            self.fail(sub, f"must be >= 0 for a positive quantity ({fld.unit}), got lo = {lo:g}")
+        lo2 = lo if lo_t is None else max(lo, lo_t)
+        hi2 = hi if hi_t is None else min(hi, hi_t)
+        if lo2 >= hi2:
+            self.fail(key, f"[min, max] leaves nothing of [{lo:g}, {hi:g}]")
+        return Uniform(lo2, hi2) if kind == "uniform" else LogUniform(lo2, hi2)
+
+    def check_positive(self, v: float, key: str, fld: Field) -> None:
+        if fld.positive and v <= 0:
+            word = "negative" if v < 0 else "zero"
+            self.fail(key, f"{fld.description} must be > 0 ({fld.unit}), got {word} value {v:g}")
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
