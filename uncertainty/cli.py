@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.add_argument("--format", choices=FORMATS, default="table", help="summary format (default table)")
     s.add_argument(
-        "--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})"
+        "--chunk-size",
+        type=_positive_int,
+        default=DEFAULT_CHUNK_SIZE,
+        help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})",
     )
     s.add_argument("--precision", choices=PRECISIONS, default="float64", help="floating-point type (default float64)")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -112,7 +115,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
     )
     attrs = run_attrs(
-        spec, seed=args.seed, num_samples=args.samples, chunk_size=min(args.chunk_size, args.samples), precision=args.precision
+        spec,
+        seed=args.seed,
+        num_samples=args.samples,
+        chunk_size=min(args.chunk_size, args.samples),
+        precision=args.precision,
     )
     idata = brain_inference_data(draws, spec, attrs)
     print(format_summary(summary(idata), args.format, _header(attrs)))

@@ -17,7 +17,12 @@ class InputError(ValueError):
         self.key = key
         self.problem = problem
         where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {problem}")
+        super().__init__(_one_line(f"{where}: {problem}"))
+
+
+def _one_line(text: str) -> str:
+    """Escape newlines and other control characters (names come from user files)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class PriorError(InputError):

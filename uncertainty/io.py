@@ -15,10 +15,11 @@ from typing import Any
 
 import jax
 import numpy as np
+import xarray as xr
 
 from ._arviz import az
 from .errors import OutputError, RunFileError
-from .model import fixed_values
+from .model import DERIVED_SITES, fixed_values
 from .priors import PriorSpec
 
 __all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
@@ -31,7 +32,7 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
     from . import __version__
 
     attrs = {
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "uncertainty_version": __version__,
         "jax_version": jax.__version__,
         "numpyro_version": numpyro.__version__,
@@ -56,13 +57,14 @@ def brain_inference_data(draws: dict[str, np.ndarray], spec: PriorSpec, attrs: d
     """
     dims = {"log10_class_flops": ["neuron_class"], "log10_stage_flops": ["stage"]}
     coords = {"neuron_class": list(spec.class_names), "stage": list(spec.convention.stages)}
-    constants = {k: np.asarray(v) for k, v in fixed_values(spec).items()}
     idata = az.from_dict(
-        prior={k: (v if k.startswith("log10_") else v.astype(np.float32))[None, ...] for k, v in draws.items()},
-        constant_data=constants or None,
+        prior={k: (v if k in DERIVED_SITES else v.astype(np.float32))[None, ...] for k, v in draws.items()},
         coords=coords,
         dims=dims,
     )
+    constants = fixed_values(spec)
+    if constants:
+        idata.add_groups(constant_data=xr.Dataset({k: ((), v) for k, v in constants.items()}))
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
@@ -71,31 +73,39 @@ def brain_inference_data(draws: dict[str, np.ndarray], spec: PriorSpec, attrs: d
 def check_output_path(path: str | Path, force: bool = False) -> Path:
     """Fail early, before any work, if ``path`` cannot be written."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if path.is_dir():
         raise OutputError(path, None, "is a directory; give a file name such as run.nc")
     if not parent.is_dir():
         raise OutputError(path, None, f"folder '{parent}' does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(path, None, f"folder '{parent}' is not writable")
     if path.exists() and not force:
         raise OutputError(path, None, "exists; pass --force to overwrite it")
+    try:  # os.access says yes to root everywhere; creating a file is the real test
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise OutputError(path, None, f"folder '{parent}' is not writable ({exc.strerror or exc})") from None
     return path
 
 
 def save_run(idata: az.InferenceData, path: str | Path, force: bool = False) -> Path:
-    """Write ``idata`` as netCDF atomically: a temporary file, then a rename."""
+    """Write ``idata`` as netCDF atomically: a temporary file, then a rename.
+
+    An existing file is replaced only with ``force``, and only once the new
+    file is complete; on any failure it is left as it was.
+    """
     path = check_output_path(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         idata.to_netcdf(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(path, None, f"cannot write: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 

@@ -19,7 +19,9 @@ from .distributions import to_distribution
 from .lnp import LNPParams
 from .priors import CLASS_FIELDS, Point, PriorSpec
 
-__all__ = ["brain_model", "site_name", "fixed_values"]
+__all__ = ["DERIVED_SITES", "brain_model", "site_name", "fixed_values"]
+
+DERIVED_SITES = ("log10_brain_flops", "log10_class_flops", "log10_stage_flops")
 
 
 def site_name(class_name: str, field: str) -> str:

@@ -29,7 +29,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import PriorError
 from .lnp import STAGES, Convention
@@ -111,7 +111,7 @@ class Choice:
     weights: tuple[float, ...]
 
 
-Prior = Union[Point, LogNormal, Normal, Uniform, LogUniform, Choice]
+Prior = Point | LogNormal | Normal | Uniform | LogUniform | Choice
 
 
 # --------------------------------------------------------------------------
@@ -235,6 +235,8 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PriorError(path, None, f"malformed TOML: {exc}") from None
+    except RecursionError:
+        raise PriorError(path, None, "malformed TOML: nested too deeply") from None
     p.no_unknown(doc, _TOP_LEVEL, "")
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
@@ -244,6 +246,7 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     if not isinstance(defaults, dict):
         p.fail("defaults", "must be a table")
     p.no_unknown(defaults, CLASS_FIELDS, "defaults")
+    defaults = {k: p.prior(v, f"defaults.{k}", CLASS_FIELDS[k]) for k, v in defaults.items()}
     classes = doc.get("classes")
     if classes is None:
         p.fail("classes", "missing: define at least one [classes.NAME] table")
@@ -293,7 +296,7 @@ class _Parser:
             out["stages"] = tuple(s for s in STAGES if s in stages)  # canonical order
         return Convention(**out)
 
-    def neuron_class(self, name: str, body: Any, defaults: dict) -> NeuronClassSpec:
+    def neuron_class(self, name: str, body: Any, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
         if not isinstance(body, dict):
             self.fail(where, "must be a table of class fields")
@@ -305,9 +308,11 @@ class _Parser:
             if fname in body:
                 params[fname] = self.prior(body[fname], f"{where}.{fname}", fld)
             elif fname in defaults:
-                params[fname] = self.prior(defaults[fname], f"defaults.{fname}", fld)
+                params[fname] = defaults[fname]
             else:
-                self.fail(where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]")
+                self.fail(
+                    where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]"
+                )
         return NeuronClassSpec(name, params)
 
     def growth(self, table: Any) -> GrowthSpec:
@@ -326,7 +331,10 @@ class _Parser:
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key, f"expected a number, got {_show(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            self.fail(key, f"number too large ({str(value)[:12]}...)")
         if math.isnan(value):
             self.fail(key, "is NaN")
         if math.isinf(value):
@@ -388,12 +396,12 @@ class _Parser:
                 if not isinstance(ws, list) or len(ws) != len(comps):
                     self.fail(f"{key}.weights", f"expected a list of {len(comps)} weights, got {_show(ws)}")
                 weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
-                if any(w < 0 for w in weights) or sum(weights) <= 0:
+                if any(w < 0 for w in weights) or max(weights) <= 0:
                     self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
             else:
                 weights = (1.0,) * len(comps)
-            total = sum(weights)
-            return Choice(comps, tuple(w / total for w in weights))
+            scaled = [w / max(weights) for w in weights]  # no overflow in the sum
+            return Choice(comps, tuple(w / sum(scaled) for w in scaled))
 
         lo, hi = self.interval(value[kind], sub)
         if kind in ("lognormal", "normal"):
@@ -403,6 +411,8 @@ class _Parser:
             if kind == "lognormal":
                 if lo <= 0:
                     self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
+                if hi_t is not None and hi_t <= 0:
+                    self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
                 if lo_t is not None and lo_t <= 0:
                     lo_t = None  # a lognormal is positive anyway
                 return LogNormal(lo, hi, ci, lo_t, hi_t)
@@ -412,12 +422,12 @@ class _Parser:
 
         if kind == "loguniform" and lo <= 0:
             self.fail(sub, f"loguniform needs 0 < lo, got lo = {lo:g}")
-        if kind == "uniform" and fld.positive and lo < 0:
-            self.fail(sub, f"must be >= 0 for a positive quantity ({fld.unit}), got lo = {lo:g}")
         lo2 = lo if lo_t is None else max(lo, lo_t)
         hi2 = hi if hi_t is None else min(hi, hi_t)
         if lo2 >= hi2:
             self.fail(key, f"[min, max] leaves nothing of [{lo:g}, {hi:g}]")
+        if kind == "uniform" and fld.positive and lo2 < 0:
+            self.fail(sub, f"must be >= 0 for a positive quantity ({fld.unit}), got lo = {lo:g}; or set min = 0")
         return Uniform(lo2, hi2) if kind == "uniform" else LogUniform(lo2, hi2)
 
     def check_positive(self, v: float, key: str, fld: Field) -> None:

@@ -94,7 +94,7 @@ def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, An
     """Render :func:`summary` as a terminal table, Markdown, JSON or CSV."""
     if fmt == "json":
         rows = [{"quantity": q, **{k: _json_float(v) for k, v in row.items()}} for q, row in table.iterrows()]
-        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "rows": rows}, indent=2)
+        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "rows": rows}, indent=2, default=_json_default)
     if fmt == "csv":
         return table.rename_axis("quantity").to_csv(float_format="%.10g").rstrip("\n")
     cells = [[q] + [_fmt(v) for v in row] for q, row in table.iterrows()]
@@ -113,8 +113,14 @@ def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, An
     widths = [max(len(r[i]) for r in [head] + cells) for i in range(len(head))]
     just = [str.ljust] + [str.rjust] * (len(head) - 1)
     for r in [head] + cells:
-        lines.append("  ".join(j(c, w) for j, c, w in zip(just, r, widths)))
+        lines.append("  ".join(j(c, w) for j, c, w in zip(just, r, widths, strict=False)))
     return "\n".join(lines)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):  # attributes read back from netCDF are NumPy scalars
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _json_float(v: float) -> float | None:

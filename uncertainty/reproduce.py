@@ -116,7 +116,11 @@ def format_reproduction(r: Reproduction) -> str:
     rows = [
         (f"brain FLOP/s (stages counted: {', '.join(r.stages)})", f"{ARTICLE.brain_flops:.6g}", f"{r.brain_flops:.6g}"),
         ("brain FLOP/s, full cascade (all five stages)", "-", f"{r.full_cascade_flops:.6g}"),
-        (f"practical FLOP/s in {r.start_year:g} (Tianhe-2, HPCG)", f"{ARTICLE.start_flops:.6g}", f"{r.start_flops:.6g}"),
+        (
+            f"practical FLOP/s in {r.start_year:g} (Tianhe-2, HPCG)",
+            f"{ARTICLE.start_flops:.6g}",
+            f"{r.start_flops:.6g}",
+        ),
         (
             "doublings needed, log2(brain / practical)",
             f"{ARTICLE.doublings}",
@@ -124,7 +128,13 @@ def format_reproduction(r: Reproduction) -> str:
         ),
     ]
     for d, label, article, engine in r.years:
-        rows.append((f"crossover year, doubling every {d:g} y ({label})", f"{article:g}", f"{engine:.1f}".rstrip("0").rstrip(".")))
+        rows.append(
+            (
+                f"crossover year, doubling every {d:g} y ({label})",
+                f"{article:g}",
+                f"{engine:.1f}".rstrip("0").rstrip("."),
+            )
+        )
     head = ("quantity", "article", "engine")
     widths = [max(len(x[i]) for x in (head, *rows)) for i in range(3)]
     lines = [f"Dettmers (2015) reproduced from preset '{r.preset}' ({r.path})", ""]

@@ -1,0 +1,59 @@
+"""Test setup: JAX pinned to the CPU before it is imported; shared fixtures."""
+
+import os
+
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from uncertainty.priors import parse_priors  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PRIORS = ROOT / "priors"
+
+
+def one_class_text(**fields: str) -> str:
+    """A valid one-class prior file; keyword arguments replace field values (TOML text)."""
+    values = {
+        "count": "1e9",
+        "rate": "10",
+        "synapses": "1000",
+        "time_steps": "5",
+        "branches": "3",
+        "dendrites": "4",
+        "filter_steps": "5",
+        "soma_steps": "5",
+        "outputs": "100",
+    }
+    values.update(fields)
+    body = "\n".join(f"{k} = {v}" for k, v in values.items())
+    return "[classes.cell]\n" + body + "\n"
+
+
+@pytest.fixture
+def tiny_spec():
+    """Two classes, a few stochastic fields, all five stages."""
+    return parse_priors(
+        textwrap.dedent(
+            """
+            [defaults]
+            rate = { choice = [{ lognormal = [50, 1000] }, { lognormal = [0.1, 2] }] }
+            synapses = 1000
+            time_steps = { uniform = [2.4, 6] }
+            branches = 3
+            dendrites = { lognormal = [3, 30] }
+            filter_steps = 5
+            soma_steps = 5
+            outputs = 1000
+            [classes.a]
+            count = { lognormal = [1e9, 2e9] }
+            [classes.b]
+            count = 1e8
+            synapses = { loguniform = [1e4, 1e5] }
+            """
+        ),
+        "tiny.toml",
+    )

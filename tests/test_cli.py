@@ -1,0 +1,146 @@
+"""CLI: a smoke test of every command with tiny sample counts; bad input -> one line, exit 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import PRIORS, ROOT, one_class_text
+
+from uncertainty.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "uncertainty", *args], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["sample"], ["report"], ["reproduce"]])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: uncertainty" in capsys.readouterr().out
+
+
+def test_sample_then_report_every_format(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    assert (
+        main(["sample", str(PRIORS / "default.toml"), "--samples", "300", "--seed", "1", "--out", str(out), "-q"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "log10 brain FLOP/s" in printed and "share of class purkinje" in printed and "num_samples: 300" in printed
+    assert out.exists()
+    for fmt in ("table", "markdown", "json", "csv"):
+        assert main(["report", str(out), "--format", fmt]) == 0
+        text = capsys.readouterr().out
+        assert "log10 brain FLOP/s" in text
+        if fmt == "json":
+            assert json.loads(text)["num_samples"] == 300
+    # the report of the saved run is the table that sample printed
+    assert main(["report", str(out)]) == 0
+    assert capsys.readouterr().out == printed
+
+
+def test_same_seed_same_table(capsys):
+    args = ["sample", str(PRIORS / "default.toml"), "--samples", "500", "--seed", "3", "-q"]
+    main(args)
+    first = capsys.readouterr().out
+    main(args)
+    assert capsys.readouterr().out == first
+    main(args[:-2] + ["4", "-q"])
+    assert capsys.readouterr().out != first
+
+
+@pytest.mark.parametrize(
+    "preset, expected",
+    [
+        ("dettmers2015", ["1.075e+21", "20.82 -> 21", "2036", "2052.8", "2078", "1.07556e+21"]),
+        ("dettmers2015-text", ["1.00009e+21", "2036", "2052.8", "2078"]),
+    ],
+)
+def test_reproduce(preset, expected, capsys):
+    assert main(["reproduce", preset]) == 0
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out
+
+
+def test_module_entry_point_and_console_script():
+    done = run("reproduce", "dettmers2015")
+    assert done.returncode == 0, done.stderr
+    assert "1.075e+21" in done.stdout
+
+
+BAD_PRIORS = {
+    "malformed TOML": "[classes.cell\ncount = 1",
+    "unknown distribution": one_class_text(rate="{ gamma = [1, 2] }"),
+    "lo > hi": one_class_text(rate="{ lognormal = [200, 0.1] }"),
+    "negative count": one_class_text(count="-5e9"),
+    "NaN": one_class_text(synapses="nan"),
+    "zero-width interval": one_class_text(rate="{ uniform = [5, 5] }"),
+    "unknown key": one_class_text(synapse="1000"),
+    "missing class field": one_class_text().replace("outputs = 100\n", ""),
+    "ci out of range": one_class_text(rate="{ lognormal = [1, 2], ci = 1.5 }"),
+    "unit mismatch": one_class_text(rate='{ lognormal = [1, 2], unit = "kHz" }'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PRIORS))
+def test_bad_prior_file_one_line_exit_2(case, tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD_PRIORS[case])
+    out = tmp_path / "run.nc"
+    out.write_bytes(b"precious")
+    code = main(["sample", str(path), "--samples", "10", "--out", str(out), "--force", "-q"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}"), captured.err
+    assert out.read_bytes() == b"precious"
+
+
+def test_bad_prior_in_a_subprocess_has_no_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD_PRIORS["lo > hi"])
+    done = run("sample", str(path), "--samples", "10")
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {path}: classes.cell.rate.lognormal: lo > hi (200 > 0.1)"
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "out, problem",
+    [("missing-dir/run.nc", "does not exist"), ("/proc/run.nc", "not writable"), ("exists.nc", "exists; pass --force")],
+)
+def test_bad_output_path_fails_before_sampling(out, problem, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exists.nc").write_bytes(b"precious")
+    code = main(["sample", str(PRIORS / "default.toml"), "--samples", "10", "--out", out, "-q"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # nothing sampled or printed
+    assert len(captured.err.splitlines()) == 1 and problem in captured.err
+    assert (tmp_path / "exists.nc").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("args", [["sample", "no-such.toml"], ["report", "no-such.nc"]])
+def test_missing_input_files(args, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    for argv in (
+        ["sample", "x.toml", "--samples", "0"],
+        ["reproduce", "nobody2020"],
+        ["report", "x", "--format", "xml"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    capsys.readouterr()

@@ -1,0 +1,142 @@
+"""Runs as InferenceData: provenance, atomic saving, loading; the credible-interval table."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from conftest import one_class_text
+
+from uncertainty import __version__
+from uncertainty._arviz import az
+from uncertainty.engine import sample_brain
+from uncertainty.errors import OutputError, RunFileError
+from uncertainty.io import brain_inference_data, load_run, run_attrs, save_run
+from uncertainty.priors import parse_priors
+from uncertainty.report import format_summary, summary
+
+
+@pytest.fixture
+def tiny_run(tiny_spec):
+    draws = sample_brain(tiny_spec, 4000, seed=5)
+    return brain_inference_data(draws, tiny_spec, run_attrs(tiny_spec, seed=5, num_samples=4000, precision="float64"))
+
+
+def test_inference_data_layout_and_provenance(tiny_run, tiny_spec):
+    prior = tiny_run.prior
+    assert prior["log10_brain_flops"].dims == ("chain", "draw")
+    assert prior["log10_class_flops"].dims == ("chain", "draw", "neuron_class")
+    assert list(prior["neuron_class"].values) == ["a", "b"]
+    assert list(prior["stage"].values) == list(tiny_spec.convention.stages)
+    assert prior["a_rate"].dtype == np.float32 and prior["log10_brain_flops"].dtype == np.float64
+    assert float(tiny_run.constant_data["b_count"]) == 1e8
+    for key, value in {
+        "seed": 5,
+        "num_samples": 4000,
+        "prior_text": tiny_spec.text,
+        "uncertainty_version": __version__,
+    }.items():
+        assert prior.attrs[key] == value
+    assert "cpu" in prior.attrs["devices"].lower()
+
+
+def test_save_load_round_trip(tiny_run, tmp_path):
+    path = save_run(tiny_run, tmp_path / "run.nc")
+    back = load_run(path)
+    np.testing.assert_array_equal(back.prior["log10_brain_flops"], tiny_run.prior["log10_brain_flops"])
+    assert back.prior.attrs["prior_text"] == tiny_run.prior.attrs["prior_text"]
+    assert format_summary(summary(back)) == format_summary(summary(tiny_run))
+    assert oct(os.stat(path).st_mode & 0o777) != oct(0o600)  # not mkstemp's private mode
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]  # no temporary file left behind
+
+
+def test_existing_file_is_kept_without_force(tiny_run, tmp_path):
+    path = tmp_path / "run.nc"
+    path.write_bytes(b"precious")
+    with pytest.raises(OutputError, match="exists; pass --force"):
+        save_run(tiny_run, path)
+    assert path.read_bytes() == b"precious"
+    save_run(tiny_run, path, force=True)
+    assert load_run(path).prior.attrs["seed"] == 5
+
+
+def test_failed_write_leaves_old_file_intact(tiny_run, tmp_path, monkeypatch):
+    path = tmp_path / "run.nc"
+    path.write_bytes(b"precious")
+
+    def broken(self, filename, **kwargs):
+        with open(filename, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(tiny_run), "to_netcdf", broken)
+    with pytest.raises(OutputError, match="No space left"):
+        save_run(tiny_run, path, force=True)
+    assert path.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [("missing/run.nc", "does not exist"), (".", "is a directory")],
+)
+def test_bad_output_paths(tiny_run, tmp_path, name, problem):
+    with pytest.raises(OutputError, match=problem):
+        save_run(tiny_run, tmp_path / name)
+
+
+def test_unwritable_folder(tiny_run):
+    with pytest.raises(OutputError, match="not writable"):
+        save_run(tiny_run, "/proc/run.nc")
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(RunFileError, match="no such file"):
+        load_run(tmp_path / "nope.nc")
+    (tmp_path / "junk.nc").write_text("not netcdf")
+    with pytest.raises(RunFileError, match="not a readable netCDF"):
+        load_run(tmp_path / "junk.nc")
+    az.from_dict(posterior={"x": np.zeros((1, 3))}).to_netcdf(str(tmp_path / "other.nc"))
+    with pytest.raises(RunFileError, match="log10_brain_flops"):
+        load_run(tmp_path / "other.nc")
+
+
+def test_summary_matches_numpy_and_mc_error():
+    spec = parse_priors(one_class_text(rate="{ lognormal = [0.1, 200] }"), "t.toml")
+    n = 100_000
+    draws = sample_brain(spec, n, seed=2)
+    table = summary(brain_inference_data(draws, spec, run_attrs(spec, seed=2, num_samples=n)))
+    x = draws["log10_brain_flops"]
+    row = table.loc["log10 brain FLOP/s"]
+    assert row["median"] == pytest.approx(np.median(x))
+    assert row["q5"] == pytest.approx(np.quantile(x, 0.05))
+    assert row["q95"] == pytest.approx(np.quantile(x, 0.95))
+    assert row["mean"] == pytest.approx(x.mean())
+    # iid draws: MCSE of the mean ~ sd / sqrt(N), ESS ~ N
+    assert row["mcse_mean"] == pytest.approx(x.std() / math.sqrt(n), rel=0.05)
+    assert 0.9 * n < row["ess_bulk"] < 1.1 * n
+    # a normal's 90% HDI is its central 90% interval
+    assert row["hdi_lo"] == pytest.approx(row["q5"], abs=0.02)
+    assert row["hdi_hi"] == pytest.approx(row["q95"], abs=0.02)
+    flops = table.loc["brain FLOP/s"]
+    assert flops["median"] == pytest.approx(10 ** row["median"], rel=1e-9)
+    assert table.loc["share of class cell", "median"] == pytest.approx(1.0)
+    shares = table.loc[[i for i in table.index if i.startswith("share of stage")], "mean"]
+    assert shares.sum() == pytest.approx(1.0)
+
+
+def test_formats(tiny_run):
+    table = summary(tiny_run)
+    text = format_summary(table, "table", {"seed": 5})
+    assert text.splitlines()[0] == "seed: 5" and "log10 brain FLOP/s" in text
+    md = format_summary(table, "markdown").splitlines()
+    assert md[0].startswith("| quantity | mean |") and md[1].startswith("|:---|")
+    assert len(md) == 2 + len(table)
+    data = json.loads(format_summary(table, "json", {"seed": 5}))
+    assert data["seed"] == 5 and data["rows"][0]["quantity"] == "log10 brain FLOP/s"
+    assert data["rows"][0]["median"] == pytest.approx(table.iloc[0]["median"])
+    csv = format_summary(table, "csv").splitlines()
+    assert csv[0].startswith("quantity,mean,sd,median,q5,q95") and len(csv) == 1 + len(table)
+    with pytest.raises(ValueError):
+        format_summary(table, "xml")

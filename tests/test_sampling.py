@@ -1,0 +1,130 @@
+"""Sampling against analytic quantiles; tolerances from the Monte Carlo error of a quantile.
+
+For N iid draws the q-quantile has standard error sqrt(q (1 - q) / N) / f(x_q); every
+check allows 5 standard errors (a false alarm about once in 1.7 million per check).
+"""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import one_class_text
+from scipy import stats
+
+from uncertainty.distributions import interval_z, lognormal_params, normal_params
+from uncertainty.engine import sample_brain
+from uncertainty.priors import parse_priors
+
+N = 200_000
+QS = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+
+
+def assert_quantiles(draws: np.ndarray, dist, qs=QS, k: float = 5.0):
+    """Empirical quantiles of ``draws`` within k standard errors of ``dist``'s (a scipy frozen dist)."""
+    expected = dist.ppf(qs)
+    se = np.sqrt(qs * (1 - qs) / draws.size) / dist.pdf(expected)
+    got = np.quantile(draws, qs)
+    assert np.all(np.abs(got - expected) <= k * se), (got, expected, se)
+
+
+def draw(field_value: str, n: int = N, seed: int = 1, **other):
+    spec = parse_priors(one_class_text(rate=field_value, **other), "t.toml")
+    return spec, sample_brain(spec, n, seed)
+
+
+def test_interval_helpers():
+    assert interval_z(0.9) == pytest.approx(1.6448536269514722)
+    mu, sigma = lognormal_params(0.1, 200)
+    assert mu == pytest.approx((math.log(0.1) + math.log(200)) / 2)
+    assert sigma == pytest.approx((math.log(200) - math.log(0.1)) / (2 * 1.6448536269514722))
+    assert normal_params(150, 250, 0.8) == pytest.approx((200, 50 / 1.2815515655446004))
+
+
+@pytest.mark.parametrize("ci", [0.9, 0.8, 0.5])
+def test_lognormal_prior_quantiles(ci):
+    spec, d = draw(f"{{ lognormal = [0.1, 200], ci = {ci} }}")
+    mu, sigma = lognormal_params(0.1, 200, ci)
+    assert_quantiles(np.log(d["cell_rate"]), stats.norm(mu, sigma))
+    # the interval's ends are the (1 -+ ci)/2 quantiles
+    assert_quantiles(
+        d["cell_rate"], stats.lognorm(s=sigma, scale=math.exp(mu)), qs=np.array([(1 - ci) / 2, (1 + ci) / 2])
+    )
+
+
+def test_brain_flops_quantiles_follow_the_rate_prior():
+    # only the rate is uncertain, so log10 brain FLOP/s = log10(rate) + log10(N * neuron cost)
+    spec, d = draw("{ lognormal = [0.1, 200] }")
+    per_update = 2 * 1000 * 5 * 3 * 4 * 5 + 4 * 5 + 2 * 4 * 5 * 5 + 2 * 5 + 2 * 100 * 5
+    const = math.log10(1e9 * per_update)
+    mu, sigma = lognormal_params(0.1, 200)
+    ln10 = math.log(10)
+    assert_quantiles(d["log10_brain_flops"], stats.norm(const + mu / ln10, sigma / ln10))
+
+
+def test_truncated_lognormal():
+    spec, d = draw("{ lognormal = [0.1, 200], min = 1, max = 100 }")
+    mu, sigma = lognormal_params(0.1, 200)
+    a, b = (math.log(1) - mu) / sigma, (math.log(100) - mu) / sigma
+    x = d["cell_rate"]
+    assert x.min() >= 1 and x.max() <= 100
+    assert_quantiles(np.log(x), stats.truncnorm(a, b, loc=mu, scale=sigma))
+
+
+def test_truncated_normal():
+    spec, d = draw("{ normal = [-5, 25], min = 0 }")
+    mean, sd = normal_params(-5, 25)
+    assert_quantiles(d["cell_rate"], stats.truncnorm((0 - mean) / sd, np.inf, loc=mean, scale=sd))
+
+
+def test_uniform_and_loguniform():
+    _, d = draw("{ uniform = [50, 1000] }")
+    assert_quantiles(d["cell_rate"], stats.uniform(50, 950), qs=np.array([0.1, 0.5, 0.9]))
+    _, d = draw("{ loguniform = [0.1, 1000] }")
+    assert_quantiles(np.log10(d["cell_rate"]), stats.uniform(-1, 4), qs=np.array([0.1, 0.5, 0.9]))
+    _, d = draw("{ uniform = [50, 1000], max = 200 }")
+    assert d["cell_rate"].max() <= 200
+    assert_quantiles(d["cell_rate"], stats.uniform(50, 150), qs=np.array([0.1, 0.5, 0.9]))
+
+
+def test_choice_weights_and_components():
+    spec, d = draw("{ choice = [{ lognormal = [50, 1000] }, { lognormal = [0.1, 2] }, 200], weights = [2, 1, 1] }")
+    x = d["cell_rate"]
+    # the components barely overlap: P(lognormal[0.1,2] > 10) and P(lognormal[50,1000] < 10) are < 1e-5
+    point = x == 200
+    high = (x > 10) & ~point
+    for frac, w in ((high.mean(), 0.5), ((x < 10).mean(), 0.25), (point.mean(), 0.25)):
+        assert abs(frac - w) <= 5 * math.sqrt(w * (1 - w) / x.size)
+    mu, sigma = lognormal_params(0.1, 2)
+    assert_quantiles(np.log(x[x < 10]), stats.norm(mu, sigma))
+
+
+def test_same_seed_same_draws_other_seed_other_draws(tiny_spec):
+    a = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1000)
+    b = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1000)
+    c = sample_brain(tiny_spec, 5000, seed=8, chunk_size=1000)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["log10_brain_flops"], c["log10_brain_flops"])
+
+
+def test_chunks_are_prefix_stable(tiny_spec):
+    # chunk i depends only on fold_in(key(seed), i): a longer run extends a shorter one
+    short = sample_brain(tiny_spec, 2000, seed=3, chunk_size=1000)
+    longer = sample_brain(tiny_spec, 3500, seed=3, chunk_size=1000)
+    np.testing.assert_array_equal(longer["log10_brain_flops"][:2000], short["log10_brain_flops"])
+    assert longer["log10_brain_flops"].shape == (3500,)
+    assert len(np.unique(longer["log10_brain_flops"])) == 3500  # chunks are not repeats of each other
+
+
+def test_shapes_and_precision(tiny_spec):
+    d = sample_brain(tiny_spec, 100, seed=0)
+    assert d["log10_class_flops"].shape == (100, 2)
+    assert d["log10_stage_flops"].shape == (100, 5)
+    assert d["log10_brain_flops"].dtype == np.float64
+    assert {"a_count", "a_rate", "b_synapses", "a_dendrites"} <= d.keys()
+    assert "b_count" not in d  # fixed values are not sample sites
+    d32 = sample_brain(tiny_spec, 100, seed=0, precision="float32")
+    assert d32["log10_brain_flops"].dtype == np.float32
+    with pytest.raises(ValueError):
+        sample_brain(tiny_spec, 0)
