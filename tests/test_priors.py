@@ -419,7 +419,13 @@ BAD = [
     ("duplicate-stage", before_classes('[convention]\nstages = ["soma", "soma"]'), "convention.stages", "twice"),
     ("empty-stages", before_classes("[convention]\nstages = []"), "convention.stages", "non-empty"),
     ("stages-not-list", before_classes('[convention]\nstages = "soma"'), "convention.stages", "list"),
-    ("negative-fpm", before_classes("[convention]\nflops_per_mac = -2"), "convention.flops_per_mac", ">= 0"),
+    ("negative-fpm", before_classes("[convention]\nflops_per_mac = -2"), "convention.flops_per_mac", "> 0"),
+    (
+        "zero-fnl",
+        before_classes("[convention]\nflops_per_nonlinearity = 0"),
+        "convention.flops_per_nonlinearity",
+        "> 0",
+    ),
     ("convention-not-table", "convention = 3\n" + BASE, "convention", "table"),
     (
         "normal-positive-without-min",

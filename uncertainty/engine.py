@@ -36,6 +36,19 @@ def _draw_sites(model: Callable[[], None], key: jax.Array) -> dict[str, jax.Arra
     return {name: site["value"] for name, site in trace.items() if site["type"] in ("sample", "deterministic")}
 
 
+_COMPILED: dict[tuple, Callable[[jax.Array], dict[str, jax.Array]]] = {}
+
+
+def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array], dict[str, jax.Array]]:
+    """The jitted chunk sampler of a prior spec, cached so repeated runs compile once."""
+    key = (repr(spec), chunk, x64)  # the repr holds every field of the (frozen) spec
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 16:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = jax.jit(partial(_draw_sites, partial(brain_model, spec, chunk)))
+    return _COMPILED[key]
+
+
 def sample_brain(
     spec: PriorSpec,
     num_samples: int,
@@ -56,13 +69,17 @@ def sample_brain(
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     chunk = min(chunk_size, num_samples)
     num_chunks = -(-num_samples // chunk)
-    parts: dict[str, list[np.ndarray]] = {}
-    with jax.enable_x64(precision == "float64"):
-        draw = jax.jit(partial(_draw_sites, partial(brain_model, spec, chunk)))
+    x64 = precision == "float64"
+    out: dict[str, np.ndarray] = {}
+    with jax.enable_x64(x64):
+        draw = _compiled_draw(spec, chunk, x64)
         with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
             for i, key in enumerate(chunk_keys(seed, num_chunks)):
-                take = min(chunk, num_samples - i * chunk)
+                start = i * chunk
+                take = min(chunk, num_samples - start)
                 for name, value in draw(key).items():
-                    parts.setdefault(name, []).append(np.asarray(value)[:take])
+                    if name not in out:
+                        out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
+                    out[name][start : start + take] = np.asarray(value)[:take]
                 bar.update(take)
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    return out

@@ -281,8 +281,8 @@ class _Parser:
         for key in ("flops_per_mac", "flops_per_nonlinearity"):
             if key in table:
                 value = self.number(table[key], f"convention.{key}")
-                if value < 0:
-                    self.fail(f"convention.{key}", f"must be >= 0, got {value:g}")
+                if value <= 0:
+                    self.fail(f"convention.{key}", f"must be > 0, got {value:g}")
                 out[key] = value
         if "stages" in table:
             stages = table["stages"]

@@ -1,0 +1,92 @@
+"""Benchmark: the JAX engine against the NumPy reference implementation, side by side.
+
+    python -m uncertainty.benchmark [--priors priors/default.toml] [--samples 1000000] [--repeats 5]
+
+Each implementation runs in a fresh process (so peak memory is its own), draws
+the same prior file ``--repeats`` times after one warm-up run, and reports the
+median wall time, samples per second and peak resident memory; the last column
+is the speed-up of JAX over NumPy. Shared machines are noisy: read the medians
+and the ratio, not single timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+__all__ = ["main"]
+
+
+def _worker(impl: str, priors: str, samples: int, repeats: int) -> dict:
+    from .priors import load_priors
+
+    spec = load_priors(priors)
+    if impl == "jax":
+        import jax
+
+        from .engine import sample_brain
+
+        def run(seed: int) -> None:
+            out = sample_brain(spec, samples, seed)
+            jax.block_until_ready(out)
+
+        device = ", ".join(str(d) for d in jax.devices())
+    else:
+        from .numpy_reference import numpy_sample_brain
+
+        def run(seed: int) -> None:
+            numpy_sample_brain(spec, samples, seed)
+
+        device = "numpy"
+    t0 = time.perf_counter()
+    run(0)  # warm-up: JIT compilation for JAX
+    first = time.perf_counter() - t0
+    times = []
+    for seed in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        run(seed)
+        times.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"impl": impl, "device": device, "first_s": first, "times_s": times, "peak_mb": peak_mb}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m uncertainty.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--priors", default="priors/default.toml", help="prior file (default priors/default.toml)")
+    parser.add_argument("--samples", type=int, default=1_000_000, help="draws per run (default 1000000)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up (default 5)")
+    parser.add_argument("--worker", choices=("jax", "numpy"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.priors, args.samples, args.repeats)))
+        return 0
+    results = {}
+    for impl in ("numpy", "jax"):
+        cmd = [sys.executable, "-m", "uncertainty.benchmark", "--worker", impl]
+        cmd += ["--priors", args.priors, "--samples", str(args.samples), "--repeats", str(args.repeats)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        results[impl] = json.loads(done.stdout.strip().splitlines()[-1])
+    base = statistics.median(results["numpy"]["times_s"])
+    print(f"prior file {args.priors}, {args.samples:,} draws per run, median of {args.repeats} runs after a warm-up")
+    head = ("implementation", "device", "first run s", "median s", "draws/s", "peak MB", "speed-up")
+    print(f"{head[0]:<16}{head[1]:<14}" + "".join(f"{h:>12}" for h in head[2:]))
+    for impl, r in results.items():
+        med = statistics.median(r["times_s"])
+        print(
+            f"{impl:<16}{r['device'][:13]:<14}{r['first_s']:>12.3f}{med:>12.3f}{args.samples / med:>12.3g}"
+            f"{r['peak_mb']:>12.0f}{base / med:>11.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
