@@ -6,7 +6,7 @@ line; the CLI prints it and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "PriorError", "OutputError", "RunFileError"]
+__all__ = ["InputError", "PriorError", "OutputError", "RunFileError", "DataError"]
 
 
 class InputError(ValueError):
@@ -35,3 +35,7 @@ class OutputError(InputError):
 
 class RunFileError(InputError):
     """A saved run that cannot be read."""
+
+
+class DataError(InputError):
+    """A benchmark series that cannot be read or used (bad name, bad CSV, too few points)."""

@@ -1,0 +1,193 @@
+"""Benchmark history of the world's fastest computers: HPCG and TOP500 (HPL) leaders.
+
+The CSVs in ``uncertainty/data/`` (provenance in its README) hold the leader of
+every list; :func:`load_growth_data` turns a series name (``hpcg``, ``hpl``)
+or a user CSV with columns ``year,flops`` into the data the growth models fit.
+Times are decimal years (a list ``YYYY-MM`` sits at ``YYYY + (MM - 0.5) / 12``),
+performance is FLOP/s.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["SERIES", "Series", "GrowthData", "load_growth_data", "builtin_series", "read_csv_series"]
+
+SERIES = ("hpcg", "hpl")
+_PFLOPS = 1e15
+
+
+@dataclass(frozen=True)
+class Series:
+    """One benchmark series: a value (FLOP/s) per list, with the list's label and system."""
+
+    name: str
+    labels: tuple[str, ...]
+    year: np.ndarray  # decimal years
+    flops: np.ndarray  # FLOP/s
+    systems: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def _take(self, keep) -> Series:
+        idx = np.flatnonzero(np.asarray(keep, dtype=bool))
+        return replace(
+            self,
+            labels=tuple(self.labels[i] for i in idx),
+            year=self.year[idx],
+            flops=self.flops[idx],
+            systems=tuple(self.systems[i] for i in idx),
+        )
+
+    def until(self, year: int) -> Series:
+        """Lists of calendar year ``year`` or earlier."""
+        return self._take(np.floor(self.year) <= year)
+
+    def after(self, year: int) -> Series:
+        """Lists after calendar year ``year``."""
+        return self._take(np.floor(self.year) > year)
+
+    def measurements(self) -> Series:
+        """Each distinct value once, at its first list.
+
+        A leader that stays on top for several lists repeats the same measurement;
+        counting it again would treat a step function as independent evidence.
+        """
+        seen, keep = set(), []
+        for value in self.flops:
+            keep.append(float(value) not in seen)
+            seen.add(float(value))
+        return self._take(keep)
+
+    @property
+    def log2_flops(self) -> np.ndarray:
+        return np.log2(self.flops)
+
+
+@dataclass(frozen=True)
+class GrowthData:
+    """What a growth model fits.
+
+    ``trend``: the series whose log2 FLOP/s follows the growth trend (HPL leaders, or a user
+    CSV). ``practical``: for the ``hpcg`` target, the HPCG leaders, modelled as the trend
+    times an efficiency ratio; ``None`` when the target is the trend series itself.
+    """
+
+    target: str
+    trend: Series
+    practical: Series | None = None
+
+    @property
+    def target_series(self) -> Series:
+        return self.practical if self.practical is not None else self.trend
+
+    @property
+    def first_year(self) -> float:
+        return float(min(s.year.min() for s in self.series))
+
+    @property
+    def last_year(self) -> float:
+        return float(max(s.year.max() for s in self.series))
+
+    @property
+    def series(self) -> tuple[Series, ...]:
+        return (self.trend,) if self.practical is None else (self.trend, self.practical)
+
+    def until(self, year: int) -> GrowthData:
+        return GrowthData(self.target, self.trend.until(year), None if self.practical is None else self.practical.until(year))
+
+    def measurements(self) -> GrowthData:
+        prac = None if self.practical is None else self.practical.measurements()
+        return GrowthData(self.target, self.trend.measurements(), prac)
+
+
+def _list_year(label: str) -> float:
+    year, month = label.split("-")
+    return int(year) + (int(month) - 0.5) / 12.0
+
+
+def _read_rows(filename: str) -> list[dict[str, str]]:
+    text = (resources.files("uncertainty") / "data" / filename).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def builtin_series(name: str) -> Series:
+    """The leaders of every list of ``hpcg`` (HPCG result) or ``hpl`` (TOP500 Rmax)."""
+    if name == "hpcg":
+        rows = [r for r in _read_rows("hpcg_top.csv") if r["rank"] == "1"]
+        column = "hpcg_pflops"
+    elif name == "hpl":
+        rows = _read_rows("top500_top.csv")
+        column = "rmax_pflops"
+    else:
+        raise DataError(name, None, f"unknown series (expected {', '.join(SERIES)} or a CSV file)")
+    return Series(
+        name=name,
+        labels=tuple(r["list"] for r in rows),
+        year=np.array([_list_year(r["list"]) for r in rows]),
+        flops=np.array([float(r[column]) * _PFLOPS for r in rows]),
+        systems=tuple(r["system"] for r in rows),
+    )
+
+
+def read_csv_series(path: str | Path) -> Series:
+    """A user series from a CSV with a header ``year,flops`` (decimal year, FLOP/s)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"cannot read: {exc}") from None
+    reader = csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    header = next(reader, None)
+    if header is None:
+        raise DataError(path, None, "is empty; expected a header 'year,flops' and rows")
+    header = [h.strip().lower() for h in header]
+    if "year" not in header or "flops" not in header:
+        raise DataError(path, "header", f"expected columns 'year' and 'flops', got {','.join(header)!r}")
+    iy, iflops = header.index("year"), header.index("flops")
+    years, flops = [], []
+    for n, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise DataError(path, f"line {n}", f"expected {len(header)} fields, got {len(row)}")
+        try:
+            y, f = float(row[iy]), float(row[iflops])
+        except ValueError:
+            raise DataError(path, f"line {n}", f"not a number: {row[iy]!r}, {row[iflops]!r}") from None
+        if not (math.isfinite(y) and math.isfinite(f)):
+            raise DataError(path, f"line {n}", "values must be finite")
+        if f <= 0:
+            raise DataError(path, f"line {n}", f"flops must be > 0, got {f:g}")
+        years.append(y)
+        flops.append(f)
+    if len(years) < 3:
+        raise DataError(path, None, f"has {len(years)} data rows; a growth fit needs at least 3")
+    order = np.argsort(years, kind="stable")
+    return Series(
+        name=str(path),
+        labels=tuple(f"{years[i]:g}" for i in order),
+        year=np.asarray(years)[order],
+        flops=np.asarray(flops)[order],
+        systems=tuple(f"row {i + 2}" for i in order),
+    )
+
+
+def load_growth_data(series: str) -> GrowthData:
+    """``hpcg`` (HPL trend + HPCG efficiency), ``hpl``, or a path to a ``year,flops`` CSV."""
+    if series == "hpcg":
+        return GrowthData("hpcg", builtin_series("hpl"), builtin_series("hpcg"))
+    if series == "hpl":
+        return GrowthData("hpl", builtin_series("hpl"))
+    if series.endswith(".csv") or Path(series).exists():
+        return GrowthData(series, read_csv_series(series))
+    raise DataError(series, None, f"unknown series (expected {', '.join(SERIES)} or a CSV file 'year,flops')")
