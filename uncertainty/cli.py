@@ -37,6 +37,7 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
+    from .forecast import MODELS
     from .report import FORMATS
     from .reproduce import PRESETS
 
@@ -81,6 +82,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     r.set_defaults(run=_cmd_report)
 
+    c = sub.add_parser(
+        "crossover",
+        help="the year computing crosses brain FLOP/s: growth fitted to the HPCG/TOP500 history",
+        description="Fit a growth model of the fastest computer to the benchmark history with NUTS (or draw the "
+        "prior file's [growth] scenario), pair each draw with a brain-FLOP/s draw and report the crossover year: "
+        "median, 5%%/95%%, 90%% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), the fitted doubling "
+        "periods with R-hat and ESS, and a LOO comparison of the models.",
+    )
+    c.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
+    c.add_argument(
+        "--series",
+        default="hpcg",
+        metavar="hpcg|hpl|FILE.csv",
+        help="benchmark: hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax) or a CSV 'year,flops'",
+    )
+    c.add_argument("--model", choices=MODELS, default="changepoint", help="growth model (default changepoint)")
+    c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
+    c.add_argument("--samples", "-n", type=_positive_int, default=10_000, help="joint posterior draws (default 10000)")
+    c.add_argument("--warmup", type=_positive_int, default=1000, help="NUTS warm-up steps per chain (default 1000)")
+    c.add_argument("--chains", type=_positive_int, default=4, help="NUTS chains (default 4)")
+    c.add_argument("--horizon", type=float, default=2300.0, help="last year searched for a crossover (default 2300)")
+    c.add_argument("--no-compare", action="store_true", help="skip fitting the other model for the LOO comparison")
+    c.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
+    c.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
+    c.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    c.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    c.set_defaults(run=_cmd_crossover)
+
     p = sub.add_parser(
         "reproduce",
         help="the source article's numbers beside the engine's",
@@ -93,15 +123,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _header(attrs: dict) -> dict:
-    keys = ("prior_file", "num_samples", "seed", "precision", "devices", "uncertainty_version")
+    keys = (
+        "prior_file",
+        "series",
+        "model",
+        "data_until",
+        "num_samples",
+        "num_chains",
+        "seed",
+        "precision",
+        "devices",
+        "uncertainty_version",
+    )
     return {k: attrs[k] for k in keys if k in attrs}
+
+
+def _print_run(idata, fmt: str) -> None:
+    from .report import render, report_sections, run_group
+
+    print(render(report_sections(idata), fmt, _header(dict(idata[run_group(idata)].attrs))))
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .engine import sample_brain
     from .io import brain_inference_data, check_output_path, run_attrs, save_run
     from .priors import load_priors
-    from .report import format_summary, summary
 
     spec = load_priors(args.priors)
     if args.out:
@@ -122,7 +168,34 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     idata = brain_inference_data(draws, spec, attrs)
-    print(format_summary(summary(idata), args.format, _header(attrs)))
+    _print_run(idata, args.format)
+    if args.out:
+        path = save_run(idata, args.out, args.force)
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_crossover(args: argparse.Namespace) -> int:
+    from .forecast import ForecastOptions, forecast
+    from .io import check_output_path, save_run
+    from .priors import load_priors
+
+    spec = load_priors(args.priors)
+    if args.out:
+        check_output_path(args.out, args.force)
+    options = ForecastOptions(
+        series=args.series,
+        model=args.model,
+        data_until=args.data_until,
+        num_samples=args.samples,
+        num_warmup=args.warmup,
+        num_chains=args.chains,
+        horizon=args.horizon,
+        compare=not args.no_compare,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    idata = forecast(spec, args.seed, options)
+    _print_run(idata, args.format)
     if args.out:
         path = save_run(idata, args.out, args.force)
         print(f"saved {path}", file=sys.stderr)
@@ -131,11 +204,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .io import load_run
-    from .report import format_summary, run_group, summary
 
-    idata = load_run(args.run_file)
-    attrs = dict(idata[run_group(idata)].attrs)
-    print(format_summary(summary(idata), args.format, _header(attrs)))
+    _print_run(load_run(args.run_file), args.format)
     return 0
 
 

@@ -103,7 +103,9 @@ class GrowthData:
         return (self.trend,) if self.practical is None else (self.trend, self.practical)
 
     def until(self, year: int) -> GrowthData:
-        return GrowthData(self.target, self.trend.until(year), None if self.practical is None else self.practical.until(year))
+        return GrowthData(
+            self.target, self.trend.until(year), None if self.practical is None else self.practical.until(year)
+        )
 
     def measurements(self) -> GrowthData:
         prac = None if self.practical is None else self.practical.measurements()

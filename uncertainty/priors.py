@@ -187,6 +187,7 @@ class GrowthSpec:
     start_flops: Prior
     start_year: Prior
     doubling_years: Prior
+    whole_periods: bool = False  # count whole doubling periods, as the article does
 
 
 @dataclass(frozen=True)
@@ -318,8 +319,12 @@ class _Parser:
     def growth(self, table: Any) -> GrowthSpec:
         if not isinstance(table, dict):
             self.fail("growth", "must be a table")
-        self.no_unknown(table, GROWTH_FIELDS, "growth")
+        self.no_unknown(table, (*GROWTH_FIELDS, "whole_periods"), "growth")
         params = {}
+        if "whole_periods" in table:
+            if not isinstance(table["whole_periods"], bool):
+                self.fail("growth.whole_periods", f"expected true or false, got {_show(table['whole_periods'])}")
+            params["whole_periods"] = table["whole_periods"]
         for fname, fld in GROWTH_FIELDS.items():
             if fname not in table:
                 self.fail("growth", f"missing field '{fname}' ({fld.description}, {fld.unit})")

@@ -1,14 +1,21 @@
 """Credible-interval tables of a run, via ArviZ.
 
-For log10 brain FLOP/s, brain FLOP/s, each class's share and each stage's
-share of the total: mean, sd, median, 5% and 95% quantiles, 90% highest
-density interval, Monte Carlo standard errors of the mean and of the median,
-and the bulk effective sample size. Formats: table, markdown, json, csv.
+Brain FLOP/s (every run): for log10 brain FLOP/s, brain FLOP/s, each class's and
+each stage's share of the total: mean, sd, median, 5% and 95% quantiles, 90%
+highest density interval, Monte Carlo standard errors of the mean and of the
+median, bulk effective sample size.
+
+Crossover runs add the crossover year (median, 5%/95%, 90% HDI of the draws that
+cross, P(by 2030/2050/2100), P(no crossover by the horizon)), the growth fit
+(ArviZ summary with R-hat, bulk/tail ESS, divergences), the LOO model comparison
+and, with ``--data-until``, the backtest. Formats: table, markdown, json, csv.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,11 +24,25 @@ import xarray as xr
 
 from ._arviz import az
 
-__all__ = ["FORMATS", "HDI_PROB", "summary", "format_summary", "run_group"]
+__all__ = [
+    "FORMATS",
+    "HDI_PROB",
+    "BY_YEARS",
+    "Section",
+    "summary",
+    "crossover_summary",
+    "growth_summary",
+    "comparison_summary",
+    "backtest_summary",
+    "report_sections",
+    "render",
+    "format_summary",
+    "run_group",
+]
 
 FORMATS = ("table", "markdown", "json", "csv")
 HDI_PROB = 0.9
-_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]
+BY_YEARS = (2030, 2050, 2100)
 
 
 def run_group(idata: az.InferenceData) -> str:
@@ -30,6 +51,22 @@ def run_group(idata: az.InferenceData) -> str:
         if group in idata.groups() and "log10_brain_flops" in idata[group]:
             return group
     raise KeyError("no group holds 'log10_brain_flops'")
+
+
+# -- brain FLOP/s ----------------------------------------------------------------
+
+_BRAIN_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]
+_HEADERS = {
+    "q5": "5%",
+    "q95": "95%",
+    "hdi_lo": f"hdi {HDI_PROB:.0%} lo",
+    "hdi_hi": f"hdi {HDI_PROB:.0%} hi",
+    "mcse_mean": "mcse mean",
+    "mcse_median": "mcse median",
+    "ess_bulk": "ess bulk",
+    "ess_tail": "ess tail",
+    "r_hat": "r_hat",
+}
 
 
 def _quantities(ds: xr.Dataset) -> xr.Dataset:
@@ -47,7 +84,7 @@ def _quantities(ds: xr.Dataset) -> xr.Dataset:
 
 
 def summary(idata: az.InferenceData) -> pd.DataFrame:
-    """One row per quantity, one column per statistic (see module docstring)."""
+    """Brain FLOP/s: one row per quantity, one column per statistic (see module docstring)."""
     ds = _quantities(idata[run_group(idata)])
     hdi = az.hdi(ds, hdi_prob=HDI_PROB)
     mcse_mean = az.mcse(ds, method="mean")
@@ -69,52 +106,243 @@ def summary(idata: az.InferenceData) -> pd.DataFrame:
             float(mcse_median[name]),
             float(ess[name]),
         ]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=_COLUMNS)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=_BRAIN_COLUMNS)
 
 
-_HEADERS = {
-    "mean": "mean",
-    "sd": "sd",
-    "median": "median",
-    "q5": "5%",
-    "q95": "95%",
-    "hdi_lo": f"hdi {HDI_PROB:.0%} lo",
-    "hdi_hi": f"hdi {HDI_PROB:.0%} hi",
-    "mcse_mean": "mcse mean",
-    "mcse_median": "mcse median",
-    "ess_bulk": "ess bulk",
-}
+# -- crossover year ----------------------------------------------------------------
 
 
-def _fmt(value: float) -> str:
-    return "nan" if not np.isfinite(value) else f"{value:.4g}"
+def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
+    """One row: the crossover year's quantiles, HDI, probabilities and Monte Carlo errors.
+
+    Draws that never cross (``inf``) count in every quantile and probability: a
+    quantile that falls among them is ``inf`` ("never"). The HDI is over the draws
+    that cross. MCSEs come from ArviZ (never-crossing draws enter as a value past
+    the horizon, which leaves ranks and indicators unchanged).
+    """
+    group = run_group(idata)
+    da = idata[group]["crossover_year"]
+    horizon = float(idata[group].attrs.get("horizon", np.inf))
+    y = da.values
+    finite = np.isfinite(y)
+    big = np.where(finite, y, (horizon if np.isfinite(horizon) else np.nanmax(y[finite], initial=0.0)) + 1000.0)
+    ds = xr.Dataset({"year": (da.dims, big)})
+    row: dict[str, float] = {}
+    for name, q in (("median", 0.5), ("q5", 0.05), ("q95", 0.95)):
+        row[name] = float(np.quantile(y.ravel(), q, method="inverted_cdf"))
+    if finite.any():
+        lo, hi = az.hdi(y[finite].ravel(), hdi_prob=HDI_PROB) if finite.sum() > 2 else (np.nan, np.nan)
+    else:
+        lo = hi = np.nan
+    row["hdi_lo"], row["hdi_hi"] = float(lo), float(hi)
+    for year in BY_YEARS:
+        ind = xr.Dataset({"p": (da.dims, (y <= year).astype(float))})
+        row[f"p_by_{year}"] = float(ind["p"].mean())
+        row[f"mcse_p_by_{year}"] = float(az.mcse(ind, method="mean")["p"])
+    row["p_never"] = float((~finite).mean())
+    row["mcse_median"] = float(az.mcse(ds, method="median")["year"])
+    row["ess_bulk"] = float(az.ess(ds, method="bulk")["year"])
+    return pd.DataFrame([row], index=["crossover year"])
 
 
-def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, Any] | None = None) -> str:
-    """Render :func:`summary` as a terminal table, Markdown, JSON or CSV."""
+_GROWTH_VARS = (
+    "doubling_years",
+    "doubling_years_before",
+    "doubling_years_after",
+    "change_year",
+    "slope",
+    "slope_before",
+    "slope_after",
+    "level",
+    "ratio_log2",
+    "ratio_drift",
+    "sigma",
+    "sigma_practical",
+    "nu",
+    "start_flops",
+    "start_year",
+)
+
+
+def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
+    """ArviZ summary of the growth parameters (doubling periods in years), with R-hat and ESS."""
+    group = run_group(idata)
+    names = [v for v in _GROWTH_VARS if v in idata[group]]
+    table = az.summary(idata, group=group, var_names=names, hdi_prob=HDI_PROB, round_to="none")
+    table = table.rename(columns={f"hdi_{(1 - HDI_PROB) / 2:.0%}": "hdi_lo", f"hdi_{(1 + HDI_PROB) / 2:.0%}": "hdi_hi"})
+    keep = [c for c in ("mean", "sd", "hdi_lo", "hdi_hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat") if c in table]
+    return table[keep]
+
+
+def divergences(idata: az.InferenceData) -> int | None:
+    """Number of divergent NUTS transitions, or None for a run without MCMC."""
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        return int(idata.sample_stats["diverging"].sum())
+    return None
+
+
+def comparison_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None:
+    """The LOO comparison of the growth models saved with the run, and its notes."""
+    text = idata[run_group(idata)].attrs.get("model_comparison")
+    if not text:
+        return None
+    data = json.loads(text)
+    table = pd.DataFrame.from_dict(data["rows"], orient="index")
+    cols = [c for c in ("rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight", "warning") if c in table]
+    note = f"preferred by LOO: {data['preferred']}"
+    if any("Pareto" in n for n in data.get("notes", [])):
+        note += " (ArviZ warned that some Pareto k > 0.7: influential points; read elpd with care)"
+    return table[cols].astype(float), note
+
+
+def backtest_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None:
+    """For each held-out list: observed value, predictive median and where it falls."""
+    if "posterior_predictive" not in idata.groups() or "log2_flops_heldout" not in idata.posterior_predictive:
+        return None
+    pred = idata.posterior_predictive["log2_flops_heldout"]
+    obs = idata.observed_data["heldout_log2_flops"]
+    rows = {}
+    for label in obs["heldout_list"].values:
+        draws = pred.sel(heldout_list=label).values.ravel()
+        y = float(obs.sel(heldout_list=label))
+        pct = float((draws < y).mean())
+        lo50, hi50, lo90, hi90 = np.quantile(draws, [0.25, 0.75, 0.05, 0.95])
+        rows[str(label)] = {
+            "observed": 2.0**y,
+            "pred_median": 2.0 ** float(np.median(draws)),
+            "pred_q5": 2.0**lo90,
+            "pred_q95": 2.0**hi90,
+            "percentile": pct,
+            "in_50": float(lo50 <= y <= hi50),
+            "in_90": float(lo90 <= y <= hi90),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    until = idata[run_group(idata)].attrs.get("data_until")
+    n = len(table)
+    note = (
+        f"backtest: fitted on lists up to {until}; of {n} later measurements "
+        f"{int(table['in_50'].sum())} ({table['in_50'].mean():.0%}) fall inside the 50% interval and "
+        f"{int(table['in_90'].sum())} ({table['in_90'].mean():.0%}) inside the 90% interval"
+    )
+    return table, note
+
+
+# -- rendering -----------------------------------------------------------------------
+
+
+def _g4(v: float) -> str:
+    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.4g}")
+
+
+def _year(v: float) -> str:
+    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.1f}")
+
+
+def _prob(v: float) -> str:
+    return "nan" if np.isnan(v) else f"{v:.3f}"
+
+
+@dataclass
+class Section:
+    """One table of a report: a DataFrame plus how to label and format it."""
+
+    title: str
+    table: pd.DataFrame
+    index_name: str = "quantity"
+    formats: dict[str, Callable[[float], str]] = field(default_factory=dict)
+    note: str = ""
+
+    def cells(self) -> tuple[list[str], list[list[str]]]:
+        head = [self.index_name] + [_HEADERS.get(c, c.replace("_", " ")) for c in self.table.columns]
+        rows = [
+            [str(i)] + [self.formats.get(c, _g4)(float(v)) for c, v in row.items()] for i, row in self.table.iterrows()
+        ]
+        return head, rows
+
+
+def _crossover_section(idata: az.InferenceData) -> Section:
+    table = crossover_summary(idata)
+    horizon = idata[run_group(idata)].attrs.get("horizon", np.inf)
+    table = table.rename(columns={"p_never": f"p_none_by_{float(horizon):g}"})
+    formats = {c: _prob for c in table.columns if c.startswith(("p_", "mcse_p"))}
+    formats.update({c: _year for c in ("median", "q5", "q95", "hdi_lo", "hdi_hi")})
+    return Section(
+        "crossover year",
+        table,
+        formats=formats,
+        note="'never': the quantile falls among draws that do not cross by the horizon; the HDI is over the draws"
+        " that cross",
+    )
+
+
+def report_sections(idata: az.InferenceData) -> list[Section]:
+    """Every table that fits the run."""
+    sections = [Section("brain FLOP/s", summary(idata))]
+    group = run_group(idata)
+    if "crossover_year" not in idata[group]:
+        return sections
+    sections.append(_crossover_section(idata))
+    n_div = divergences(idata)
+    note = "" if n_div is None else f"NUTS divergences: {n_div}"
+    sections.append(Section("growth model", growth_summary(idata), index_name="parameter", note=note))
+    compared = comparison_summary(idata)
+    if compared is not None:
+        sections.append(Section("model comparison (LOO)", compared[0], index_name="model", note=compared[1]))
+    backtest = backtest_summary(idata)
+    if backtest is not None:
+        formats = {"percentile": _prob, "in_50": _prob, "in_90": _prob}
+        sections.append(Section("backtest", backtest[0], index_name="list", formats=formats, note=backtest[1]))
+    return sections
+
+
+def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] | None = None) -> str:
+    """Render report sections as a terminal table, Markdown, JSON or CSV."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "json":
-        rows = [{"quantity": q, **{k: _json_float(v) for k, v in row.items()}} for q, row in table.iterrows()]
-        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "rows": rows}, indent=2, default=_json_default)
+        tables = {
+            s.title: {
+                "rows": [
+                    {s.index_name: str(i), **{k: _json_float(v) for k, v in row.items()}}
+                    for i, row in s.table.iterrows()
+                ],
+                **({"note": s.note} if s.note else {}),
+            }
+            for s in sections
+        }
+        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "tables": tables}, indent=2, default=_json_default)
     if fmt == "csv":
-        return table.rename_axis("quantity").to_csv(float_format="%.10g").rstrip("\n")
-    cells = [[q] + [_fmt(v) for v in row] for q, row in table.iterrows()]
-    head = ["quantity"] + [_HEADERS[c] for c in table.columns]
+        parts = []
+        for s in sections:
+            csv = s.table.rename_axis(s.index_name).to_csv(float_format="%.10g").rstrip("\n")
+            parts.append(csv if len(sections) == 1 else f"# {s.title}\n{csv}")
+        return "\n\n".join(parts)
     lines = []
     if header:
         lines += [f"{k}: {v}" for k, v in header.items()]
-        lines.append("")
-    if fmt == "markdown":
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|")
-        lines += ["| " + " | ".join(r) + " |" for r in cells]
-        return "\n".join(lines)
-    if fmt != "table":
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    widths = [max(len(r[i]) for r in [head] + cells) for i in range(len(head))]
-    just = [str.ljust] + [str.rjust] * (len(head) - 1)
-    for r in [head] + cells:
-        lines.append("  ".join(j(c, w) for j, c, w in zip(just, r, widths, strict=False)))
+    for s in sections:
+        head, rows = s.cells()
+        if lines:
+            lines.append("")
+        if len(sections) > 1:
+            lines.append(f"## {s.title}" if fmt == "markdown" else f"{s.title}:")
+        if fmt == "markdown":
+            lines.append("| " + " | ".join(head) + " |")
+            lines.append("|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|")
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
+        else:
+            widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+            for r in [head] + rows:
+                cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+                lines.append("  ".join(cells))
+        if s.note:
+            lines.append(s.note)
     return "\n".join(lines)
+
+
+def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, Any] | None = None) -> str:
+    """Render the brain-FLOP/s :func:`summary` alone."""
+    return render([Section("brain FLOP/s", table)], fmt, header)
 
 
 def _json_default(value: Any) -> Any:
@@ -123,5 +351,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _json_float(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
+def _json_float(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
