@@ -1,5 +1,7 @@
 """Scenario crossover years against the article's hand-computed years."""
 
+import math
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -28,3 +30,38 @@ def test_continuous_and_vectorised():
 
 def test_already_reached_gives_start_year():
     assert float(scenario_crossover_year(1e14, 0.58e15, 2015.0, 2.0)) == 2015.0
+
+
+# -- first crossing of a piecewise-linear log2 gap ---------------------------------------
+
+from uncertainty.crossover import first_crossing  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "g0, s1, s2, tc, expected",
+    [
+        (-10.0, 0.5, 0.5, 2100.0, 2020.0),  # straight line: 10 doublings at 0.5 per year
+        (-10.0, 1.0, 0.25, 2005.0, 2025.0),  # 5 doublings by 2005, then 5 more at 0.25 per year
+        (-4.0, 1.0, 0.25, 2005.0, 2004.0),  # crosses before the change of slope
+        (-5.0, 1.0, 0.25, 2005.0, 2005.0),  # exactly at the change
+        (2.0, 0.5, 0.5, 2100.0, 2000.0),  # already above at the start
+        (-10.0, 0.5, 0.0, 2010.0, np.inf),  # growth stops short of the brain
+        (-10.0, -0.1, 0.5, 2010.0, 2032.0),  # shrinks to -11 by 2010, then 22 years at 0.5
+        (-200.0, 0.5, 0.5, 2100.0, np.inf),  # would cross in 2400, past the horizon (2300)
+    ],
+)
+def test_first_crossing_by_hand(g0, s1, s2, tc, expected):
+    assert float(first_crossing(g0, 2000.0, s1, s2, tc)) == pytest.approx(expected)
+
+
+def test_first_crossing_vectorises_and_respects_horizon():
+    g0 = jnp.array([-10.0, -10.0, -10.0])
+    got = first_crossing(g0, 2000.0, jnp.array([0.5, 0.1, 0.05]), jnp.array([0.5, 0.1, 0.05]), 2100.0, horizon=2150.0)
+    np.testing.assert_allclose(np.asarray(got), [2020.0, 2100.0, np.inf])
+
+
+def test_scenario_horizon_and_non_growth():
+    # 20.82 doublings: d = 20 years -> 2431 is past the horizon; d <= 0 never crosses
+    got = scenario_crossover_year(1.075e21, 0.58e15, 2015.0, jnp.array([1.0, 20.0, 0.0, -1.0]), horizon=2300.0)
+    assert float(got[0]) == pytest.approx(2015 + math.log2(1.075e21 / 0.58e15), abs=1e-3)
+    assert np.all(np.isinf(np.asarray(got[1:])))

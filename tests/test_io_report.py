@@ -134,8 +134,9 @@ def test_formats(tiny_run):
     assert md[0].startswith("| quantity | mean |") and md[1].startswith("|:---|")
     assert len(md) == 2 + len(table)
     data = json.loads(format_summary(table, "json", {"seed": 5}))
-    assert data["seed"] == 5 and data["rows"][0]["quantity"] == "log10 brain FLOP/s"
-    assert data["rows"][0]["median"] == pytest.approx(table.iloc[0]["median"])
+    rows = data["tables"]["brain FLOP/s"]["rows"]
+    assert data["seed"] == 5 and rows[0]["quantity"] == "log10 brain FLOP/s"
+    assert rows[0]["median"] == pytest.approx(table.iloc[0]["median"])
     csv = format_summary(table, "csv").splitlines()
     assert csv[0].startswith("quantity,mean,sd,median,q5,q95") and len(csv) == 1 + len(table)
     with pytest.raises(ValueError):

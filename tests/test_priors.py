@@ -127,6 +127,7 @@ def test_dettmers2015_facts():
     assert isinstance(spec.growth, GrowthSpec)
     assert spec.growth.start_flops == Point(0.58e15)
     assert spec.growth.start_year == Point(2015)
+    assert spec.growth.whole_periods is True
     doubling = spec.growth.doubling_years
     assert isinstance(doubling, Choice)
     assert doubling.components == (Point(1.0), Point(1.8), Point(3.0))
@@ -150,7 +151,8 @@ def test_default_facts():
     spec = load_priors(PRIORS / "default.toml")
     assert spec.convention.stages == STAGES
     assert spec.class_names == ("granule", "purkinje", "cortex", "other")
-    assert spec.growth is None
+    assert spec.growth.start_flops == Point(17.41e15) and not spec.growth.whole_periods
+    assert spec.growth.doubling_years.weights == (0.5, 0.25, 0.25)
     params = {c.name: c.params for c in spec.classes}
     rate = params["granule"]["rate"]
     assert rate == Choice((LogNormal(50, 1000), LogNormal(0.1, 2)), (0.5, 0.5))
@@ -455,6 +457,12 @@ BAD = [
     ("growth-missing-field", BASE + "\n[growth]\nstart_flops = 1e15\nstart_year = 2015\n", "growth", "doubling_years"),
     ("growth-unknown-key", BASE + "\n[growth]\nstart = 1\n", "growth.start", "unknown key"),
     ("growth-not-table", "growth = 3\n" + BASE, "growth", "table"),
+    (
+        "growth-whole-periods-not-bool",
+        BASE + "\n[growth]\nstart_flops = 1e15\nstart_year = 2015\ndoubling_years = 2\nwhole_periods = 1\n",
+        "growth.whole_periods",
+        "true or false",
+    ),
     (
         "growth-unit",
         BASE + '\n[growth]\nstart_flops = 1e15\nstart_year = 2015\ndoubling_years = { point = 2, unit = "Hz" }\n',

@@ -85,7 +85,11 @@ def _quantities(ds: xr.Dataset) -> xr.Dataset:
 
 def summary(idata: az.InferenceData) -> pd.DataFrame:
     """Brain FLOP/s: one row per quantity, one column per statistic (see module docstring)."""
-    ds = _quantities(idata[run_group(idata)])
+    return _stats_table(_quantities(idata[run_group(idata)]))
+
+
+def _stats_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Monte Carlo statistics of every (chain, draw) variable of ``ds``, one row each."""
     hdi = az.hdi(ds, hdi_prob=HDI_PROB)
     mcse_mean = az.mcse(ds, method="mean")
     mcse_median = az.mcse(ds, method="median")
@@ -172,6 +176,31 @@ def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
     table = table.rename(columns={f"hdi_{(1 - HDI_PROB) / 2:.0%}": "hdi_lo", f"hdi_{(1 + HDI_PROB) / 2:.0%}": "hdi_hi"})
     keep = [c for c in ("mean", "sd", "hdi_lo", "hdi_hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat") if c in table]
     return table[keep]
+
+
+def scenario_summary(idata: az.InferenceData) -> pd.DataFrame | None:
+    """Statistics of the scenario's uncertain growth inputs (None when all are fixed)."""
+    ds = idata[run_group(idata)]
+    names = [v for v in ("start_flops", "start_year", "doubling_years") if v in ds and np.ptp(ds[v].values) > 0]
+    return _stats_table(ds[names]) if names else None
+
+
+def crossover_by_scenario(idata: az.InferenceData, max_scenarios: int = 10) -> pd.DataFrame | None:
+    """Crossover year for each distinct doubling period, when there are only a few (a choice of points)."""
+    ds = idata[run_group(idata)]
+    if "doubling_years" not in ds:
+        return None
+    d = ds["doubling_years"].values.ravel()
+    y = ds["crossover_year"].values.ravel()
+    values, counts = np.unique(d, return_counts=True)
+    if len(values) > max_scenarios or counts.sum() != d.size or counts.min() < 2:
+        return None
+    rows = {}
+    for v, c in zip(values, counts, strict=True):
+        sel = y[d == v]
+        q5, med, q95 = np.quantile(sel, [0.05, 0.5, 0.95], method="inverted_cdf")
+        rows[f"doubling every {v:g} y"] = {"share": c / d.size, "median": med, "q5": q5, "q95": q95}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def divergences(idata: az.InferenceData) -> int | None:
@@ -282,6 +311,17 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
     if "crossover_year" not in idata[group]:
         return sections
     sections.append(_crossover_section(idata))
+    if group == "prior":  # scenario mode: independent draws, no MCMC
+        years = {c: _year for c in ("median", "q5", "q95")}
+        by = crossover_by_scenario(idata)
+        if by is not None:
+            sections.append(
+                Section("crossover year by scenario", by, index_name="scenario", formats={"share": _prob, **years})
+            )
+        growth = scenario_summary(idata)
+        if growth is not None:
+            sections.append(Section("growth scenario", growth))
+        return sections
     n_div = divergences(idata)
     note = "" if n_div is None else f"NUTS divergences: {n_div}"
     sections.append(Section("growth model", growth_summary(idata), index_name="parameter", note=note))

@@ -1,0 +1,80 @@
+"""Benchmark history: the shipped CSVs, measurements, cut-offs and user CSVs."""
+
+import numpy as np
+import pytest
+
+from uncertainty.errors import DataError
+from uncertainty.history import builtin_series, load_growth_data, read_csv_series
+
+
+def test_builtin_series_units_and_times():
+    hpcg = builtin_series("hpcg")
+    assert len(hpcg) == 24 and hpcg.labels[0] == "2014-06" and hpcg.labels[-1] == "2025-11"
+    assert hpcg.flops[0] == 0.58e15  # Tianhe-2, the article's 0.58 PFLOP/s
+    assert hpcg.year[0] == pytest.approx(2014 + 5.5 / 12)  # middle of June
+    assert hpcg.year[1] == pytest.approx(2014 + 10.5 / 12)  # middle of November
+    hpl = builtin_series("hpl")
+    assert len(hpl) == 66 and hpl.labels[0] == "1993-06"
+    assert hpl.flops[hpl.labels.index("2022-06")] == 1102e15  # Frontier
+    assert np.all(np.diff(hpl.year) > 0)
+
+
+def test_measurements_drop_repeated_values():
+    hpcg = builtin_series("hpcg").measurements()
+    # Tianhe-2 0.58 (2014-06) reappears in 2015-06..2016-06; Fugaku's 16.00 repeats 2020-11..2024-11
+    assert hpcg.labels == ("2014-06", "2014-11", "2016-11", "2017-11", "2018-06", "2020-06", "2020-11", "2025-06")
+    hpl = builtin_series("hpl").measurements()
+    assert len(hpl) == 39 and "2013-11" not in hpl.labels and "2013-06" in hpl.labels
+
+
+def test_until_and_after_split_by_calendar_year():
+    hpcg = builtin_series("hpcg")
+    before, later = hpcg.until(2015), hpcg.after(2015)
+    assert before.labels[-1] == "2015-11" and later.labels[0] == "2016-06"
+    assert len(before) + len(later) == len(hpcg)
+
+
+def test_growth_data_targets():
+    d = load_growth_data("hpcg")
+    assert d.trend.name == "hpl" and d.practical.name == "hpcg" and d.target_series is d.practical
+    assert d.first_year == pytest.approx(1993 + 5.5 / 12)
+    assert load_growth_data("hpl").practical is None
+    cut = d.until(2015)
+    assert cut.trend.labels[-1] == "2015-11" and cut.practical.labels[-1] == "2015-11"
+
+
+def test_user_csv(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("# my data\nyear,flops\n2001.5,2e12\n2000,1e12\n2003,8e12\n")
+    s = read_csv_series(path)
+    np.testing.assert_array_equal(s.year, [2000, 2001.5, 2003])  # sorted by year
+    np.testing.assert_array_equal(s.log2_flops, np.log2([1e12, 2e12, 8e12]))
+    d = load_growth_data(str(path))
+    assert d.target == str(path) and d.practical is None
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("", "is empty"),
+        ("when,value\n2000,1\n", "expected columns 'year' and 'flops'"),
+        ("year,flops\n2000,1e12\n2001,lots\n2002,1e13\n", "not a number"),
+        ("year,flops\n2000,1e12\n2001\n2002,1e13\n", "expected 2 fields"),
+        ("year,flops\n2000,1e12\n2001,-5\n2002,1e13\n", "flops must be > 0"),
+        ("year,flops\n2000,1e12\n2001,nan\n2002,1e13\n", "finite"),
+        ("year,flops\n2000,1e12\n2001,2e12\n", "at least 3"),
+    ],
+)
+def test_bad_csv(tmp_path, text, problem):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=problem) as info:
+        read_csv_series(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unknown_series_and_missing_csv(tmp_path):
+    with pytest.raises(DataError, match="unknown series"):
+        load_growth_data("linpack")
+    with pytest.raises(DataError, match="no such file"):
+        load_growth_data(str(tmp_path / "none.csv"))
