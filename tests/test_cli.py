@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PRIORS, ROOT, one_class_text
 
 from uncertainty.cli import main
+
+from conftest import PRIORS, ROOT, one_class_text
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from conftest import PRIORS
 from uncertainty.cli import main
+
+from conftest import PRIORS
 
 TINY = ["--samples", "200", "--warmup", "150", "--chains", "2", "-q"]
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import PRIORS, one_class_text
 from uncertainty._arviz import az
 from uncertainty.distributions import lognormal_params
 from uncertainty.forecast import ForecastOptions, forecast
@@ -15,6 +14,8 @@ from uncertainty.growth import fit_growth
 from uncertainty.history import GrowthData, Series, load_growth_data
 from uncertainty.priors import load_priors, parse_priors
 from uncertainty.report import backtest_summary, crossover_summary, growth_summary
+
+from conftest import PRIORS, one_class_text
 
 
 def synthetic(slope_before: float, slope_after: float, change: float, seed: int = 0) -> GrowthData:

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-from conftest import one_class_text
 
 from uncertainty import __version__
 from uncertainty._arviz import az
@@ -15,6 +14,8 @@ from uncertainty.errors import OutputError, RunFileError
 from uncertainty.io import brain_inference_data, load_run, run_attrs, save_run
 from uncertainty.priors import parse_priors
 from uncertainty.report import format_summary, summary
+
+from conftest import one_class_text
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from conftest import PRIORS
 from scipy import stats
 
 from uncertainty.benchmark import main as benchmark_main
@@ -10,6 +9,8 @@ from uncertainty.engine import sample_brain
 from uncertainty.numpy_reference import numpy_sample_brain
 from uncertainty.priors import load_priors
 from uncertainty.reproduce import point_brain_flops
+
+from conftest import PRIORS
 
 
 def test_numpy_reference_reproduces_the_presets():

@@ -8,12 +8,13 @@ import math
 
 import numpy as np
 import pytest
-from conftest import one_class_text
 from scipy import stats
 
 from uncertainty.distributions import interval_z, lognormal_params, normal_params
 from uncertainty.engine import sample_brain
 from uncertainty.priors import parse_priors
+
+from conftest import one_class_text
 
 N = 200_000
 QS = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
