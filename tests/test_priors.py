@@ -161,7 +161,8 @@ def test_default_facts():
     assert params["cortex"]["synapses"] == LogNormal(5000, 15000)
     assert params["granule"]["synapses"] == LogNormal(12, 20)
     assert params["granule"]["time_steps"] == Uniform(2.4, 6)
-    assert params["cortex"]["count"] == Normal(12.7e9, 19.9e9, 0.9, 0.0, None)
+    assert params["cortex"]["count"] == Normal(12.7e9, 19.9e9, 0.9, 1e9, None)
+    assert spec.shared == ("rate",) and "rate" in spec.classes[0].inherited
     # every stochastic field is stochastic somewhere
     assert not any(isinstance(p, Point) for c in spec.classes for p in c.params.values())
 
@@ -183,14 +184,14 @@ def test_default_facts():
         ("{ lognormal = [0.1, 200], min = 0.05, max = 1000 }", LogNormal(0.1, 200.0, 0.9, 0.05, 1000.0)),
         # a lower truncation at or below zero is dropped: a lognormal is positive anyway
         ("{ lognormal = [1, 10], min = 0, max = 100 }", LogNormal(1.0, 10.0, 0.9, None, 100.0)),
-        ("{ normal = [150, 250], min = 0 }", Normal(150.0, 250.0, 0.9, 0.0, None)),
+        ("{ normal = [150, 250], min = 1 }", Normal(150.0, 250.0, 0.9, 1.0, None)),
         ("{ normal = [150, 250], ci = 0.5, min = 10, max = 400 }", Normal(150.0, 250.0, 0.5, 10.0, 400.0)),
         ("{ uniform = [50, 1000] }", Uniform(50.0, 1000.0)),
-        ("{ uniform = [0, 10] }", Uniform(0.0, 10.0)),
+        ("{ uniform = [0.5, 10] }", Uniform(0.5, 10.0)),
         ("{ loguniform = [0.1, 1000] }", LogUniform(0.1, 1000.0)),
         # truncation is intersected into uniform and loguniform intervals
         ("{ uniform = [1, 10], min = 2, max = 20 }", Uniform(2.0, 10.0)),
-        ("{ uniform = [1, 10], min = 0, max = 5 }", Uniform(1.0, 5.0)),
+        ("{ uniform = [1, 10], min = 0.5, max = 5 }", Uniform(1.0, 5.0)),
         ("{ loguniform = [0.1, 1000], min = 1, max = 100 }", LogUniform(1.0, 100.0)),
         ("{ loguniform = [0.1, 1000], max = 1e6 }", LogUniform(0.1, 1000.0)),
         ("{ choice = [1, 2, 4] }", Choice((Point(1.0), Point(2.0), Point(4.0)), (1 / 3, 1 / 3, 1 / 3))),
@@ -376,13 +377,16 @@ BAD = [
     ("lognormal-lo-zero", with_rate("{ lognormal = [0, 10] }"), "classes.granule.rate.lognormal", "0 < lo"),
     ("lognormal-lo-negative", with_rate("{ lognormal = [-1, 10] }"), "classes.granule.rate.lognormal", "0 < lo"),
     ("loguniform-lo-zero", with_rate("{ loguniform = [0, 10] }"), "classes.granule.rate.loguniform", "0 < lo"),
-    ("uniform-negative", with_rate("{ uniform = [-1, 10] }"), "classes.granule.rate.uniform", ">= 0"),
+    ("uniform-negative", with_rate("{ uniform = [-1, 10] }"), "classes.granule.rate.uniform", "> 0"),
+    ("uniform-zero", with_rate("{ uniform = [0, 10] }"), "classes.granule.rate.uniform", "> 0"),
+    ("normal-far-truncation", with_rate("{ normal = [1, 10], min = 1e6 }"), "classes.granule.rate", "mass"),
+    ("lognormal-far-truncation", with_rate("{ lognormal = [1, 10], min = 1e6 }"), "classes.granule.rate", "mass"),
     ("ci-one", with_rate("{ lognormal = [1, 10], ci = 1 }"), "classes.granule.rate.ci", "between 0 and 1"),
-    ("ci-zero", with_rate("{ normal = [1, 10], ci = 0, min = 0 }"), "classes.granule.rate.ci", "between 0 and 1"),
+    ("ci-zero", with_rate("{ normal = [1, 10], ci = 0, min = 0.5 }"), "classes.granule.rate.ci", "between 0 and 1"),
     ("ci-above-one", with_rate("{ lognormal = [1, 10], ci = 90 }"), "classes.granule.rate.ci", "between 0 and 1"),
     ("min-equals-max", with_rate("{ lognormal = [1, 10], min = 5, max = 5 }"), "classes.granule.rate", "min >= max"),
     ("min-above-max", with_rate("{ uniform = [1, 10], min = 6, max = 5 }"), "classes.granule.rate", "min >= max"),
-    ("negative-min", with_rate("{ lognormal = [1, 10], min = -1 }"), "classes.granule.rate.min", ">= 0"),
+    ("negative-min", with_rate("{ lognormal = [1, 10], min = -1 }"), "classes.granule.rate.min", "> 0"),
     ("truncation-empty", with_rate("{ uniform = [1, 10], min = 20 }"), "classes.granule.rate", "leaves nothing"),
     ("point-outside", with_rate("{ point = 5, max = 4 }"), "classes.granule.rate.point", "outside"),
     ("choice-empty", with_rate("{ choice = [] }"), "classes.granule.rate.choice", "non-empty"),
@@ -433,13 +437,13 @@ BAD = [
         "normal-positive-without-min",
         sub("count = 5e10", "count = { normal = [1e9, 2e9] }"),
         "classes.granule.count",
-        "needs min >= 0",
+        "needs min > 0",
     ),
     (
         "normal-positive-negative-min",
         sub("count = 5e10", "count = { normal = [1e9, 2e9], min = -1 }"),
         "classes.granule.count.min",
-        ">= 0",
+        "> 0",
     ),
     (
         "two-distributions",
@@ -721,4 +725,4 @@ def test_arbitrary_field_value_parses_or_raises_prior_error(field, value):
 
 
 def test_uniform_truncated_to_positive_is_accepted():
-    assert rate_of(with_rate("{ uniform = [-1, 10], min = 0 }")) == Uniform(0.0, 10.0)
+    assert rate_of(with_rate("{ uniform = [-1, 10], min = 0.5 }")) == Uniform(0.5, 10.0)

@@ -72,9 +72,9 @@ def test_truncated_lognormal():
 
 
 def test_truncated_normal():
-    spec, d = draw("{ normal = [-5, 25], min = 0 }")
+    spec, d = draw("{ normal = [-5, 25], min = 0.5 }")
     mean, sd = normal_params(-5, 25)
-    assert_quantiles(d["cell_rate"], stats.truncnorm((0 - mean) / sd, np.inf, loc=mean, scale=sd))
+    assert_quantiles(d["cell_rate"], stats.truncnorm((0.5 - mean) / sd, np.inf, loc=mean, scale=sd))
 
 
 def test_uniform_and_loguniform():
@@ -129,3 +129,37 @@ def test_shapes_and_precision(tiny_spec):
     assert d32["log10_brain_flops"].dtype == np.float32
     with pytest.raises(ValueError):
         sample_brain(tiny_spec, 0)
+
+
+SHARED = """
+[defaults]
+shared = ["rate"]
+rate = { choice = [{ lognormal = [50, 1000] }, { lognormal = [0.1, 2] }] }
+synapses = 1000
+time_steps = 5
+branches = 3
+dendrites = 4
+filter_steps = 5
+soma_steps = 5
+outputs = 100
+[classes.cell]
+count = 1e9
+[classes.other]
+count = 1e8
+[classes.own]
+count = 1e7
+rate = { lognormal = [1, 10] }
+"""
+
+
+def test_shared_default_is_one_draw_for_every_class():
+    spec = parse_priors(SHARED, "shared.toml")
+    assert spec.shared == ("rate",)
+    d = sample_brain(spec, 20_000, seed=4)
+    # one site for the classes that take the default, its own site for the class that overrides it
+    assert "shared_rate" in d and "own_rate" in d and "cell_rate" not in d and "other_rate" not in d
+    # the whole brain is in one view or the other: the views keep their even odds
+    low = (d["shared_rate"] < 10).mean()
+    assert abs(low - 0.5) <= 5 * math.sqrt(0.25 / 20_000)
+    # cell and other differ only in count (x10), so their FLOP/s differ by exactly one decade in every draw
+    np.testing.assert_allclose(d["log10_class_flops"][:, 0] - d["log10_class_flops"][:, 1], 1.0, atol=1e-9)

@@ -1,9 +1,6 @@
 """Prior specs -> NumPyro distributions.
 
-A lognormal given as a central ``ci`` interval ``[lo, hi]`` has
-``mu = (ln lo + ln hi) / 2`` and ``sigma = (ln hi - ln lo) / (2 z)`` with
-``z = Phi^-1((1 + ci) / 2)`` (1.6449 for the default 90% interval); a normal is
-the same in linear space. Truncation of a lognormal is a truncated normal in
+Interval-elicited parameters come from :mod:`uncertainty.intervals`. Truncation of a lognormal is a truncated normal in
 log space, pushed through ``exp``, so the interval still describes the
 untruncated distribution.
 """
@@ -11,31 +8,15 @@ untruncated distribution.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 import jax.numpy as jnp
 import numpyro.distributions as dist
 from numpyro.distributions import constraints, transforms
 
+from .intervals import interval_z, lognormal_params, normal_params
 from .priors import Choice, LogNormal, LogUniform, Normal, Point, Prior, Uniform
 
 __all__ = ["interval_z", "lognormal_params", "normal_params", "to_distribution"]
-
-
-def interval_z(ci: float) -> float:
-    """Standard-normal quantile bounding a central ``ci`` interval (1.6449 for 0.9)."""
-    return NormalDist().inv_cdf(0.5 + ci / 2.0)
-
-
-def lognormal_params(lo: float, hi: float, ci: float = 0.9) -> tuple[float, float]:
-    """(mu, sigma) of the lognormal whose central ``ci`` interval is ``[lo, hi]``."""
-    a, b = math.log(lo), math.log(hi)
-    return (a + b) / 2.0, (b - a) / (2.0 * interval_z(ci))
-
-
-def normal_params(lo: float, hi: float, ci: float = 0.9) -> tuple[float, float]:
-    """(mean, sd) of the normal whose central ``ci`` interval is ``[lo, hi]``."""
-    return (lo + hi) / 2.0, (hi - lo) / (2.0 * interval_z(ci))
 
 
 def to_distribution(prior: Prior, positive: bool = True) -> dist.Distribution:

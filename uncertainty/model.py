@@ -1,8 +1,9 @@
 """The NumPyro model of brain FLOP/s.
 
 Sample sites are the stochastic priors of every neuron class, named
-``{class}_{field}`` (e.g. ``granule_rate``); fixed values are constants, not
-sites. Deterministic sites: ``log10_brain_flops`` (draw), ``log10_class_flops``
+``{class}_{field}`` (e.g. ``granule_rate``), and ``shared_{field}`` for a
+``[defaults]`` field listed in ``shared`` (one draw for every class that takes
+it); fixed values are constants, not sites. Deterministic sites: ``log10_brain_flops`` (draw), ``log10_class_flops``
 (draw, class) and ``log10_stage_flops`` (draw, counted stage), all log10 FLOP/s.
 The cost function is written for one draw and batched over the draw plate with
 ``jax.vmap``.
@@ -42,14 +43,22 @@ def fixed_values(spec: PriorSpec) -> dict[str, float]:
 def brain_model(spec: PriorSpec, num_draws: int) -> None:
     """Draw ``num_draws`` joint samples of the priors and their brain FLOP/s."""
     columns: dict[str, list] = {f: [] for f in CLASS_FIELDS}
+
+    def draw(name: str, field: str, prior) -> jnp.ndarray:
+        if isinstance(prior, Point):
+            return jnp.full((num_draws,), prior.value)
+        return numpyro.sample(name, to_distribution(prior, CLASS_FIELDS[field].positive))
+
     with numpyro.plate("draw", num_draws):
+        shared = {}
         for c in spec.classes:
             for f, prior in c.params.items():
-                if isinstance(prior, Point):
-                    value = jnp.full((num_draws,), prior.value)
+                if f in spec.shared and f in c.inherited:
+                    if f not in shared:
+                        shared[f] = draw(site_name("shared", f), f, prior)
+                    columns[f].append(shared[f])
                 else:
-                    value = numpyro.sample(site_name(c.name, f), to_distribution(prior, CLASS_FIELDS[f].positive))
-                columns[f].append(value)
+                    columns[f].append(draw(site_name(c.name, f), f, prior))
     stacked = {f: jnp.stack(v, axis=-1) for f, v in columns.items()}  # (draw, class)
     params = BrainParams(
         count=stacked.pop("count"),

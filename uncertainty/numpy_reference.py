@@ -52,9 +52,18 @@ def numpy_sample_brain(spec: PriorSpec, num_samples: int, seed: int = 0) -> dict
     c = spec.convention
     stage_costs = []
     counts, rates = [], []
+    shared = {}
     for cls in spec.classes:
-        v = {f: numpy_draw(rng, cls.params[f], num_samples) for f in CLASS_FIELDS}
-        s, t, b, d, k, ks, o = (v[f] for f in list(CLASS_FIELDS)[2:])
+        v = {}
+        for f in CLASS_FIELDS:
+            if f in spec.shared and f in cls.inherited:
+                if f not in shared:
+                    shared[f] = numpy_draw(rng, cls.params[f], num_samples)
+                v[f] = shared[f]
+            else:
+                v[f] = numpy_draw(rng, cls.params[f], num_samples)
+        fields = ("synapses", "time_steps", "branches", "dendrites", "filter_steps", "soma_steps", "outputs")
+        s, t, b, d, k, ks, o = (v[f] for f in fields)
         stage_costs.append(
             np.stack(
                 [

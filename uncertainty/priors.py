@@ -15,7 +15,8 @@ or an inline table naming exactly one distribution::
     rate = { lognormal = [0.1, 200], unit = "Hz" }   # unit is checked
 
 A file holds ``[meta]`` (free text), ``[convention]`` (the counting
-convention), ``[defaults]`` (class fields shared by every class),
+convention), ``[defaults]`` (class fields every class takes unless it sets
+its own; ``shared = ["rate"]`` there makes one draw serve every class),
 ``[classes.NAME]`` tables (one per neuron class, any number) and an optional
 ``[growth]`` table (the article's compute-growth scenario). Every problem is
 raised as a :class:`~uncertainty.errors.PriorError` naming file, key and
@@ -27,11 +28,13 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from statistics import NormalDist
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import PriorError
+from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
 
 __all__ = [
@@ -178,6 +181,7 @@ class NeuronClassSpec:
 
     name: str
     params: dict[str, Prior]
+    inherited: frozenset[str] = frozenset()  # fields taken from [defaults]
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,7 @@ class PriorSpec:
     convention: Convention
     classes: tuple[NeuronClassSpec, ...]
     growth: GrowthSpec | None = None
+    shared: tuple[str, ...] = ()  # [defaults] fields drawn once per sample for every class using them
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -246,8 +251,9 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         p.fail("defaults", "must be a table")
-    p.no_unknown(defaults, CLASS_FIELDS, "defaults")
-    defaults = {k: p.prior(v, f"defaults.{k}", CLASS_FIELDS[k]) for k, v in defaults.items()}
+    p.no_unknown(defaults, (*CLASS_FIELDS, "shared"), "defaults")
+    shared = p.shared(defaults)
+    defaults = {k: p.prior(v, f"defaults.{k}", CLASS_FIELDS[k]) for k, v in defaults.items() if k != "shared"}
     classes = doc.get("classes")
     if classes is None:
         p.fail("classes", "missing: define at least one [classes.NAME] table")
@@ -255,7 +261,7 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         p.fail("classes", "must hold at least one [classes.NAME] table")
     specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
     growth = p.growth(doc["growth"]) if "growth" in doc else None
-    return PriorSpec(str(path), text, dict(meta), convention, specs, growth)
+    return PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared)
 
 
 class _Parser:
@@ -297,24 +303,36 @@ class _Parser:
             out["stages"] = tuple(s for s in STAGES if s in stages)  # canonical order
         return Convention(**out)
 
+    def shared(self, defaults: dict) -> tuple[str, ...]:
+        names = defaults.get("shared", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self.fail("defaults.shared", "must be a list of field names")
+        for n in names:
+            if n not in defaults or n == "shared":
+                self.fail("defaults.shared", f"'{n}' is not a field set in [defaults]")
+        return tuple(f for f in CLASS_FIELDS if f in names)
+
     def neuron_class(self, name: str, body: Any, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
         if not isinstance(body, dict):
             self.fail(where, "must be a table of class fields")
         if not name.isidentifier():
             self.fail(where, "class names may hold only letters, digits and underscores")
+        if name == "shared":
+            self.fail(where, "'shared' is reserved (it names the draws of [defaults] shared fields)")
         self.no_unknown(body, CLASS_FIELDS, where)
-        params = {}
+        params, inherited = {}, set()
         for fname, fld in CLASS_FIELDS.items():
             if fname in body:
                 params[fname] = self.prior(body[fname], f"{where}.{fname}", fld)
             elif fname in defaults:
                 params[fname] = defaults[fname]
+                inherited.add(fname)
             else:
                 self.fail(
                     where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]"
                 )
-        return NeuronClassSpec(name, params)
+        return NeuronClassSpec(name, params, frozenset(inherited))
 
     def growth(self, table: Any) -> GrowthSpec:
         if not isinstance(table, dict):
@@ -380,8 +398,8 @@ class _Parser:
         hi_t = self.number(value["max"], f"{key}.max") if "max" in value else None
         if lo_t is not None and hi_t is not None and lo_t >= hi_t:
             self.fail(key, f"min >= max ({lo_t:g} >= {hi_t:g})")
-        if fld.positive and lo_t is not None and lo_t < 0:
-            self.fail(f"{key}.min", f"must be >= 0 for a positive quantity ({fld.unit}), got {lo_t:g}")
+        if fld.positive and lo_t is not None and (lo_t < 0 or (lo_t == 0 and kind != "lognormal")):
+            self.fail(f"{key}.min", f"must be > 0 for a positive quantity ({fld.unit}), got {lo_t:g}")
         sub = f"{key}.{kind}"
 
         if kind == "point":
@@ -420,9 +438,12 @@ class _Parser:
                     self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
                 if lo_t is not None and lo_t <= 0:
                     lo_t = None  # a lognormal is positive anyway
+                mu, sd = lognormal_params(lo, hi, ci)
+                self.check_mass(key, mu, sd, lo_t and math.log(lo_t), hi_t and math.log(hi_t))
                 return LogNormal(lo, hi, ci, lo_t, hi_t)
-            if fld.positive and (lo_t is None or lo_t < 0):
-                self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min >= 0")
+            if fld.positive and lo_t is None:
+                self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
+            self.check_mass(key, *normal_params(lo, hi, ci), lo_t, hi_t)
             return Normal(lo, hi, ci, lo_t, hi_t)
 
         if kind == "loguniform" and lo <= 0:
@@ -431,9 +452,18 @@ class _Parser:
         hi2 = hi if hi_t is None else min(hi, hi_t)
         if lo2 >= hi2:
             self.fail(key, f"[min, max] leaves nothing of [{lo:g}, {hi:g}]")
-        if kind == "uniform" and fld.positive and lo2 < 0:
-            self.fail(sub, f"must be >= 0 for a positive quantity ({fld.unit}), got lo = {lo:g}; or set min = 0")
+        if kind == "uniform" and fld.positive and lo2 <= 0:
+            self.fail(sub, f"must be > 0 for a positive quantity ({fld.unit}), got lo = {lo:g}; or set min > 0")
         return Uniform(lo2, hi2) if kind == "uniform" else LogUniform(lo2, hi2)
+
+    def check_mass(self, key: str, mean: float, sd: float, low: float | None, high: float | None) -> None:
+        """Truncation must keep a usable share of a (log-)normal: at least 1e-6 of its mass."""
+        if low is None and high is None:
+            return
+        z = NormalDist(mean, sd)
+        kept = (1.0 if high is None else z.cdf(high)) - (0.0 if low is None else z.cdf(low))
+        if kept < 1e-6:
+            self.fail(key, f"[min, max] keeps only {kept:.1e} of the distribution's mass; move the interval or the bounds")
 
     def check_positive(self, v: float, key: str, fld: Field) -> None:
         if fld.positive and v <= 0:
