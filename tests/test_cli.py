@@ -145,3 +145,58 @@ def test_usage_errors_exit_2(capsys):
             main(argv)
         assert exc.value.code == 2
     capsys.readouterr()
+
+
+def test_usage_errors_are_one_line(capsys):
+    for argv in (
+        ["sample", "x.toml", "--seed", "-1"],
+        ["sample", "x.toml", "-n", "1e400"],
+        ["sample", "x.toml", "-n", "1.5"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: uncertainty sample: argument"), err
+
+
+def test_console_script_and_broken_pipe():
+    import shutil
+
+    exe = shutil.which("uncertainty")
+    assert exe, "the console script is installed with the package"
+    done = subprocess.run(f"'{exe}' reproduce dettmers2015 | head -1", shell=True, capture_output=True, text=True)
+    assert done.stdout.startswith("Dettmers (2015) reproduced") and done.stderr == ""
+
+
+def test_too_many_samples_for_memory(capsys):
+    assert main(["sample", str(PRIORS / "default.toml"), "-n", "1e12", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GiB" in err and "--samples" in err
+
+
+def test_float32_report_is_finite(capsys):
+    assert (
+        main(
+            ["sample", str(PRIORS / "default.toml"), "-n", "20000", "--precision", "float32", "--format", "json", "-q"]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)["tables"]["brain FLOP/s"]["rows"]
+    flops = next(r for r in rows if r["quantity"] == "brain FLOP/s")
+    assert all(v is not None for v in flops.values())  # no inf from 10**x in float32
+
+
+@pytest.mark.parametrize("kind", ["fifo", "parent-is-file"])
+def test_special_output_paths(kind, tmp_path, capsys):
+    if kind == "fifo":
+        out = tmp_path / "pipe.nc"
+        os.mkfifo(out)
+        problem = "not a regular file"
+    else:
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "run.nc"
+        problem = "is not a folder"
+    assert main(["sample", str(PRIORS / "default.toml"), "-n", "10", "--out", str(out), "--force", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and problem in err

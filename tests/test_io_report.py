@@ -142,3 +142,30 @@ def test_formats(tiny_run):
     assert csv[0].startswith("quantity,mean,sd,median,q5,q95") and len(csv) == 1 + len(table)
     with pytest.raises(ValueError):
         format_summary(table, "xml")
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda: az.from_dict(observed_data={"log10_brain_flops": np.zeros(5)}), "prior or posterior group"),
+        (lambda: az.from_dict(prior={"log10_brain_flops": np.array([["a"] * 5])}), "expected float values"),
+        (lambda: az.from_dict(prior={"log10_brain_flops": np.zeros((1, 2))}), "fewer than 4 draws"),
+        (
+            lambda: az.from_dict(
+                prior={"log10_brain_flops": np.zeros((1, 5)), "log10_class_flops": np.zeros((1, 5, 2))}
+            ),
+            "log10_class_flops",
+        ),
+    ],
+)
+def test_load_rejects_runs_of_the_wrong_shape(make, problem, tmp_path):
+    path = tmp_path / "odd.nc"
+    make().to_netcdf(str(path))
+    with pytest.raises(RunFileError, match=problem):
+        load_run(path)
+
+
+def test_sample_brain_checks_the_seed(tiny_spec):
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match="seed"):
+            sample_brain(tiny_spec, 10, seed=seed)

@@ -9,20 +9,40 @@ problem`` to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main", "build_parser"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line ``error: PROG: problem`` (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number >= ``minimum``, written as 1000000 or 1e6."""
+
+    def parse(text: str) -> int:
+        try:
+            number = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+        if not math.isfinite(number) or not number.is_integer():
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'")
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return int(number)
+
+    return parse
+
+
+_positive_int = _count(1)
+_samples = _count(10)  # ArviZ's ESS and MCSE need a few draws
 
 
 def _seed(text: str) -> int:
@@ -41,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .report import FORMATS
     from .reproduce import PRESETS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="uncertainty",
         description="Monte Carlo uncertainty engine for the brain's FLOP/s (extended LNP neuron model).",
     )
@@ -57,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "function and print credible intervals of brain FLOP/s; optionally save the run as netCDF.",
     )
     s.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
-    s.add_argument("--samples", "-n", type=_positive_int, default=1_000_000, help="number of draws (default 1000000)")
+    s.add_argument("--samples", "-n", type=_samples, default=1_000_000, help="number of draws (default 1000000)")
     s.add_argument("--seed", type=_seed, default=0, help="PRNG seed; the same seed gives the same run (default 0)")
     s.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -145,13 +165,14 @@ def _print_run(idata, fmt: str) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .engine import sample_brain
+    from .engine import check_memory, sample_brain
     from .io import brain_inference_data, check_output_path, run_attrs, save_run
     from .priors import load_priors
 
     spec = load_priors(args.priors)
-    if args.out:
+    if args.out is not None:
         check_output_path(args.out, args.force)  # fail before the work, not after
+    check_memory(spec, args.samples)
     draws = sample_brain(
         spec,
         args.samples,
@@ -169,20 +190,22 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     )
     idata = brain_inference_data(draws, spec, attrs)
     _print_run(idata, args.format)
-    if args.out:
+    if args.out is not None:
         path = save_run(idata, args.out, args.force)
         print(f"saved {path}", file=sys.stderr)
     return 0
 
 
 def _cmd_crossover(args: argparse.Namespace) -> int:
+    from .engine import check_memory
     from .forecast import ForecastOptions, forecast
     from .io import check_output_path, save_run
     from .priors import load_priors
 
     spec = load_priors(args.priors)
-    if args.out:
+    if args.out is not None:
         check_output_path(args.out, args.force)
+    check_memory(spec, args.samples)
     options = ForecastOptions(
         series=args.series,
         model=args.model,
@@ -196,7 +219,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     )
     idata = forecast(spec, args.seed, options)
     _print_run(idata, args.format)
-    if args.out:
+    if args.out is not None:
         path = save_run(idata, args.out, args.force)
         print(f"saved {path}", file=sys.stderr)
     return 0
@@ -230,3 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `uncertainty reproduce dettmers2015 | head -1`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -8,6 +8,7 @@ the model is traced and compiled once; the last chunk is cut to length.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import partial
 
@@ -16,10 +17,11 @@ import numpy as np
 from numpyro import handlers
 from tqdm.auto import tqdm
 
+from .errors import InputError
 from .model import brain_model
-from .priors import PriorSpec
+from .priors import Point, PriorSpec
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "PRECISIONS", "sample_brain", "chunk_keys"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "PRECISIONS", "sample_brain", "chunk_keys", "check_memory", "bytes_per_draw"]
 
 DEFAULT_CHUNK_SIZE = 1 << 17
 PRECISIONS = ("float64", "float32")
@@ -49,6 +51,34 @@ def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
     return _COMPILED[key]
 
 
+def bytes_per_draw(spec: PriorSpec) -> int:
+    """Rough peak memory of one draw of a run, in bytes, end to end (sampling, ArviZ, report)."""
+    stochastic = sum(
+        1
+        for c in spec.classes
+        for f, p in c.params.items()
+        if not isinstance(p, Point) and not (f in spec.shared and f in c.inherited)
+    ) + len(spec.shared)
+    derived = 1 + len(spec.classes) + len(spec.convention.stages)
+    return 8 * 3 * (stochastic + 2 * derived)  # float64, about three live copies; report quantities
+
+
+def check_memory(spec: PriorSpec, num_samples: int) -> None:
+    """Refuse, before any work, a run whose draws would not fit in this machine's memory."""
+    need = bytes_per_draw(spec) * num_samples
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every platform tells
+        return
+    if need > 0.8 * have:
+        raise InputError(
+            "--samples",
+            None,
+            f"{num_samples:g} draws of '{spec.name}' need about {need / 2**30:.0f} GiB; this machine has "
+            f"{have / 2**30:.0f} GiB (at most about {int(0.8 * have / bytes_per_draw(spec)):.2g} draws)",
+        )
+
+
 def sample_brain(
     spec: PriorSpec,
     num_samples: int,
@@ -65,6 +95,8 @@ def sample_brain(
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     chunk = min(chunk_size, num_samples)

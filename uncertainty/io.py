@@ -72,14 +72,24 @@ def brain_inference_data(draws: dict[str, np.ndarray], spec: PriorSpec, attrs: d
 
 def check_output_path(path: str | Path, force: bool = False) -> Path:
     """Fail early, before any work, if ``path`` cannot be written."""
+    if not str(path):
+        raise OutputError("''", None, "empty output path; give a file name such as run.nc")
     path = Path(path)
     parent = path.parent
-    if path.is_dir():
-        raise OutputError(path, None, "is a directory; give a file name such as run.nc")
-    if not parent.is_dir():
-        raise OutputError(path, None, f"folder '{parent}' does not exist")
-    if path.exists() and not force:
-        raise OutputError(path, None, "exists; pass --force to overwrite it")
+    try:
+        if path.is_dir():
+            raise OutputError(path, None, "is a directory; give a file name such as run.nc")
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(path, None, f"'{parent}' is not a folder")
+        if not parent.is_dir():
+            raise OutputError(path, None, f"folder '{parent}' does not exist")
+        if path.exists() or path.is_symlink():
+            if not force:
+                raise OutputError(path, None, "exists; pass --force to overwrite it")
+            if not path.is_file():
+                raise OutputError(path, None, "exists and is not a regular file; refusing to replace it")
+    except OSError as exc:
+        raise OutputError(path, None, f"unusable path ({exc.strerror or exc})") from None
     try:  # os.access says yes to root everywhere; creating a file is the real test
         with tempfile.TemporaryFile(dir=parent):
             pass
@@ -117,16 +127,43 @@ def _umask() -> int:
 
 
 def load_run(path: str | Path) -> az.InferenceData:
-    """Read a run saved by :func:`save_run`."""
+    """Read a run saved by :func:`save_run`, checking that it has the shape of one."""
     path = Path(path)
-    if not path.exists():
-        raise RunFileError(path, None, "no such file")
-    if path.is_dir():
-        raise RunFileError(path, None, "is a directory, not a run file")
+    try:
+        if not path.exists():
+            raise RunFileError(path, None, "no such file")
+        if path.is_dir():
+            raise RunFileError(path, None, "is a directory, not a run file")
+    except OSError as exc:
+        raise RunFileError(path, None, f"unusable path ({exc.strerror or exc})") from None
     try:
         idata = az.from_netcdf(path)
     except Exception as exc:  # h5py/xarray raise many types for a bad file
         raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
-    if not any("log10_brain_flops" in idata[g] for g in idata.groups()):
-        raise RunFileError(path, None, "holds no 'log10_brain_flops'; not a run of this tool")
+    _check_run(path, idata)
     return idata
+
+
+def _check_run(path: Path, idata: az.InferenceData) -> None:
+    groups = [g for g in ("posterior", "prior") if g in idata.groups() and "log10_brain_flops" in idata[g]]
+    if not groups:
+        raise RunFileError(
+            path, None, "holds no 'log10_brain_flops' in a prior or posterior group; not a run of this tool"
+        )
+    ds = idata[groups[0]]
+    needs = {
+        "log10_brain_flops": ("chain", "draw"),
+        "log10_class_flops": ("chain", "draw", "neuron_class"),
+        "log10_stage_flops": ("chain", "draw", "stage"),
+        "crossover_year": ("chain", "draw"),
+    }
+    for name, dims in needs.items():
+        if name not in ds:
+            continue
+        da = ds[name]
+        if da.dims != dims or not np.issubdtype(da.dtype, np.floating):
+            raise RunFileError(path, f"{groups[0]}.{name}", f"expected float values with dims {dims}, got {da.dims}")
+        if dims[-1] not in ("chain", "draw") and dims[-1] not in ds.coords:
+            raise RunFileError(path, f"{groups[0]}.{name}", f"has no '{dims[-1]}' coordinate")
+    if ds["log10_brain_flops"].sizes["draw"] * ds["log10_brain_flops"].sizes["chain"] < 4:
+        raise RunFileError(path, f"{groups[0]}.log10_brain_flops", "has fewer than 4 draws")

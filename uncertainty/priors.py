@@ -28,9 +28,9 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from statistics import NormalDist
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from .errors import PriorError
@@ -463,7 +463,9 @@ class _Parser:
         z = NormalDist(mean, sd)
         kept = (1.0 if high is None else z.cdf(high)) - (0.0 if low is None else z.cdf(low))
         if kept < 1e-6:
-            self.fail(key, f"[min, max] keeps only {kept:.1e} of the distribution's mass; move the interval or the bounds")
+            self.fail(
+                key, f"[min, max] keeps only {kept:.1e} of the distribution's mass; move the interval or the bounds"
+            )
 
     def check_positive(self, v: float, key: str, fld: Field) -> None:
         if fld.positive and v <= 0:

@@ -70,6 +70,7 @@ _HEADERS = {
 
 
 def _quantities(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds[[v for v in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops") if v in ds]].astype("float64")
     total = ds["log10_brain_flops"]
     out = {"log10 brain FLOP/s": total, "brain FLOP/s": 10.0**total}
     if "log10_class_flops" in ds:
@@ -386,8 +387,8 @@ def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, An
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):  # attributes read back from netCDF are NumPy scalars
-        return value.item()
+    if isinstance(value, (np.generic, np.ndarray)):  # attributes read back from netCDF are NumPy values
+        return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
