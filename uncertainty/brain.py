@@ -32,6 +32,12 @@ class BrainParams(NamedTuple):
     rate: Array
     lnp: LNPParams
 
+    @classmethod
+    def from_fields(cls, fields: dict[str, Array]) -> BrainParams:
+        """From a mapping of every class field (``count``, ``rate`` and the LNP dimensions) to arrays."""
+        rest = {k: v for k, v in fields.items() if k not in ("count", "rate")}
+        return cls(fields["count"], fields["rate"], LNPParams(**rest))
+
 
 class BrainFlops(NamedTuple):
     """log10 FLOP/s of one draw.

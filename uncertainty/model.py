@@ -17,7 +17,6 @@ import numpyro
 
 from .brain import BrainParams, brain_log10_flops
 from .distributions import to_distribution
-from .lnp import LNPParams
 from .priors import CLASS_FIELDS, Point, PriorSpec
 
 __all__ = ["DERIVED_SITES", "brain_model", "site_name", "fixed_values"]
@@ -59,12 +58,7 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
                     columns[f].append(shared[f])
                 else:
                     columns[f].append(draw(site_name(c.name, f), f, prior))
-    stacked = {f: jnp.stack(v, axis=-1) for f, v in columns.items()}  # (draw, class)
-    params = BrainParams(
-        count=stacked.pop("count"),
-        rate=stacked.pop("rate"),
-        lnp=LNPParams(**stacked),
-    )
+    params = BrainParams.from_fields({f: jnp.stack(v, axis=-1) for f, v in columns.items()})  # (draw, class)
     flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
     numpyro.deterministic("log10_brain_flops", flops.total)
     numpyro.deterministic("log10_class_flops", flops.per_class)

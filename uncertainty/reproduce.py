@@ -17,7 +17,7 @@ import numpy as np
 from .brain import BrainParams, brain_log10_flops
 from .crossover import doublings_needed, scenario_crossover_year
 from .errors import InputError, PriorError
-from .lnp import STAGES, Convention, LNPParams
+from .lnp import STAGES, Convention
 from .priors import CLASS_FIELDS, Point, PriorSpec, load_priors
 
 __all__ = ["ARTICLE", "PRESETS", "Reproduction", "point_brain_flops", "preset_path", "reproduce", "format_reproduction"]
@@ -65,8 +65,7 @@ def point_brain_flops(spec: PriorSpec, convention: Convention | None = None) -> 
             values.append(prior.value)
         columns[f] = values
     with jax.enable_x64(True):
-        arrays = {f: jnp.asarray(v, dtype=jnp.float64) for f, v in columns.items()}
-        params = BrainParams(arrays.pop("count"), arrays.pop("rate"), LNPParams(**arrays))
+        params = BrainParams.from_fields({f: jnp.asarray(v, dtype=jnp.float64) for f, v in columns.items()})
         log10 = brain_log10_flops(params, convention or spec.convention).total
         return float(10.0 ** np.float64(log10))
 
