@@ -131,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     c.set_defaults(run=_cmd_crossover)
 
+    g = sub.add_parser(
+        "plot",
+        help="write every figure that fits one or more saved runs",
+        description="Write the figures of saved runs: brain FLOP/s with other estimates marked, contributions per "
+        "class and stage, and for crossover runs the crossover-year CDF and the growth fit. Several runs also "
+        "get a forest plot comparing them.",
+    )
+    g.add_argument("run_files", metavar="RUN.nc", nargs="+", help="runs saved with --out")
+    g.add_argument("--out", "-o", default="figures", metavar="DIR", help="folder for the figures (default figures)")
+    g.add_argument("--format", choices=("png", "svg"), default="png", help="image format (default png)")
+    g.add_argument("--force", action="store_true", help="overwrite existing figures")
+    g.set_defaults(run=_cmd_plot)
+
     p = sub.add_parser(
         "reproduce",
         help="the source article's numbers beside the engine's",
@@ -229,6 +242,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .io import load_run
 
     _print_run(load_run(args.run_file), args.format)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .io import load_run
+    from .plots import _names, write_figures
+
+    runs = dict(zip(_names(args.run_files), (load_run(p) for p in args.run_files), strict=True))
+    for path in write_figures(runs, args.out, args.format, args.force):
+        print(path)
     return 0
 
 

@@ -1,0 +1,295 @@
+"""Figures of a run: brain FLOP/s, contributions, crossover-year CDF, growth fit, prior comparison.
+
+Every function takes an ``InferenceData`` run (or several) and returns a
+Matplotlib ``Figure`` sized for a paper column (6.5 x 4 inches), with a title,
+axis labels carrying units, and a legend. :func:`write_figures` writes every
+figure that fits a run. ArviZ draws the forest plots.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._arviz import az
+from .errors import OutputError
+from .literature import ESTIMATES
+from .report import BY_YEARS, HDI_PROB, run_group
+
+__all__ = [
+    "FIGURE_SIZE",
+    "brain_flops_figure",
+    "contributions_figure",
+    "crossover_cdf_figure",
+    "growth_fit_figure",
+    "compare_figure",
+    "figures_for",
+    "write_figures",
+]
+
+FIGURE_SIZE = (6.5, 4.0)  # inches: one paper column at readable font sizes
+_REFERENCE_STYLE = {"color": "0.35", "linestyle": ":", "linewidth": 1.0}
+
+
+def _pyplot():
+    import matplotlib
+
+    if not os.environ.get("DISPLAY") and matplotlib.get_backend().lower() not in ("agg", "svg", "pdf"):
+        matplotlib.use("Agg")  # headless: no window system
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _new(rows: int = 1, cols: int = 1, **kwargs):
+    plt = _pyplot()
+    fig, ax = plt.subplots(rows, cols, figsize=kwargs.pop("figsize", FIGURE_SIZE), layout="constrained", **kwargs)
+    return fig, ax
+
+
+def _draws(idata: az.InferenceData, name: str) -> np.ndarray:
+    return np.asarray(idata[run_group(idata)][name].values, dtype=np.float64)
+
+
+def _mark_estimates(ax, lo: float, hi: float, text: bool = True) -> None:
+    """Vertical reference lines at the literature estimates (log10 FLOP/s) inside [lo, hi]."""
+    for e in ESTIMATES:
+        x = math.log10(e.flops)
+        if lo <= x <= hi:
+            ax.axvline(x, label=f"_{e.label}", gid=f"estimate:{e.label}", **_REFERENCE_STYLE)
+            if text:
+                ax.text(
+                    x,
+                    0.98,
+                    f" {e.label}",
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                    fontsize=7,
+                    color="0.3",
+                    transform=ax.get_xaxis_transform(),
+                )
+
+
+def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
+    """Histogram of log10 brain FLOP/s, 90% HDI and median, with other authors' estimates marked."""
+    x = _draws(idata, "log10_brain_flops").ravel()
+    fig, ax = _new()
+    ax.hist(x, bins=bins, density=True, color="tab:blue", alpha=0.6, label="draws")
+    lo, hi = az.hdi(x, hdi_prob=HDI_PROB)
+    ax.axvspan(lo, hi, color="tab:blue", alpha=0.08, label=f"{HDI_PROB:.0%} HDI [{lo:.1f}, {hi:.1f}]")
+    med = float(np.median(x))
+    ax.axvline(med, color="tab:blue", linewidth=2, label=f"median {med:.2f} (= {10**med:.2g} FLOP/s)")
+    left, right = min(x.min(), lo) - 0.5, max(x.max(), hi) + 0.5
+    _mark_estimates(ax, left, right)
+    ax.set_xlim(left, right)
+    ax.set_xlabel("brain computation, log10 FLOP/s")
+    ax.set_ylabel("probability density per log10 unit")
+    name = idata[run_group(idata)].attrs.get("prior_name", "")
+    ax.set_title(f"Brain FLOP/s ({name} priors, {x.size:,} draws)")
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    return fig
+
+
+def contributions_figure(idata: az.InferenceData):
+    """Forest plots of log10 FLOP/s per neuron class and per counted stage (median, 50% and 90% HDI)."""
+    group = run_group(idata)
+    fig, axes = _new(1, 2, figsize=(FIGURE_SIZE[0], FIGURE_SIZE[1]))
+    for ax, var, title in (
+        (axes[0], "log10_class_flops", "per neuron class"),
+        (axes[1], "log10_stage_flops", "per stage"),
+    ):
+        ds = idata[group][[var]].astype("float64")
+        az.plot_forest(ds, var_names=[var], combined=True, hdi_prob=HDI_PROB, ax=ax, textsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("log10 FLOP/s")
+    fig.suptitle(f"Contributions to brain FLOP/s (median, {HDI_PROB:.0%} HDI)")
+    return fig
+
+
+def crossover_cdf_figure(idata: az.InferenceData):
+    """Cumulative probability that computing has crossed brain FLOP/s, by year."""
+    y = _draws(idata, "crossover_year").ravel()
+    horizon = float(idata[run_group(idata)].attrs.get("horizon", np.inf))
+    finite = np.sort(y[np.isfinite(y)])
+    fig, ax = _new()
+    if finite.size:
+        ax.step(
+            finite, np.arange(1, finite.size + 1) / y.size, where="post", color="tab:red", label="P(crossed by year)"
+        )
+        hi = min(float(np.quantile(finite, 0.995)) + 5, horizon)
+        lo = float(finite[0]) - 2
+    else:
+        lo, hi = 2000.0, horizon
+    for year in BY_YEARS:
+        p = float((y <= year).mean())
+        if lo <= year <= hi:
+            ax.plot([year], [p], "o", color="black", markersize=4)
+            label = f"P(by {year}) = {p:.2f}"
+            ax.annotate(label, (year, p), xytext=(6, 4), textcoords="offset points", fontsize=8, ha="left", va="bottom")
+    never = float((~np.isfinite(y)).mean())
+    ax.axhline(
+        1.0 - never, color="0.5", linestyle="--", linewidth=1, label=f"P(no crossover by {horizon:g}) = {never:.3f}"
+    )
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("year")
+    ax.set_ylabel("cumulative probability")
+    model = idata[run_group(idata)].attrs.get("model", "")
+    ax.set_title(f"When does practical computing cross brain FLOP/s? ({model} model)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def growth_fit_figure(idata: az.InferenceData):
+    """Benchmark data, fitted trend with 50%/90% predictive bands, brain band and crossover histogram."""
+    if "posterior_predictive" not in idata.groups() or "log2_flops_forecast" not in idata.posterior_predictive:
+        raise ValueError("the run has no growth fit (run `uncertainty crossover` with a data model)")
+    log10_2 = math.log10(2.0)
+    pred = idata.posterior_predictive["log2_flops_forecast"]
+    years = pred["forecast_year"].values
+    draws = pred.values.reshape(-1, years.size) * log10_2
+    q05, q25, q50, q75, q95 = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    obs = idata.observed_data
+    attrs = idata.posterior.attrs
+    fig, ax = _new()
+    ax.fill_between(years, q05, q95, color="tab:green", alpha=0.15, label="90% predictive")
+    ax.fill_between(years, q25, q75, color="tab:green", alpha=0.3, label="50% predictive")
+    ax.plot(years, q50, color="tab:green", linewidth=1.5, label=f"median fit ({attrs.get('model', '')})")
+    if "practical_obs" in obs:
+        ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, ".", color="0.55", label="HPL leaders (trend)")
+        ax.plot(
+            obs["practical_year"],
+            obs["practical_obs"] * log10_2,
+            "s",
+            color="black",
+            markersize=4,
+            label="HPCG leaders (target)",
+        )
+    else:
+        ax.plot(
+            obs["trend_year"],
+            obs["trend_obs"] * log10_2,
+            "s",
+            color="black",
+            markersize=4,
+            label=f"{attrs.get('series', '')} leaders",
+        )
+    if "heldout_log2_flops" in obs:
+        held_years = idata.posterior_predictive["heldout_year"].values
+        ax.plot(held_years, obs["heldout_log2_flops"] * log10_2, "x", color="tab:red", label="held out (backtest)")
+    brain = _draws(idata, "log10_brain_flops").ravel()
+    b5, b50, b95 = np.quantile(brain, [0.05, 0.5, 0.95])
+    ax.axhspan(b5, b95, color="tab:blue", alpha=0.12, label="brain FLOP/s, 90% interval")
+    ax.axhline(b50, color="tab:blue", linewidth=1, label="brain FLOP/s, median")
+    y = _draws(idata, "crossover_year").ravel()
+    finite = y[np.isfinite(y) & (y <= years[-1])]
+    if finite.size:
+        twin = ax.twinx()
+        twin.hist(finite, bins=60, range=(years[0], years[-1]), color="tab:red", alpha=0.35, density=False)
+        twin.set_ylim(0, twin.get_ylim()[1] * 4)  # keep the histogram in the bottom quarter
+        twin.set_yticks([])
+        ax.plot([], [], color="tab:red", alpha=0.35, linewidth=6, label="crossover year (histogram)")
+    ax.set_xlim(years[0], years[-1])
+    ax.set_xlabel("year")
+    ax.set_ylabel("log10 FLOP/s")
+    ax.set_title("Growth of the fastest computer and the brain")
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    return fig
+
+
+def compare_figure(runs: dict[str, az.InferenceData]):
+    """Forest plot of log10 brain FLOP/s across runs (e.g. prior files), with other estimates marked."""
+    if not runs:
+        raise ValueError("no runs to compare")
+    data = [
+        xr.Dataset({"log10 brain FLOP/s": idata[run_group(idata)]["log10_brain_flops"].astype("float64")})
+        for idata in runs.values()
+    ]
+    fig, ax = _new()
+    az.plot_forest(data, model_names=list(runs), combined=True, hdi_prob=HDI_PROB, ax=ax, textsize=8)
+    lo, hi = ax.get_xlim()
+    lo, hi = min(lo, 14.5), max(hi, 25.5)  # show every literature estimate
+    _mark_estimates(ax, lo, hi)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("brain computation, log10 FLOP/s")
+    ax.set_title(f"Brain FLOP/s by prior file (median, 50% and {HDI_PROB:.0%} HDI)")
+    return fig
+
+
+def figures_for(idata: az.InferenceData) -> dict[str, object]:
+    """Every figure that fits one run, by file stem."""
+    figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
+    if "crossover_year" in idata[run_group(idata)]:
+        figs["crossover_cdf"] = crossover_cdf_figure(idata)
+        if "posterior_predictive" in idata.groups():
+            figs["growth_fit"] = growth_fit_figure(idata)
+    return figs
+
+
+def write_figures(
+    runs: dict[str, az.InferenceData],
+    out_dir: str | Path,
+    fmt: str = "png",
+    force: bool = False,
+) -> list[Path]:
+    """Write every figure of every run (and a comparison when there are several) into ``out_dir``.
+
+    Files are ``{stem}.{fmt}`` for one run and ``{run}_{stem}.{fmt}`` for several;
+    each is written to a temporary file and renamed. Existing files are only
+    replaced with ``force``.
+    """
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"format must be png or svg, got {fmt!r}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, None, "is not a folder")
+    if not out.parent.is_dir():
+        raise OutputError(out, None, f"folder '{out.parent}' does not exist")
+    plt = _pyplot()
+    figures: dict[str, object] = {}
+    for name, idata in runs.items():
+        prefix = "" if len(runs) == 1 else f"{name}_"
+        figures.update({f"{prefix}{stem}": fig for stem, fig in figures_for(idata).items()})
+    if len(runs) > 1:
+        figures["compare"] = compare_figure(runs)
+    targets = {stem: out / f"{stem}.{fmt}" for stem in figures}
+    existing = [p for p in targets.values() if p.exists()]
+    if existing and not force:
+        for fig in figures.values():
+            plt.close(fig)
+        raise OutputError(existing[0], None, "exists; pass --force to overwrite it")
+    out.mkdir(exist_ok=True)
+    written = []
+    try:
+        for stem, fig in figures.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".{fmt}", dir=out)
+            os.close(fd)
+            try:
+                fig.savefig(tmp, dpi=200, format=fmt)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, targets[stem])
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            written.append(targets[stem])
+    except OSError as exc:
+        raise OutputError(out, None, f"cannot write figures: {exc.strerror or exc}") from None
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+    return written
+
+
+def _names(paths: Sequence[str | Path]) -> list[str]:
+    """Short, unique run names from file paths (stems; parent folder added on a clash)."""
+    stems = [Path(p).stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [f"{Path(p).parent.name}_{Path(p).stem}" for p in paths]
