@@ -246,6 +246,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+
     from .io import load_run
     from .plots import _names, write_figures
 

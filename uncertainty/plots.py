@@ -38,11 +38,7 @@ _REFERENCE_STYLE = {"color": "0.35", "linestyle": ":", "linewidth": 1.0}
 
 
 def _pyplot():
-    import matplotlib
-
-    if not os.environ.get("DISPLAY") and matplotlib.get_backend().lower() not in ("agg", "svg", "pdf"):
-        matplotlib.use("Agg")  # headless: no window system
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Matplotlib picks Agg by itself where there is no display
 
     return plt
 
