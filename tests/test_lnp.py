@@ -85,3 +85,17 @@ def test_costs_scale_as_the_formulas_say(row, k):
     np.testing.assert_allclose(stage_flops(p, c), k * stage_flops(p), rtol=1e-5)
     # time enters every stage linearly
     np.testing.assert_allclose(stage_flops(p._replace(time_steps=p.time_steps * k)), k * stage_flops(p), rtol=1e-5)
+
+
+# from 2 up: a contraction of length 1 is a bare multiply, which XLA counts as 1 FLOP, not a MAC's 2
+small = st.integers(min_value=2, max_value=12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.tuples(*[small] * 7))
+def test_xla_counts_what_the_convention_counts(dims):
+    from uncertainty.executable import xla_stage_flops
+
+    analytic = np.asarray(stage_flops(LNPParams(*(jnp.float32(v) for v in dims))))
+    counted = xla_stage_flops(*dims)
+    np.testing.assert_array_equal([counted[s] for s in STAGES], analytic)
