@@ -169,3 +169,28 @@ def test_sample_brain_checks_the_seed(tiny_spec):
     for seed in (-1, 2**32):
         with pytest.raises(ValueError, match="seed"):
             sample_brain(tiny_spec, 10, seed=seed)
+
+
+def test_sensitivity_against_the_analytic_tail_means():
+    # only the rate is uncertain and only the dendrites count, so log10 brain = c + log10(rate):
+    # the mean over the lowest 10% of a normal is m - s * phi(z_0.1) / 0.1, over the highest m + s * ...
+    from scipy import stats
+
+    from uncertainty.report import sensitivity
+
+    text = one_class_text(rate="{ lognormal = [0.1, 200] }", soma_steps="{ uniform = [2, 8] }")
+    spec = parse_priors('[convention]\nstages = ["dendrites"]\n' + text, "t.toml")
+    n = 200_000
+    draws = sample_brain(spec, n, seed=8)
+    table = sensitivity(brain_inference_data(draws, spec, run_attrs(spec, seed=8, num_samples=n)))
+    assert list(table.index) == ["cell_rate", "cell_soma_steps"]
+    c = math.log10(1e9 * 2 * 1000 * 5 * 3 * 4 * 5)
+    m = (math.log10(0.1) + math.log10(200)) / 2
+    s = (math.log10(200) - math.log10(0.1)) / (2 * stats.norm.ppf(0.95))
+    k = stats.norm.pdf(stats.norm.ppf(0.9)) / 0.1
+    tol = 5 * s / math.sqrt(0.1 * n)  # the tail means' standard error is below s / sqrt(n_tail)
+    assert table.loc["cell_rate", "low"] == pytest.approx(c + m - s * k, abs=tol)
+    assert table.loc["cell_rate", "high"] == pytest.approx(c + m + s * k, abs=tol)
+    assert table.loc["cell_rate", "rank_corr"] == pytest.approx(1.0)
+    # the soma does not count here: its swing is the difference of two means of 10% of the draws (sd s each)
+    assert abs(table.loc["cell_soma_steps", "swing"]) < 5 * s * math.sqrt(2 / (0.1 * n))

@@ -63,13 +63,14 @@ def test_crossover_cdf_reaches_one_minus_p_never(crossover_run):
 
 
 def test_every_figure_writes_a_non_empty_image(brain_run, crossover_run, tmp_path):
-    assert set(figures_for(brain_run)) == {"brain_flops", "contributions"}
+    assert set(figures_for(brain_run)) == {"brain_flops", "contributions", "sensitivity"}
     written = write_figures({"brain": brain_run, "cross": crossover_run}, tmp_path / "figs", "png")
     names = sorted(p.name for p in written)
     assert names == sorted(
         [
             "brain_brain_flops.png",
             "brain_contributions.png",
+            "brain_sensitivity.png",
             "cross_brain_flops.png",
             "cross_contributions.png",
             "cross_crossover_cdf.png",

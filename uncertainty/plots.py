@@ -20,7 +20,7 @@ import xarray as xr
 from ._arviz import az
 from .errors import OutputError
 from .literature import ESTIMATES
-from .report import BY_YEARS, HDI_PROB, run_group
+from .report import BY_YEARS, HDI_PROB, run_group, sensitivity
 
 __all__ = [
     "FIGURE_SIZE",
@@ -29,6 +29,7 @@ __all__ = [
     "crossover_cdf_figure",
     "growth_fit_figure",
     "compare_figure",
+    "sensitivity_figure",
     "figures_for",
     "write_figures",
 ]
@@ -219,9 +220,31 @@ def compare_figure(runs: dict[str, az.InferenceData]):
     return fig
 
 
+def sensitivity_figure(idata: az.InferenceData, top: int = 12):
+    """Tornado chart: mean log10 brain FLOP/s with each parameter in its lowest vs highest 10%."""
+    table = sensitivity(idata)
+    if table is None:
+        raise ValueError("the run has no parameter draws")
+    table = table.head(top).iloc[::-1]  # largest at the top
+    mean = float(np.mean(_draws(idata, "log10_brain_flops")))
+    fig, ax = _new(figsize=(FIGURE_SIZE[0], max(2.5, 0.3 * len(table) + 1.2)))
+    pos = np.arange(len(table))
+    for column, color in (("low", "tab:blue"), ("high", "tab:orange")):
+        label = f"parameter in its {'lowest' if column == 'low' else 'highest'} 10%"
+        ax.barh(pos, table[column] - mean, left=mean, color=color, alpha=0.7, label=label)
+    ax.axvline(mean, color="black", linewidth=1, label="all draws")
+    ax.set_yticks(pos, table.index, fontsize=8)
+    ax.set_xlabel("mean brain computation, log10 FLOP/s")
+    ax.set_title("Sensitivity of brain FLOP/s to each prior (tornado)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
 def figures_for(idata: az.InferenceData) -> dict[str, object]:
     """Every figure that fits one run, by file stem."""
     figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
+    if sensitivity(idata) is not None:
+        figs["sensitivity"] = sensitivity_figure(idata)
     if "crossover_year" in idata[run_group(idata)]:
         figs["crossover_cdf"] = crossover_cdf_figure(idata)
         if "posterior_predictive" in idata.groups():

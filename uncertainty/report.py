@@ -34,6 +34,7 @@ __all__ = [
     "growth_summary",
     "comparison_summary",
     "backtest_summary",
+    "sensitivity",
     "report_sections",
     "render",
     "format_summary",
@@ -112,6 +113,47 @@ def _stats_table(ds: xr.Dataset) -> pd.DataFrame:
             float(ess[name]),
         ]
     return pd.DataFrame.from_dict(rows, orient="index", columns=_BRAIN_COLUMNS)
+
+
+# -- sensitivity -------------------------------------------------------------------
+
+
+def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | None:
+    """How much each stochastic parameter moves log10 brain FLOP/s, largest first.
+
+    ``low``/``high``: the median of log10 brain FLOP/s over the draws where the
+    parameter is in its lowest/highest ``tail`` (10%); ``swing = high - low`` (in
+    decades); ``rank_corr``: Spearman's rank correlation. For a monotone one-parameter
+    model, ``low`` and ``high`` are the brain FLOP/s at the parameter's 5% and 95%
+    quantiles. None for runs without parameter draws.
+    """
+    from .model import site_name
+    from .priors import CLASS_FIELDS
+
+    ds = idata[run_group(idata)]
+    owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared"]
+    sites = {site_name(owner, f) for owner in owners for f in CLASS_FIELDS}  # the brain model's priors
+    names = [v for v in ds.data_vars if v in sites and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0]
+    if not names:
+        return None
+    y = ds["log10_brain_flops"].values.ravel().astype(np.float64)
+    ry = _ranks(y)
+    rows = {}
+    for name in names:
+        x = ds[name].values.ravel().astype(np.float64)
+        lo_cut, hi_cut = np.quantile(x, [tail, 1.0 - tail])
+        low, high = float(np.mean(y[x <= lo_cut])), float(np.mean(y[x >= hi_cut]))
+        rx = _ranks(x)
+        rows[name] = {"low": low, "high": high, "swing": high - low, "rank_corr": float(np.corrcoef(rx, ry)[0, 1])}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.reindex(table["swing"].abs().sort_values(ascending=False).index)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(x.size)
+    ranks[order] = np.arange(x.size)
+    return ranks
 
 
 # -- crossover year ----------------------------------------------------------------
@@ -310,6 +352,13 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
     sections = [Section("brain FLOP/s", summary(idata))]
     group = run_group(idata)
     if "crossover_year" not in idata[group]:
+        table = sensitivity(idata)
+        if table is not None:
+            note = (
+                "mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10%;"
+                " swing = high - low, in decades"
+            )
+            sections.append(Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note))
         return sections
     sections.append(_crossover_section(idata))
     if group == "prior":  # scenario mode: independent draws, no MCMC
