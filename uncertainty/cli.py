@@ -55,6 +55,21 @@ def _seed(text: str) -> int:
     return value
 
 
+def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
+    """The arguments every command that draws a run shares."""
+    from .report import FORMATS
+
+    p.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
+    p.add_argument(
+        "--samples", "-n", type=_samples, default=default_samples, help=f"number of draws (default {default_samples})"
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="PRNG seed; the same seed gives the same run (default 0)")
+    p.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
     from .forecast import MODELS
@@ -76,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw joint samples of a prior file's parameters, push them through the LNP cost "
         "function and print credible intervals of brain FLOP/s; optionally save the run as netCDF.",
     )
-    s.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
-    s.add_argument("--samples", "-n", type=_samples, default=1_000_000, help="number of draws (default 1000000)")
-    s.add_argument("--seed", type=_seed, default=0, help="PRNG seed; the same seed gives the same run (default 0)")
-    s.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
-    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    s.add_argument("--format", choices=FORMATS, default="table", help="summary format (default table)")
+    _run_arguments(s, default_samples=1_000_000)
     s.add_argument(
         "--chunk-size",
         type=_positive_int,
@@ -89,13 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})",
     )
     s.add_argument("--precision", choices=PRECISIONS, default="float64", help="floating-point type (default float64)")
-    s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     s.set_defaults(run=_cmd_sample)
 
     r = sub.add_parser(
         "report",
         help="credible intervals of a saved run",
-        description="Median, mean, 5%%/95%% quantiles, 90%% HDI and Monte Carlo standard errors of log10 brain "
+        description="Median, mean, 5%/95% quantiles, 90% HDI and Monte Carlo standard errors of log10 brain "
         "FLOP/s and brain FLOP/s, and each class's and stage's share, from a saved run.",
     )
     r.add_argument("run_file", metavar="RUN.nc", help="a run saved by 'uncertainty sample --out'")
@@ -107,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the year computing crosses brain FLOP/s: growth fitted to the HPCG/TOP500 history",
         description="Fit a growth model of the fastest computer to the benchmark history with NUTS (or draw the "
         "prior file's [growth] scenario), pair each draw with a brain-FLOP/s draw and report the crossover year: "
-        "median, 5%%/95%%, 90%% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), the fitted doubling "
+        "median, 5%/95%, 90% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), the fitted doubling "
         "periods with R-hat and ESS, and a LOO comparison of the models.",
     )
-    c.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
+    _run_arguments(c, default_samples=10_000)
     c.add_argument(
         "--series",
         default="hpcg",
@@ -119,16 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--model", choices=MODELS, default="changepoint", help="growth model (default changepoint)")
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
-    c.add_argument("--samples", "-n", type=_positive_int, default=10_000, help="joint posterior draws (default 10000)")
     c.add_argument("--warmup", type=_positive_int, default=1000, help="NUTS warm-up steps per chain (default 1000)")
     c.add_argument("--chains", type=_positive_int, default=4, help="NUTS chains (default 4)")
     c.add_argument("--horizon", type=float, default=2300.0, help="last year searched for a crossover (default 2300)")
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other model for the LOO comparison")
-    c.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
-    c.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
-    c.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    c.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     c.set_defaults(run=_cmd_crossover)
 
     g = sub.add_parser(

@@ -159,25 +159,12 @@ def growth_fit_figure(idata: az.InferenceData):
     ax.fill_between(years, q05, q95, color="tab:green", alpha=0.15, label="90% predictive")
     ax.fill_between(years, q25, q75, color="tab:green", alpha=0.3, label="50% predictive")
     ax.plot(years, q50, color="tab:green", linewidth=1.5, label=f"median fit ({attrs.get('model', '')})")
+    target = {"marker": "s", "linestyle": "none", "color": "black", "markersize": 4}
     if "practical_obs" in obs:
         ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, ".", color="0.55", label="HPL leaders (trend)")
-        ax.plot(
-            obs["practical_year"],
-            obs["practical_obs"] * log10_2,
-            "s",
-            color="black",
-            markersize=4,
-            label="HPCG leaders (target)",
-        )
+        ax.plot(obs["practical_year"], obs["practical_obs"] * log10_2, label="HPCG leaders (target)", **target)
     else:
-        ax.plot(
-            obs["trend_year"],
-            obs["trend_obs"] * log10_2,
-            "s",
-            color="black",
-            markersize=4,
-            label=f"{attrs.get('series', '')} leaders",
-        )
+        ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, label=f"{attrs.get('series', '')} leaders", **target)
     if "heldout_log2_flops" in obs:
         held_years = idata.posterior_predictive["heldout_year"].values
         ax.plot(held_years, obs["heldout_log2_flops"] * log10_2, "x", color="tab:red", label="held out (backtest)")
