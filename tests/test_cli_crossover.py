@@ -8,7 +8,7 @@ from uncertainty.cli import main
 
 from conftest import PRIORS
 
-TINY = ["--samples", "200", "--warmup", "150", "--chains", "2", "-q"]
+TINY = ["--samples", "200", "--warmup", "150", "-q"]  # and 2 chains, unless a test sets them
 
 
 def test_crossover_scenario_reproduces_the_article(capsys):
@@ -20,7 +20,7 @@ def test_crossover_scenario_reproduces_the_article(capsys):
 
 def test_crossover_fit_save_and_report(tmp_path, capsys):
     run = tmp_path / "cross.nc"
-    assert main(["crossover", str(PRIORS / "default.toml"), *TINY, "--out", str(run)]) == 0
+    assert main(["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--out", str(run)]) == 0
     out = capsys.readouterr().out
     for text in (
         "crossover year:",
@@ -43,7 +43,7 @@ def test_crossover_fit_save_and_report(tmp_path, capsys):
 
 
 def test_crossover_backtest_and_hpl(capsys):
-    args = ["crossover", str(PRIORS / "default.toml"), *TINY, "--no-compare"]
+    args = ["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--no-compare"]
     assert main([*args, "--data-until", "2015"]) == 0
     out = capsys.readouterr().out
     assert "backtest:" in out and "fitted on lists up to 2015" in out and "inside the 90% interval" in out
@@ -55,7 +55,8 @@ def test_crossover_backtest_and_hpl(capsys):
 def test_crossover_user_csv(tmp_path, capsys):
     csv = tmp_path / "mine.csv"
     csv.write_text("year,flops\n" + "\n".join(f"{y},{2.0 ** (40 + 0.5 * (y - 2000)):.6g}" for y in range(2000, 2021)))
-    assert main(["crossover", str(PRIORS / "dettmers2015.toml"), *TINY, "--series", str(csv), "--model", "linear"]) == 0
+    args = ["crossover", str(PRIORS / "dettmers2015.toml"), *TINY, "--chains", "2", "--series", str(csv)]
+    assert main([*args, "--model", "linear"]) == 0
     assert "crossover year:" in capsys.readouterr().out
 
 
@@ -68,6 +69,12 @@ def test_crossover_user_csv(tmp_path, capsys):
         (["--series", "{csv}"], "year;flops\n2000;1e12\n", "expected columns"),
         (["--data-until", "1990"], None, "before the first list (1993)"),
         (["--series", "hpcg", "--data-until", "2013"], None, "no HPCG measurement"),
+        (["--data-until", "2025"], None, "no lists after 2025 to backtest"),
+        (["--series", "{csv}"], "year,flops\n2000,1e12\n2001,2e12\n2002,4e12\n2003,8e12\n", "needs more than 4"),
+        (["--series", "{csv}", "--model", "linear"], "year,flops\n2000,1e12\n2000,2e12\n2000,4e12\n", "same year"),
+        (["--chains", "1"], None, "at least 2 chains"),
+        (["--samples", "10", "--chains", "4"], None, "at least 4 draws per chain"),
+        (["--model", "scenario", "--series", "hpl"], None, "apply to the data models"),
     ],
 )
 def test_crossover_bad_input_one_line_exit_2(extra, csv_text, problem, tmp_path, capsys):
@@ -75,7 +82,8 @@ def test_crossover_bad_input_one_line_exit_2(extra, csv_text, problem, tmp_path,
     if csv_text is not None:
         csv.write_text(csv_text)
     extra = [str(csv) if x == "{csv}" else x for x in extra]
-    code = main(["crossover", str(PRIORS / "default.toml"), *TINY, *extra])
+    tiny = [] if "scenario" in extra else [*TINY, *([] if "--chains" in extra else ["--chains", "2"])]
+    code = main(["crossover", str(PRIORS / "default.toml"), *tiny, *extra])
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     lines = captured.err.splitlines()
@@ -87,3 +95,11 @@ def test_crossover_scenario_without_growth_table(tmp_path, capsys):
     path.write_text((PRIORS / "default.toml").read_text().split("[growth]")[0])
     assert main(["crossover", str(path), "--model", "scenario", "-q"]) == 2
     assert "growth: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("horizon", ["2050", "nan", "inf", "soon"])
+def test_horizon_must_be_a_year_from_2100(horizon, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["crossover", str(PRIORS / "default.toml"), "--horizon", horizon])
+    assert exc.value.code == 2
+    assert "--horizon" in capsys.readouterr().err

@@ -65,3 +65,45 @@ def test_scenario_horizon_and_non_growth():
     got = scenario_crossover_year(1.075e21, 0.58e15, 2015.0, jnp.array([1.0, 20.0, 0.0, -1.0]), horizon=2300.0)
     assert float(got[0]) == pytest.approx(2015 + math.log2(1.075e21 / 0.58e15), abs=1e-3)
     assert np.all(np.isinf(np.asarray(got[1:])))
+
+
+def test_two_kinks_by_hand_and_against_a_dense_search():
+    from uncertainty.crossover import first_crossing_at_kinks
+
+    # slope 1 until 2010, 0.5 until 2020, then 0.25; gap -20 in 2000: -10 by 2010, -5 by 2020, 0 in 2040
+    def gap(t):
+        return (
+            -20.0
+            + jnp.minimum(t, 2010.0)
+            - 2000.0
+            + 0.5 * jnp.clip(t - 2010.0, 0, 10)
+            + 0.25 * jnp.maximum(t - 2020.0, 0)
+        )
+
+    assert float(first_crossing_at_kinks(gap, 2000.0, [2020.0, 2010.0])) == pytest.approx(2040.0)
+    # random kinks and slopes (some negative): the closed form agrees with a fine grid search
+    rng = np.random.default_rng(0)
+    grid = np.linspace(2000.0, 2300.0, 300_001)
+    for _ in range(200):
+        k1, k2 = rng.uniform(1990, 2320, 2)
+        s0, s1, s2 = rng.uniform(-0.5, 1.0, 3)
+        g0 = rng.uniform(-60, 5)
+
+        def g(t, k1=k1, k2=k2, s0=s0, s1=s1, s2=s2, g0=g0):
+            lo, hi = min(k1, k2), max(k1, k2)
+            t = np.asarray(t) if not isinstance(t, jnp.ndarray) else t
+            m = jnp if isinstance(t, jnp.ndarray) else np
+            return (
+                g0
+                + s0 * (m.minimum(t, lo) - 2000)
+                + s1 * m.clip(t - lo, 0, max(hi - lo, 0))
+                + s2 * m.maximum(t - hi, 0)
+            )
+
+        got = float(first_crossing_at_kinks(g, 2000.0, [k1, k2]))
+        above = np.flatnonzero(g(grid) >= 0)
+        expected = grid[above[0]] if above.size else np.inf
+        if np.isinf(expected):
+            assert np.isinf(got)
+        else:
+            assert got == pytest.approx(expected, abs=2e-3)

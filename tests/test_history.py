@@ -45,7 +45,7 @@ def test_growth_data_targets():
 
 def test_user_csv(tmp_path):
     path = tmp_path / "mine.csv"
-    path.write_text("# my data\nyear,flops\n2001.5,2e12\n2000,1e12\n2003,8e12\n")
+    path.write_text("\ufeff# my data\nyear,flops\n2001.5,2e12\n2000,1e12\n2003,8e12\n")  # with a spreadsheet's BOM
     s = read_csv_series(path)
     np.testing.assert_array_equal(s.year, [2000, 2001.5, 2003])  # sorted by year
     np.testing.assert_array_equal(s.log2_flops, np.log2([1e12, 2e12, 8e12]))

@@ -1,7 +1,8 @@
 """The ``uncertainty`` command.
 
-Commands: ``sample`` (draw a run and print its credible intervals), ``report``
-(credible intervals of a saved run) and ``reproduce`` (the source article's
+Commands: ``sample`` (draw a run of brain FLOP/s and print its credible
+intervals), ``crossover`` (the year computing crosses it), ``report`` (the tables
+of a saved run), ``plot`` (its figures) and ``reproduce`` (the source article's
 numbers beside the engine's). Bad input prints one line ``error: FILE: KEY:
 problem`` to stderr and exits with status 2.
 """
@@ -39,6 +40,16 @@ def _count(minimum: int):
         return int(number)
 
     return parse
+
+
+def _horizon(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a year, got '{text}'") from None
+    if not math.isfinite(value) or value < 2100:
+        raise argparse.ArgumentTypeError(f"must be a year from 2100 on (P(by 2100) is reported), got '{text}'")
+    return value
 
 
 _positive_int = _count(1)
@@ -122,15 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(c, default_samples=10_000)
     c.add_argument(
         "--series",
-        default="hpcg",
+        default=None,
         metavar="hpcg|hpl|FILE.csv",
         help="benchmark: hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax) or a CSV 'year,flops'",
     )
     c.add_argument("--model", choices=MODELS, default="changepoint", help="growth model (default changepoint)")
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
-    c.add_argument("--warmup", type=_positive_int, default=1000, help="NUTS warm-up steps per chain (default 1000)")
-    c.add_argument("--chains", type=_positive_int, default=4, help="NUTS chains (default 4)")
-    c.add_argument("--horizon", type=float, default=2300.0, help="last year searched for a crossover (default 2300)")
+    c.add_argument("--warmup", type=_positive_int, default=None, help="NUTS warm-up steps per chain (default 1000)")
+    c.add_argument("--chains", type=_positive_int, default=None, help="NUTS chains (default 4)")
+    c.add_argument("--horizon", type=_horizon, default=2300.0, help="last year searched for a crossover (default 2300)")
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other model for the LOO comparison")
     c.set_defaults(run=_cmd_crossover)
 
@@ -214,21 +225,28 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_crossover(args: argparse.Namespace) -> int:
     from .engine import check_memory
+    from .errors import InputError
     from .forecast import ForecastOptions, forecast
     from .io import check_output_path, save_run
     from .priors import load_priors
 
+    if args.model == "scenario":
+        given = [f"--{k.replace('_', '-')}" for k in ("series", "data_until", "warmup", "chains") if getattr(args, k)]
+        if given:
+            problem = f"draws the prior file's [growth] table; {', '.join(given)} apply to the data models"
+            raise InputError("--model scenario", None, problem)
     spec = load_priors(args.priors)
     if args.out is not None:
         check_output_path(args.out, args.force)
     check_memory(spec, args.samples)
+    defaults = ForecastOptions()
     options = ForecastOptions(
-        series=args.series,
+        series=args.series or defaults.series,
         model=args.model,
         data_until=args.data_until,
         num_samples=args.samples,
-        num_warmup=args.warmup,
-        num_chains=args.chains,
+        num_warmup=args.warmup or defaults.num_warmup,
+        num_chains=args.chains or defaults.num_chains,
         horizon=args.horizon,
         compare=not args.no_compare,
         progress=not args.quiet and sys.stderr.isatty(),

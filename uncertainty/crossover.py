@@ -1,8 +1,9 @@
 """Crossover year: when the fastest computer's practical FLOP/s first reaches the brain's.
 
 Everything works on ``g(t) = log2 F(t) - log2 brain_flops``, which is piecewise
-linear in t for every growth model here (one change of slope at most), so the
-first crossing has a closed form and vectorises. A draw that does not cross by
+linear in t for every growth model here (a change of slope, and the end of the
+HPCG efficiency drift), so the first crossing has a closed form: evaluate g at
+the kinks, interpolate on the first segment that reaches 0. It vectorises. A draw that does not cross by
 the horizon gets ``inf``: it is counted as "no crossover", never dropped or
 clipped into the histogram.
 
@@ -11,6 +12,8 @@ the article counts whole doubling periods, ``ceil(log2(brain / F0))``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
 from jax import Array
@@ -21,6 +24,7 @@ __all__ = [
     "doublings_needed",
     "scenario_crossover_year",
     "first_crossing",
+    "first_crossing_at_kinks",
 ]
 
 DEFAULT_HORIZON = 2300.0
@@ -57,6 +61,31 @@ def scenario_crossover_year(
     return jnp.where(never, jnp.inf, year)
 
 
+def first_crossing_at_kinks(
+    gap: Callable[[Array], Array], t_start: ArrayLike, kinks: Sequence[ArrayLike], horizon: float = DEFAULT_HORIZON
+) -> Array:
+    """First year in ``[t_start, horizon]`` where a piecewise-linear ``gap(t)`` reaches 0, else ``inf``.
+
+    ``gap`` is linear between the ``kinks`` (any order, any may lie outside the
+    range), so evaluating it at the sorted kinks and interpolating linearly on the
+    first segment that ends at or above 0 is exact.
+    """
+    t0 = jnp.asarray(t_start, dtype=float)
+    inner = [jnp.clip(jnp.asarray(k, dtype=float), t0, horizon) for k in kinks]
+    shape = jnp.broadcast_shapes(t0.shape, *(k.shape for k in inner))
+    points = jnp.sort(jnp.stack([jnp.broadcast_to(x, shape) for x in (t0, *inner, jnp.full(shape, horizon))], -1), -1)
+    values = jnp.stack([gap(points[..., i]) for i in range(points.shape[-1])], -1)
+    a, b = points[..., :-1], points[..., 1:]
+    ga, gb = values[..., :-1], values[..., 1:]
+    crosses = gb >= 0  # a segment whose end is at or above the brain
+    denom = jnp.where(gb > ga, gb - ga, 1.0)
+    root = jnp.where(ga >= 0, a, a + (b - a) * (-ga) / denom)
+    first = jnp.argmax(crosses, axis=-1)
+    year = jnp.take_along_axis(root, first[..., None], axis=-1)[..., 0]
+    year = jnp.where(values[..., 0] >= 0, points[..., 0], year)
+    return jnp.where(jnp.any(crosses, axis=-1) | (values[..., 0] >= 0), year, jnp.inf)
+
+
 def first_crossing(
     g_start: ArrayLike,
     t_start: ArrayLike,
@@ -70,14 +99,10 @@ def first_crossing(
     ``g`` is piecewise linear: ``g(t_start) = g_start`` (log2 units), slope
     ``slope_before`` (per year) until ``change_year`` and ``slope_after`` after it.
     """
-    g0 = jnp.asarray(g_start)
-    t0 = jnp.asarray(t_start)
+    g0, t0, tc = (jnp.asarray(x, dtype=float) for x in (g_start, t_start, change_year))
     s1, s2 = jnp.asarray(slope_before), jnp.asarray(slope_after)
-    tc = jnp.clip(jnp.asarray(change_year), t0, horizon)
-    safe1 = jnp.where(s1 > 0, s1, 1.0)
-    safe2 = jnp.where(s2 > 0, s2, 1.0)
-    t1 = jnp.where(s1 > 0, t0 - g0 / safe1, jnp.inf)  # crossing on the first piece, if it lasts
-    g_c = g0 + s1 * (tc - t0)
-    t2 = jnp.where(s2 > 0, tc - g_c / safe2, jnp.inf)  # crossing on the second piece
-    year = jnp.where(g0 >= 0, t0, jnp.where(t1 <= tc, t1, jnp.where(g_c >= 0, tc, t2)))
-    return jnp.where(year <= horizon, year, jnp.inf)
+
+    def gap(t):
+        return g0 + s1 * (jnp.minimum(t, tc) - t0) + s2 * jnp.maximum(t - tc, 0.0)
+
+    return first_crossing_at_kinks(gap, t0, [tc], horizon)

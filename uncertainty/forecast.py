@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ._arviz import az
-from .crossover import DEFAULT_HORIZON, first_crossing, scenario_crossover_year
+from .crossover import DEFAULT_HORIZON, first_crossing_at_kinks, scenario_crossover_year
 from .distributions import to_distribution
 from .engine import sample_brain
 from .errors import DataError, PriorError
@@ -55,6 +55,8 @@ def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOpti
     """Draw the joint distribution of brain FLOP/s, compute growth and the crossover year."""
     if options.model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {options.model!r}")
+    if not (math.isfinite(options.horizon) and options.horizon >= 2100):
+        raise ValueError(f"horizon must be a year from 2100 on, got {options.horizon}")
     if options.model == "scenario":
         return _scenario(spec, seed, options)
     return _fitted(spec, seed, options)
@@ -64,27 +66,47 @@ def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOpti
 
 
 def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
+    if options.num_chains < 2:
+        raise DataError("--chains", None, "need at least 2 chains to check convergence (R-hat)")
+    if options.num_samples < 4 * options.num_chains:
+        raise DataError(
+            "--samples",
+            None,
+            f"need at least 4 draws per chain ({4 * options.num_chains} for {options.num_chains} chains)",
+        )
     data = load_growth_data(options.series).measurements()
     heldout = None
     if options.data_until is not None:
-        first = math.floor(data.first_year)
+        first, last = math.floor(data.first_year), math.floor(data.last_year)
         if options.data_until < first:
             raise DataError(options.series, "--data-until", f"{options.data_until} is before the first list ({first})")
         heldout = data.target_series.after(options.data_until)
+        if not len(heldout):
+            raise DataError(
+                options.series, "--data-until", f"no lists after {options.data_until} to backtest (last: {last})"
+            )
         data = data.until(options.data_until)
     if len(data.trend) < 3:
         raise DataError(options.series, None, f"{len(data.trend)} measurements to fit; the growth models need 3")
     if data.practical is not None and len(data.practical) < 1:
         raise DataError(options.series, "--data-until", "leaves no HPCG measurement to fit")
+    span = data.last_year - data.first_year
+    if options.model == "changepoint" and span <= 4.0:
+        raise DataError(options.series, None, f"data span {span:.1f} years; the change-point model needs more than 4")
+    if len(np.unique(data.trend.year)) < 2:
+        raise DataError(options.series, None, "all measurements are in the same year; no trend to fit")
+    if options.horizon <= data.last_year:
+        raise DataError("--horizon", None, f"{options.horizon:g} is not after the data ({data.last_year:.1f})")
     return data, heldout
 
 
 def _joint_loglik(idata: az.InferenceData) -> az.InferenceData:
-    """Pointwise log-likelihood of all observations in one variable, for LOO."""
+    """A view of ``idata`` whose log-likelihood holds all observations in one variable, for LOO."""
     ll = idata.log_likelihood
     parts = [ll[v].rename({ll[v].dims[-1]: "observation"}) for v in ll.data_vars]
-    idata.log_likelihood["joint"] = xr.concat(parts, dim="observation")
-    return idata
+    return az.InferenceData(
+        posterior=idata.posterior, log_likelihood=xr.Dataset({"joint": xr.concat(parts, "observation")})
+    )
 
 
 def _compare(fits: dict[str, az.InferenceData]) -> dict:
@@ -99,9 +121,15 @@ def _compare(fits: dict[str, az.InferenceData]) -> dict:
     return {"preferred": str(table.index[0]), "rows": rows, "notes": notes}
 
 
+def growth_key(seed: int) -> jax.Array:
+    """Root key of the growth side of a run, on its own branch: brain chunk i uses
+    ``fold_in(key(seed), i)`` for small i, this is ``fold_in(key(seed), 2**32 - 1)``."""
+    return jax.random.fold_in(jax.random.key(seed), 2**32 - 1)
+
+
 def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     data, heldout = _prepare(o)
-    root = jax.random.key(seed)
+    root = growth_key(seed)
     per_chain = -(-o.num_samples // o.num_chains)
     n = per_chain * o.num_chains
     coords = {
@@ -134,10 +162,8 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         log10_brain = brain["log10_brain_flops"].reshape(o.num_chains, per_chain)
         p = trend_params(samples, data)
         t_start = data.first_year
-        g_start = log2_target(p, t_start) - log10_brain * LOG2_10
-        year = first_crossing(
-            g_start, t_start, p.slope_before + p.ratio_drift, p.slope_after + p.ratio_drift, p.change_year, o.horizon
-        )
+        log2_brain = log10_brain * LOG2_10
+        year = first_crossing_at_kinks(lambda t: log2_target(p, t) - log2_brain, t_start, p.kinks(), o.horizon)
         grid = np.arange(math.ceil(data.first_year), 2101, dtype=np.float64)
         predictive = {
             "log2_flops_forecast": (
@@ -203,7 +229,7 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
     if spec.growth is None:
         raise PriorError(spec.path, "growth", "missing: --model scenario needs a [growth] table")
     n = o.num_samples
-    root = jax.random.key(seed)
+    root = growth_key(seed)
     brain = sample_brain(spec, n, seed)
     growth = {}
     with jax.enable_x64(True):

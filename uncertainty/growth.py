@@ -7,8 +7,11 @@ The trend series (TOP500 HPL leaders, or a user CSV) follows, in log2 FLOP/s,
 
 with Student-t noise (``nu`` degrees of freedom, scale ``sigma``), robust to the
 odd outlier list. For the ``hpcg`` target the practical (HPCG) leaders are the
-trend times an efficiency ratio that may drift:
-``log2 HPCG(t) = mu(t) + ratio_log2 + ratio_drift * (t - 2020) + noise``.
+trend times an efficiency ratio that may drift while there are data:
+``log2 HPCG(t) = mu(t) + ratio_log2 + ratio_drift * (min(t, ratio_until) - 2020) + noise``,
+where ``ratio_until`` is the last HPCG list fitted. Beyond the data the ratio is held
+at its last value: a drift extrapolated for centuries would give efficiencies above
+100%.
 Slopes are doublings per year; the doubling period is ``1 / slope`` years.
 
 Weakly informative priors (log2 FLOP/s, years):
@@ -55,8 +58,8 @@ class Trend(NamedTuple):
     """Parameters of log2 F(t) of the target series for one posterior draw (or a batch).
 
     ``log2 F(t) = level + slope_before * (t - T_REF) + (slope_after - slope_before) * max(0, t - change_year)
-    + ratio_log2 + ratio_drift * (t - RATIO_REF)``; the linear model has equal slopes, the hpl
-    target zero ratio terms.
+    + ratio_log2 + ratio_drift * (min(t, ratio_until) - RATIO_REF)``; the linear model has equal
+    slopes, the hpl target zero ratio terms.
     """
 
     level: Array
@@ -65,12 +68,17 @@ class Trend(NamedTuple):
     change_year: Array
     ratio_log2: Array
     ratio_drift: Array
+    ratio_until: Array
+
+    def kinks(self) -> tuple[Array, ...]:
+        """The years where the slope of log2 F(t) may change."""
+        return (self.change_year, self.ratio_until)
 
 
 def log2_target(p: Trend, t: Array) -> Array:
     """log2 FLOP/s of the target's trend at decimal year(s) ``t`` (one draw)."""
     mu = p.level + p.slope_before * (t - T_REF) + (p.slope_after - p.slope_before) * jnp.maximum(0.0, t - p.change_year)
-    return mu + p.ratio_log2 + p.ratio_drift * (t - RATIO_REF)
+    return mu + p.ratio_log2 + p.ratio_drift * (jnp.minimum(t, p.ratio_until) - RATIO_REF)
 
 
 def _mu(level, slope_before, slope_after, change_year, t):
@@ -166,9 +174,10 @@ def trend_params(samples: dict[str, np.ndarray], data: GrowthData) -> Trend:
         change = np.full_like(level, data.last_year)
     if data.practical is not None:
         ratio, drift = samples["ratio_log2"], samples["ratio_drift"]
+        until = np.full_like(level, data.practical.year.max())
     else:
-        ratio, drift = zeros, zeros
-    return Trend(*(np.asarray(x, dtype=np.float64) for x in (level, before, after, change, ratio, drift)))
+        ratio, drift, until = zeros, zeros, np.full_like(level, data.last_year)
+    return Trend(*(np.asarray(x, dtype=np.float64) for x in (level, before, after, change, ratio, drift, until)))
 
 
 def predictive_log2(key: Array, samples: dict[str, np.ndarray], data: GrowthData, t: np.ndarray) -> np.ndarray:

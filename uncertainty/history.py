@@ -145,7 +145,7 @@ def read_csv_series(path: str | Path) -> Series:
     """A user series from a CSV with a header ``year,flops`` (decimal year, FLOP/s)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark from spreadsheets
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

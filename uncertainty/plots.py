@@ -83,7 +83,7 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     ax.axvspan(lo, hi, color="tab:blue", alpha=0.08, label=f"{HDI_PROB:.0%} HDI [{lo:.1f}, {hi:.1f}]")
     med = float(np.median(x))
     ax.axvline(med, color="tab:blue", linewidth=2, label=f"median {med:.2f} (= {10**med:.2g} FLOP/s)")
-    left, right = min(x.min(), lo) - 0.5, max(x.max(), hi) + 0.5
+    left, right = min(x.min() - 0.5, 14.5), max(x.max() + 0.5, 25.5)  # every literature estimate in view
     _mark_estimates(ax, left, right)
     ax.set_xlim(left, right)
     ax.set_xlabel("brain computation, log10 FLOP/s")
@@ -124,15 +124,23 @@ def crossover_cdf_figure(idata: az.InferenceData):
         lo = float(finite[0]) - 2
     else:
         lo, hi = 2000.0, horizon
+    lines = []
     for year in BY_YEARS:
         p = float((y <= year).mean())
+        lines.append(f"P(by {year}) = {p:.3f}")
         if lo <= year <= hi:
             ax.plot([year], [p], "o", color="black", markersize=4)
-            label = f"P(by {year}) = {p:.2f}"
-            ax.annotate(label, (year, p), xytext=(6, 4), textcoords="offset points", fontsize=8, ha="left", va="bottom")
     never = float((~np.isfinite(y)).mean())
-    ax.axhline(
-        1.0 - never, color="0.5", linestyle="--", linewidth=1, label=f"P(no crossover by {horizon:g}) = {never:.3f}"
+    lines.append(f"P(no crossover by {horizon:g}) = {never:.3f}")
+    ax.axhline(1.0 - never, color="0.5", linestyle="--", linewidth=1, label="1 - P(no crossover)")
+    ax.text(
+        0.02,
+        0.97,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8,
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"},
     )
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, 1.02)
@@ -164,7 +172,12 @@ def growth_fit_figure(idata: az.InferenceData):
         ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, ".", color="0.55", label="HPL leaders (trend)")
         ax.plot(obs["practical_year"], obs["practical_obs"] * log10_2, label="HPCG leaders (target)", **target)
     else:
-        ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, label=f"{attrs.get('series', '')} leaders", **target)
+        ax.plot(
+            obs["trend_year"],
+            obs["trend_obs"] * log10_2,
+            label=f"{Path(str(attrs.get('series', ''))).name} leaders",
+            **target,
+        )
     if "heldout_log2_flops" in obs:
         held_years = idata.posterior_predictive["heldout_year"].values
         ax.plot(held_years, obs["heldout_log2_flops"] * log10_2, "x", color="tab:red", label="held out (backtest)")
@@ -234,7 +247,13 @@ def figures_for(idata: az.InferenceData) -> dict[str, object]:
         figs["sensitivity"] = sensitivity_figure(idata)
     if "crossover_year" in idata[run_group(idata)]:
         figs["crossover_cdf"] = crossover_cdf_figure(idata)
-        if "posterior_predictive" in idata.groups():
+        groups = idata.groups()
+        if (
+            "posterior_predictive" in groups
+            and "log2_flops_forecast" in idata.posterior_predictive
+            and "observed_data" in groups
+            and {"trend_obs", "trend_year"} <= set(idata.observed_data.data_vars)
+        ):
             figs["growth_fit"] = growth_fit_figure(idata)
     return figs
 
