@@ -191,9 +191,20 @@ def _print_run(idata, fmt: str) -> None:
     print(render(report_sections(idata), fmt, _header(dict(idata[run_group(idata)].attrs))))
 
 
+def _print_and_save(idata, args: argparse.Namespace) -> int:
+    """Print a fresh run's tables, then save it if ``--out`` was given."""
+    from .io import save_run
+
+    _print_run(idata, args.format)
+    if args.out is not None:
+        path = save_run(idata, args.out, args.force)
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .engine import check_memory, sample_brain
-    from .io import brain_inference_data, check_output_path, run_attrs, save_run
+    from .io import brain_inference_data, check_output_path, run_attrs
     from .priors import load_priors
 
     spec = load_priors(args.priors)
@@ -215,19 +226,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         chunk_size=min(args.chunk_size, args.samples),
         precision=args.precision,
     )
-    idata = brain_inference_data(draws, spec, attrs)
-    _print_run(idata, args.format)
-    if args.out is not None:
-        path = save_run(idata, args.out, args.force)
-        print(f"saved {path}", file=sys.stderr)
-    return 0
+    return _print_and_save(brain_inference_data(draws, spec, attrs), args)
 
 
 def _cmd_crossover(args: argparse.Namespace) -> int:
     from .engine import check_memory
     from .errors import InputError
     from .forecast import ForecastOptions, forecast
-    from .io import check_output_path, save_run
+    from .io import check_output_path
     from .priors import load_priors
 
     if args.model == "scenario":
@@ -251,12 +257,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         compare=not args.no_compare,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    idata = forecast(spec, args.seed, options)
-    _print_run(idata, args.format)
-    if args.out is not None:
-        path = save_run(idata, args.out, args.force)
-        print(f"saved {path}", file=sys.stderr)
-    return 0
+    return _print_and_save(forecast(spec, args.seed, options), args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
