@@ -88,7 +88,7 @@ def test_forecast_joins_brain_and_growth_draws():
     np.testing.assert_allclose(gap[finite], 0.0, atol=1e-6)
     table = growth_summary(idata)
     assert {"doubling_years_before", "doubling_years_after", "change_year"} <= set(table.index)
-    assert {"r_hat", "ess_bulk", "ess_tail"} <= set(table.columns)
+    assert {"median", "r_hat", "ess_bulk", "ess_tail"} <= set(table.columns)
 
 
 def test_backtest_counts_heldout_lists():

@@ -212,12 +212,25 @@ _GROWTH_VARS = (
 
 
 def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
-    """ArviZ summary of the growth parameters (doubling periods in years), with R-hat and ESS."""
+    """ArviZ summary of the growth parameters (doubling periods in years), with R-hat and ESS.
+
+    The median comes first: a doubling period is 1 / slope, whose mean and sd are
+    pulled by slopes near zero.
+    """
     group = run_group(idata)
     names = [v for v in _GROWTH_VARS if v in idata[group]]
-    table = az.summary(idata, group=group, var_names=names, hdi_prob=HDI_PROB, round_to="none")
+    table = az.summary(
+        idata,
+        group=group,
+        var_names=names,
+        hdi_prob=HDI_PROB,
+        round_to="none",
+        stat_funcs={"median": np.median},
+        extend=True,
+    )
     table = table.rename(columns={f"hdi_{(1 - HDI_PROB) / 2:.0%}": "hdi_lo", f"hdi_{(1 + HDI_PROB) / 2:.0%}": "hdi_hi"})
-    keep = [c for c in ("mean", "sd", "hdi_lo", "hdi_hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat") if c in table]
+    columns = ("median", "mean", "sd", "hdi_lo", "hdi_hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
+    keep = [c for c in columns if c in table]
     return table[keep]
 
 
