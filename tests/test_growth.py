@@ -80,7 +80,7 @@ def test_forecast_joins_brain_and_growth_draws():
     samples = {
         k: post[k].values for k in ("level", "slope_before", "slope_after", "change_year", "ratio_log2", "ratio_drift")
     }
-    p = trend_params(samples, load_growth_data("hpcg"))
+    p = trend_params(samples, load_growth_data("hpcg").measurements())  # the data the run fitted
     y = post["crossover_year"].values
     finite = np.isfinite(y)
     with jax.enable_x64(True):
