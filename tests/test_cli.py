@@ -200,3 +200,19 @@ def test_special_output_paths(kind, tmp_path, capsys):
     assert main(["sample", str(PRIORS / "default.toml"), "-n", "10", "--out", str(out), "--force", "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and problem in err
+
+
+def test_derived_only_runs_are_smaller_and_still_report(tmp_path, capsys):
+    full, small = tmp_path / "full.nc", tmp_path / "small.nc"
+    args = ["sample", str(PRIORS / "default.toml"), "-n", "20000", "-q"]
+    assert main([*args, "--out", str(full)]) == 0
+    printed_full = capsys.readouterr().out
+    assert main([*args, "--out", str(small), "--derived-only"]) == 0
+    printed_small = capsys.readouterr().out
+    assert "sensitivity" in printed_full and "sensitivity" not in printed_small
+    rows_small = [line for line in printed_small.splitlines() if line.startswith(("log10 brain", "share of"))]
+    rows_full = [line for line in printed_full.splitlines() if line.startswith(("log10 brain", "share of"))]
+    assert rows_small and rows_small == rows_full  # the same brain table
+    assert small.stat().st_size < 0.5 * full.stat().st_size
+    assert main(["report", str(small)]) == 0
+    assert capsys.readouterr().out == printed_small

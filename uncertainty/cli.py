@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})",
     )
     s.add_argument("--precision", choices=PRECISIONS, default="float64", help="floating-point type (default float64)")
+    s.add_argument(
+        "--derived-only",
+        action="store_true",
+        help="keep only the log10 FLOP/s draws in the run, not every parameter draw (smaller; no sensitivity table)",
+    )
     s.set_defaults(run=_cmd_sample)
 
     r = sub.add_parser(
@@ -226,7 +231,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         chunk_size=min(args.chunk_size, args.samples),
         precision=args.precision,
     )
-    return _print_and_save(brain_inference_data(draws, spec, attrs), args)
+    return _print_and_save(brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only), args)
 
 
 def _cmd_crossover(args: argparse.Namespace) -> int:

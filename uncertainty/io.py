@@ -47,14 +47,20 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
     return attrs
 
 
-def brain_inference_data(draws: dict[str, np.ndarray], spec: PriorSpec, attrs: dict[str, Any]) -> az.InferenceData:
+def brain_inference_data(
+    draws: dict[str, np.ndarray], spec: PriorSpec, attrs: dict[str, Any], keep_parameters: bool = True
+) -> az.InferenceData:
     """Package brain-model draws as ``InferenceData``.
 
     No data condition brain FLOP/s, so the draws are Monte Carlo samples of the
     prior and live in the ``prior`` group (one chain). Parameter draws are stored
-    as float32 (7 significant digits; half the file), the derived log10 FLOP/s at
-    the precision they were computed in. Fixed values go to ``constant_data``.
+    as float32 (7 significant digits; half the file), or left out with
+    ``keep_parameters=False`` (a smaller run, without the sensitivity table); the
+    derived log10 FLOP/s are kept at the precision they were computed in. Fixed
+    values go to ``constant_data``.
     """
+    if not keep_parameters:
+        draws = {k: v for k, v in draws.items() if k in DERIVED_SITES}
     dims = {"log10_class_flops": ["neuron_class"], "log10_stage_flops": ["stage"]}
     coords = {"neuron_class": list(spec.class_names), "stage": list(spec.convention.stages)}
     idata = az.from_dict(
