@@ -77,11 +77,12 @@ class Trend(NamedTuple):
 
 def log2_target(p: Trend, t: Array) -> Array:
     """log2 FLOP/s of the target's trend at decimal year(s) ``t`` (one draw)."""
-    mu = p.level + p.slope_before * (t - T_REF) + (p.slope_after - p.slope_before) * jnp.maximum(0.0, t - p.change_year)
+    mu = _mu(p.level, p.slope_before, p.slope_after, p.change_year, t)
     return mu + p.ratio_log2 + p.ratio_drift * (jnp.minimum(t, p.ratio_until) - RATIO_REF)
 
 
 def _mu(level, slope_before, slope_after, change_year, t):
+    """log2 FLOP/s of the trend series (HPL or a user CSV) at year(s) ``t``."""
     return level + slope_before * (t - T_REF) + (slope_after - slope_before) * jnp.maximum(0.0, t - change_year)
 
 
