@@ -84,6 +84,7 @@ def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
     from .forecast import MODELS
+    from .growth_models import GROWTH_MODELS
     from .report import FORMATS
     from .reproduce import PRESETS
 
@@ -162,6 +163,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=("png", "svg"), default="png", help="image format (default png)")
     g.add_argument("--force", action="store_true", help="overwrite existing figures")
     g.set_defaults(run=_cmd_plot)
+
+    b = sub.add_parser(
+        "backtest",
+        help="rolling-origin hindcast of the growth models: coverage, CRPS and log score out of sample",
+        description="For every origin list from --from to the last list minus one year, fit each growth model on "
+        "the data up to the origin (NUTS, all origins in one compiled program) and score its predictive "
+        "distribution of the leader at every later list: coverage of the central 50/80/90%% intervals, PIT "
+        "histogram, CRPS (log2 units) and log predictive density, overall and by horizon. Pairs from one origin "
+        "share a fit, so scores are dependent; the number of distinct origins is given beside the pairs.",
+    )
+    b.add_argument("--series", default="hpl", metavar="hpl|hpcg|FILE.csv", help="benchmark series (default hpl)")
+    b.add_argument(
+        "--model",
+        nargs="+",
+        default=["all"],
+        metavar="M",
+        help=f"models to score: {', '.join(GROWTH_MODELS)} or all (default all)",
+    )
+    b.add_argument("--from", dest="start", type=int, metavar="YEAR", help="first origin year (default 2000 for hpl)")
+    b.add_argument("--quick", action="store_true", help="every 4th origin and short chains (a smoke test)")
+    b.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
+    b.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    b.add_argument("--out", "-o", metavar="RUN.nc", help="save every scored pair (netCDF) here")
+    b.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    b.set_defaults(run=_cmd_backtest)
 
     p = sub.add_parser(
         "reproduce",
@@ -283,6 +309,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     runs = dict(zip(_names(args.run_files), (load_run(p) for p in args.run_files), strict=True))
     for path in write_figures(runs, args.out, args.format, args.force):
         print(path)
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from .growth_models import GROWTH_MODELS
+    from .hindcast import BacktestOptions, backtest, render_backtest, summarize
+    from .io import check_output_path, save_dataset
+
+    models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
+    if args.out is not None:
+        check_output_path(args.out, args.force)
+    options = BacktestOptions(series=args.series, models=models, start=args.start, quick=args.quick, seed=args.seed)
+    ds = backtest(options)
+    print(render_backtest(summarize(ds), args.format))
+    if args.out is not None:
+        print(f"saved {save_dataset(ds, args.out, args.force)}", file=sys.stderr)
     return 0
 
 

@@ -19,10 +19,19 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["SERIES", "Series", "GrowthData", "load_growth_data", "builtin_series", "read_csv_series"]
+__all__ = [
+    "SERIES",
+    "SAME_MEASUREMENT",
+    "Series",
+    "GrowthData",
+    "load_growth_data",
+    "builtin_series",
+    "read_csv_series",
+]
 
 SERIES = ("hpcg", "hpl")
 _PFLOPS = 1e15
+SAME_MEASUREMENT = 0.005  # values of one system within 0.5% are one measurement
 
 
 @dataclass(frozen=True)
@@ -56,16 +65,23 @@ class Series:
         """Lists after calendar year ``year``."""
         return self._take(np.floor(self.year) > year)
 
-    def measurements(self) -> Series:
-        """Each distinct value once, at its first list.
+    def measurements(self, tolerance: float = SAME_MEASUREMENT) -> Series:
+        """Each distinct measurement once, at its first list.
 
         A leader that stays on top for several lists repeats the same measurement;
-        counting it again would treat a step function as independent evidence.
+        counting it again would treat a step function as independent evidence. A value
+        equal to an earlier one, or within ``tolerance`` (relative) of an earlier value of
+        the same system, is a repeat: the lists round the same result differently (Tianhe-2's
+        HPL 33.86 and 33.863 PF, the K computer's HPCG 0.6027 and 0.603 PF).
         """
-        seen, keep = set(), []
-        for value in self.flops:
-            keep.append(float(value) not in seen)
-            seen.add(float(value))
+        kept: list[tuple[float, str]] = []
+        keep = []
+        for value, system in zip(self.flops, self.systems, strict=True):
+            value = float(value)
+            repeat = any(value == v or (system == s and abs(value - v) <= tolerance * max(value, v)) for v, s in kept)
+            keep.append(not repeat)
+            if not repeat:
+                kept.append((value, system))
         return self._take(keep)
 
     @property
