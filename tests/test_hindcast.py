@@ -116,9 +116,16 @@ def test_random_walk_predictive_matches_farmer_lafond():
     assert x.var() == pytest.approx(var_fl, rel=0.12)  # 4000 draws: sd of a variance estimate ~ 3%
 
 
-def test_cli_backtest_quick_json(capsys):
-    assert main(["backtest", "--model", "randomwalk", "--quick", "--format", "json"]) == 0
+def test_cli_backtest_quick_json(capsys, tmp_path):
+    path = tmp_path / "bt.nc"
+    assert main(["backtest", "--model", "randomwalk", "--quick", "--format", "json", "--out", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf") as saved:  # every scored pair, with the settings
+        assert saved.attrs["kind"] == "backtest" and saved.sizes["pair"] == out["models"]["randomwalk"]["pairs"]
+        assert np.all((saved["pit"].values >= 0) & (saved["pit"].values <= 1))
+        assert np.all(saved["horizon"].values > 0)
     rw = out["models"]["randomwalk"]
     assert out["default"] == "randomwalk"
     assert set(rw["coverage"]) == {"50", "80", "90"}
