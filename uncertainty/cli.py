@@ -315,7 +315,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from .growth_models import GROWTH_MODELS
     from .hindcast import BacktestOptions, backtest, render_backtest, summarize
-    from .io import check_output_path, save_dataset
+    from .io import check_output_path, save_run
 
     models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
@@ -324,7 +324,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     ds = backtest(options)
     print(render_backtest(summarize(ds), args.format))
     if args.out is not None:
-        print(f"saved {save_dataset(ds, args.out, args.force)}", file=sys.stderr)
+        print(f"saved {save_run(ds, args.out, args.force)}", file=sys.stderr)
     return 0
 
 

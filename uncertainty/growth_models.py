@@ -377,13 +377,10 @@ def _future_shifts(key: Array, params: dict[str, Array], knots: Array) -> Array:
 def _regimes_trend(key: Array, params: dict[str, Array], d: FitData, t: Array) -> Array:
     """Trend of each draw at times ``t`` with fresh shifts at the whole years after ``t_last - 1``.
 
-    The knots after the data are a static count: enough to cover ``t`` when ``t`` is a concrete
-    array (it is in every caller), else ``_FALLBACK_KNOTS`` years.
+    The knots after the data are a static count, enough to cover ``t``: ``t`` must be a concrete
+    array (not traced), as it is in every caller.
     """
-    try:
-        n_knots = int(np.ceil(np.ptp(np.asarray(t)))) + 3
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        n_knots = _FALLBACK_KNOTS
+    n_knots = int(np.ceil(np.ptp(np.asarray(t)))) + 3
     t = jnp.asarray(t)
     knots = jnp.floor(d.t_last - 1.0) + 1.0 + jnp.arange(n_knots, dtype=t.dtype)
     starts = jnp.maximum(knots, d.t_last)
@@ -391,9 +388,6 @@ def _regimes_trend(key: Array, params: dict[str, Array], d: FitData, t: Array) -
     delta = _future_shifts(key, params, knots)
     base = params["level"][:, None] + params["slope_last"][:, None] * (t - d.t_last)
     return base + delta @ ramps
-
-
-_FALLBACK_KNOTS = 512
 
 
 def _regimes_predict(key, params, d, t):
@@ -458,9 +452,10 @@ def _locallinear_predict(key, params, d, t):
     def one(obs_noise, level_vol, slope_vol):
         _, m, P = _locallinear_filter(obs_noise, level_vol, slope_vol, d)
         h = jnp.maximum(t - d.t_last, 0.0)
-        q = slope_vol**2
-        var = P[0, 0] + 2 * h * P[0, 1] + h**2 * P[1, 1] + level_vol**2 * h + q * h**3 / 3.0 + obs_noise**2
-        return m[0] + h * m[1], jnp.sqrt(var)
+        F, Q = jax.vmap(_local_linear_transition(level_vol, slope_vol))(h)  # (times, 2, 2)
+        state = F @ m
+        var = (F @ P @ jnp.swapaxes(F, -1, -2) + Q)[:, 0, 0] + obs_noise**2
+        return state[:, 0], jnp.sqrt(var)
 
     loc, scale = jax.vmap(one)(params["obs_noise"], params["level_vol"], params["slope_vol"])
     return Predictive(loc, scale, jnp.full_like(loc[:, :1], jnp.inf))

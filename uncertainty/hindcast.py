@@ -18,7 +18,7 @@ the information, and the number of distinct origins is reported beside it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -60,8 +60,7 @@ class BacktestOptions:
     num_samples: int = 250
     num_chains: int = 4
     seed: int = 0
-    progress: bool = False
-    origin_step: int = field(default=1)
+    origin_step: int = 1
 
     def settings(self) -> NutsSettings:
         if self.quick:
@@ -106,8 +105,11 @@ def _check(data: GrowthData, target: Series, origins: np.ndarray, start: int, se
         raise DataError(series, "--from", f"{start} leaves no origin a year before the last list ({last})")
     first_t = float(target.year[origins[0]])
     n_fit = int((data.trend.year <= first_t).sum())
-    if n_fit < 5 or len(data.trend.measurements().until(math.floor(first_t))) < 3:
+    if n_fit < 5:
         raise DataError(series, "--from", f"{start} leaves {n_fit} points to fit at the first origin; need at least 5")
+    n_distinct = len(data.trend.measurements().until(math.floor(first_t)))
+    if n_distinct < 3:
+        raise DataError(series, "--from", f"{start} leaves {n_distinct} distinct measurements to fit; need at least 3")
     if first_t - data.first_year <= 4.0:
         raise DataError(series, "--from", f"the first origin ({first_t:.1f}) must follow more than 4 years of data")
 
@@ -243,14 +245,24 @@ def summarize(ds: xr.Dataset) -> dict:
 def _scores(ds: xr.Dataset, sel: np.ndarray) -> dict:
     pit = ds["pit"].values[sel]
     if not len(pit):
-        return {"coverage": {f"{p:.0%}"[:-1]: None for p in LEVELS}, "crps": None, "log_score": None, "pairs": 0}
+        return {
+            "coverage": {_level(p): None for p in LEVELS},
+            "crps": None,
+            "log_score": None,
+            "pairs": 0,
+            "origins": 0,
+        }
     return {
-        "coverage": {f"{round(100 * p)}": float(np.mean(np.abs(pit - 0.5) <= p / 2)) for p in LEVELS},
+        "coverage": {_level(p): float(np.mean(np.abs(pit - 0.5) <= p / 2)) for p in LEVELS},
         "crps": float(np.mean(ds["crps"].values[sel])),
         "log_score": float(np.mean(ds["log_score"].values[sel])),
         "pairs": int(sel.sum()),
         "origins": int(len(np.unique(ds["origin"].values[sel]))),
     }
+
+
+def _level(p: float) -> str:
+    return f"{round(100 * p)}"
 
 
 def choose_default(models: dict) -> tuple[str, str]:
@@ -284,7 +296,7 @@ def backtest_table(summary: dict):
                 "crps": entry["crps"],
                 "log_score": entry["log_score"],
                 "pairs": entry["pairs"],
-                "origins": entry.get("origins", 0),
+                "origins": entry["origins"],
             }
     table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
     table.index = [f"{n} {h}" for n, h in table.index]
@@ -308,6 +320,6 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     )
     counts = {"pairs": lambda v: f"{v:.0f}", "origins": lambda v: f"{v:.0f}"}
     fmts = {c: (lambda v: "nan" if np.isnan(v) else f"{v:.3f}") for c in ("cov_50", "cov_80", "cov_90", "crps")}
-    section = Section("backtest", backtest_table(summary), index_name="model horizon", formats={**fmts, **counts})
-    section.note = note
+    table = backtest_table(summary)
+    section = Section("backtest", table, index_name="model horizon", formats={**fmts, **counts}, note=note)
     return render([section], fmt)

@@ -22,7 +22,7 @@ from .errors import OutputError, RunFileError
 from .model import DERIVED_SITES, fixed_values
 from .priors import PriorSpec
 
-__all__ = ["brain_inference_data", "check_output_path", "load_run", "save_dataset", "save_run", "run_attrs"]
+__all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
 
 
 def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
@@ -104,13 +104,8 @@ def check_output_path(path: str | Path, force: bool = False) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path: str | Path, force: bool = False) -> Path:
-    """Write an ``xarray.Dataset`` (e.g. a backtest) as netCDF, atomically, like :func:`save_run`."""
-    return save_run(ds, path, force)
-
-
-def save_run(idata: az.InferenceData, path: str | Path, force: bool = False) -> Path:
-    """Write ``idata`` as netCDF atomically: a temporary file, then a rename.
+def save_run(idata: az.InferenceData | xr.Dataset, path: str | Path, force: bool = False) -> Path:
+    """Write ``idata`` (a run, or a backtest's ``Dataset``) as netCDF atomically: a temporary file, then a rename.
 
     An existing file is replaced only with ``force``, and only once the new
     file is complete; on any failure it is left as it was.
@@ -120,7 +115,7 @@ def save_run(idata: az.InferenceData, path: str | Path, force: bool = False) -> 
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
-        idata.to_netcdf(tmp, **({"engine": "h5netcdf"} if isinstance(idata, xr.Dataset) else {}))
+        idata.to_netcdf(tmp, engine="h5netcdf")
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except OSError as exc:

@@ -28,7 +28,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
-__all__ = ["NutsSettings", "NutsResult", "run_nuts", "rhat", "ess_bulk"]
+__all__ = ["NutsSettings", "NutsResult", "run_nuts", "rhat"]
 
 
 class NutsSettings(NamedTuple):
@@ -139,18 +139,7 @@ def run_nuts(key: Array, model: Callable, data: Any, settings: NutsSettings | No
 
 def rhat(x: np.ndarray) -> np.ndarray:
     """ArviZ's rank-normalised split R-hat over ``(chain, draw)`` = the last two axes, for each leading index."""
-    return _per_index(x, "rhat")
-
-
-def ess_bulk(x: np.ndarray) -> np.ndarray:
-    """ArviZ's rank-normalised bulk ESS over ``(chain, draw)`` = the last two axes, for each leading index."""
-    return _per_index(x, "ess")
-
-
-def _per_index(x: np.ndarray, stat: str) -> np.ndarray:
     from ._arviz import az
 
-    fn = az.rhat if stat == "rhat" else partial(az.ess, method="bulk")
-    lead = x.shape[:-2]
     flat = np.asarray(x, dtype=np.float64).reshape(-1, *x.shape[-2:])
-    return np.array([float(fn(v)) for v in flat]).reshape(lead)
+    return np.array([float(az.rhat(v)) for v in flat]).reshape(x.shape[:-2])
