@@ -83,7 +83,7 @@ def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
-    from .forecast import MODELS
+    from .forecast import DEFAULT_MODEL, MODELS
     from .growth_models import GROWTH_MODELS
     from .report import FORMATS
     from .reproduce import PRESETS
@@ -143,12 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="hpcg|hpl|FILE.csv",
         help="benchmark: hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax) or a CSV 'year,flops'",
     )
-    c.add_argument("--model", choices=MODELS, default="changepoint", help="growth model (default changepoint)")
+    c.add_argument(
+        "--model",
+        choices=MODELS,
+        default=DEFAULT_MODEL,
+        help=f"growth model (default {DEFAULT_MODEL}: the best calibrated in the hpl hindcast, see `backtest`)",
+    )
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
     c.add_argument("--warmup", type=_positive_int, default=None, help="NUTS warm-up steps per chain (default 1000)")
     c.add_argument("--chains", type=_positive_int, default=None, help="NUTS chains (default 4)")
     c.add_argument("--horizon", type=_horizon, default=2300.0, help="last year searched for a crossover (default 2300)")
-    c.add_argument("--no-compare", action="store_true", help="skip fitting the other model for the LOO comparison")
+    c.add_argument("--no-compare", action="store_true", help="skip fitting the other models for the LOO comparison")
     c.set_defaults(run=_cmd_crossover)
 
     g = sub.add_parser(

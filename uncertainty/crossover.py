@@ -1,9 +1,11 @@
 """Crossover year: when the fastest computer's practical FLOP/s first reaches the brain's.
 
-Everything works on ``g(t) = log2 F(t) - log2 brain_flops``, which is piecewise
-linear in t for every growth model here (a change of slope, and the end of the
-HPCG efficiency drift), so the first crossing has a closed form: evaluate g at
-the kinks, interpolate on the first segment that reaches 0. It vectorises. A draw that does not cross by
+Everything works on ``g(t) = log2 F(t) - log2 brain_flops``. For a piecewise-linear
+trend the first crossing has a closed form (:func:`first_crossing_at_kinks`: evaluate
+g at the kinks, interpolate on the first segment that reaches 0). For random future
+paths (the growth models of :mod:`uncertainty.growth_models`) it is found on the
+simulated path (:func:`first_crossing_on_grid`: the first grid point at or above 0,
+linear interpolation inside the step). Both vectorise. A draw that does not cross by
 the horizon gets ``inf``: it is counted as "no crossover", never dropped or
 clipped into the histogram.
 
@@ -25,6 +27,7 @@ __all__ = [
     "scenario_crossover_year",
     "first_crossing",
     "first_crossing_at_kinks",
+    "first_crossing_on_grid",
 ]
 
 DEFAULT_HORIZON = 2300.0
@@ -106,3 +109,23 @@ def first_crossing(
         return g0 + s1 * (jnp.minimum(t, tc) - t0) + s2 * jnp.maximum(t - tc, 0.0)
 
     return first_crossing_at_kinks(gap, t0, [tc], horizon)
+
+
+def first_crossing_on_grid(times: ArrayLike, gap: ArrayLike) -> Array:
+    """First year where the path ``gap`` (shape ``(..., len(times))``, log2 units) reaches 0, else ``inf``.
+
+    ``times`` is increasing; between grid points the path is taken as linear, so a
+    path that is linear in t gives the exact crossing. A path at or above 0 at
+    ``times[0]`` crosses at ``times[0]``.
+    """
+    t = jnp.asarray(times, dtype=float)
+    g = jnp.asarray(gap)
+    reached = g >= 0
+    first = jnp.argmax(reached, axis=-1)
+    prev = jnp.maximum(first - 1, 0)
+    ga = jnp.take_along_axis(g, prev[..., None], axis=-1)[..., 0]
+    gb = jnp.take_along_axis(g, first[..., None], axis=-1)[..., 0]
+    ta, tb = t[prev], t[first]
+    frac = jnp.where(gb > ga, -ga / jnp.where(gb > ga, gb - ga, 1.0), 1.0)
+    year = jnp.where(first == 0, t[0], ta + (tb - ta) * jnp.clip(frac, 0.0, 1.0))
+    return jnp.where(jnp.any(reached, axis=-1), year, jnp.inf)

@@ -20,18 +20,23 @@ import numpy as np
 import xarray as xr
 
 from ._arviz import az
-from .crossover import DEFAULT_HORIZON, first_crossing_at_kinks, scenario_crossover_year
+from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .distributions import to_distribution
 from .engine import sample_brain
 from .errors import DataError, PriorError
-from .growth import GROWTH_MODELS, fit_growth, log2_target, predictive_log2, trend_params
+from .growth_models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
+from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
+from .nuts import NutsSettings, run_nuts
+from .scores import predictive_samples
 from .io import run_attrs
 from .priors import GROWTH_FIELDS, Point, PriorSpec
 
-__all__ = ["MODELS", "ForecastOptions", "forecast", "LOG2_10"]
+__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "forecast", "LOG2_10"]
 
 MODELS = (*GROWTH_MODELS, "scenario")
+# the default growth model: the best calibrated model of the hpl hindcast (README, `uncertainty backtest`)
+DEFAULT_MODEL = "walkcycle"
 LOG2_10 = math.log2(10.0)
 _BRAIN_DIMS = {"log10_class_flops": "neuron_class", "log10_stage_flops": "stage"}
 
@@ -41,7 +46,7 @@ class ForecastOptions:
     """Settings of a crossover run (see ``uncertainty crossover --help``)."""
 
     series: str = "hpcg"
-    model: str = "changepoint"
+    model: str = DEFAULT_MODEL
     data_until: int | None = None
     num_samples: int = 10_000
     num_warmup: int = 1000
@@ -74,24 +79,27 @@ def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
             None,
             f"need at least 4 draws per chain ({4 * options.num_chains} for {options.num_chains} chains)",
         )
-    data = load_growth_data(options.series).measurements()
+    full = load_growth_data(options.series)
+    data = full
     heldout = None
     if options.data_until is not None:
         first, last = math.floor(data.first_year), math.floor(data.last_year)
         if options.data_until < first:
             raise DataError(options.series, "--data-until", f"{options.data_until} is before the first list ({first})")
-        heldout = data.target_series.after(options.data_until)
+        heldout = full.measurements().target_series.after(options.data_until)
         if not len(heldout):
             raise DataError(
                 options.series, "--data-until", f"no lists after {options.data_until} to backtest (last: {last})"
             )
         data = data.until(options.data_until)
-    if len(data.trend) < 3:
-        raise DataError(options.series, None, f"{len(data.trend)} measurements to fit; the growth models need 3")
+    if len(data.trend.measurements()) < 3:
+        raise DataError(
+            options.series, None, f"{len(data.trend.measurements())} measurements to fit; the growth models need 3"
+        )
     if data.practical is not None and len(data.practical) < 1:
         raise DataError(options.series, "--data-until", "leaves no HPCG measurement to fit")
     span = data.last_year - data.first_year
-    if options.model == "changepoint" and span <= 4.0:
+    if options.model in ("changepoint", "regimes") and span <= 4.0:
         raise DataError(options.series, None, f"data span {span:.1f} years; the change-point model needs more than 4")
     if len(np.unique(data.trend.year)) < 2:
         raise DataError(options.series, None, "all measurements are in the same year; no trend to fit")
@@ -100,19 +108,10 @@ def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
     return data, heldout
 
 
-def _joint_loglik(idata: az.InferenceData) -> az.InferenceData:
-    """A view of ``idata`` whose log-likelihood holds all observations in one variable, for LOO."""
-    ll = idata.log_likelihood
-    parts = [ll[v].rename({ll[v].dims[-1]: "observation"}) for v in ll.data_vars]
-    return az.InferenceData(
-        posterior=idata.posterior, log_likelihood=xr.Dataset({"joint": xr.concat(parts, "observation")})
-    )
-
-
 def _compare(fits: dict[str, az.InferenceData]) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = az.compare({k: _joint_loglik(v) for k, v in fits.items()}, ic="loo", var_name="joint")
+        table = az.compare(fits, ic="loo", var_name="joint")
     rows = {
         name: {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v)) for k, v in row.items() if k != "scale"}
         for name, row in table.iterrows()
@@ -132,74 +131,43 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     root = growth_key(seed)
     per_chain = -(-o.num_samples // o.num_chains)
     n = per_chain * o.num_chains
-    coords = {
-        "trend_list": list(data.trend.labels),
-        "neuron_class": list(spec.class_names),
-        "stage": list(spec.convention.stages),
-    }
-    dims = {"trend_obs": ["trend_list"]}
-    if data.practical is not None:
-        coords["practical_list"] = list(data.practical.labels)
-        dims["practical_obs"] = ["practical_list"]
+    chosen = MODELS_BY_NAME[o.model]
+    names = [o.model]
+    if o.compare:  # LOO needs the same observations: models that fit the same data
+        names += [m for m in GROWTH_MODELS if m != o.model and MODELS_BY_NAME[m].fits == chosen.fits]
+    settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
 
     fits = {}
     with jax.enable_x64(True):
-        for i, model in enumerate([o.model] + [m for m in GROWTH_MODELS if m != o.model and o.compare]):
-            mcmc = fit_growth(
-                jax.random.fold_in(root, 1 + i),
-                data,
-                model,
-                num_warmup=o.num_warmup,
-                num_samples=per_chain,
-                num_chains=o.num_chains,
-                progress=o.progress and i == 0,
-            )
-            fits[model] = (mcmc, az.from_numpyro(mcmc, coords=coords, dims=dims))
-        mcmc, idata = fits[o.model]
-        samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        for i, name in enumerate(names):
+            d = fit_data_at(data, name, data.last_year)
+            batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
+            result = run_nuts(jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings)
+            fits[name] = (d, {k: v[0] for k, v in result.samples.items()}, result)
+        d, samples, result = fits[o.model]
+        d = jax.tree_util.tree_map(jnp.asarray, d)
+        flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
 
         brain = sample_brain(spec, n, seed)
-        log10_brain = brain["log10_brain_flops"].reshape(o.num_chains, per_chain)
-        p = trend_params(samples, data)
-        t_start = data.first_year
-        log2_brain = log10_brain * LOG2_10
-        year = first_crossing_at_kinks(lambda t: log2_target(p, t) - log2_brain, t_start, p.kinks(), o.horizon)
-        grid = np.arange(math.ceil(data.first_year), 2101, dtype=np.float64)
+        log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10
+        times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+        year = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None])).reshape(o.num_chains, per_chain)
+        grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
             "log2_flops_forecast": (
                 ("chain", "draw", "forecast_year"),
-                predictive_log2(jax.random.fold_in(root, 10), samples, data, grid),
+                _predictive_log2(jax.random.fold_in(root, 10), chosen, flat, d, grid).reshape(o.num_chains, per_chain, -1),
             )
         }
-        if heldout is not None and len(heldout):
+        if heldout is not None:
             predictive["log2_flops_heldout"] = (
                 ("chain", "draw", "heldout_list"),
-                predictive_log2(jax.random.fold_in(root, 11), samples, data, heldout.year),
+                _predictive_log2(jax.random.fold_in(root, 11), chosen, flat, d, heldout.year).reshape(
+                    o.num_chains, per_chain, -1
+                ),
             )
 
-    post = {"crossover_year": (("chain", "draw"), np.asarray(year))}
-    for name in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops"):
-        value = brain[name].reshape(o.num_chains, per_chain, *brain[name].shape[1:])
-        post[name] = (("chain", "draw") + ((_BRAIN_DIMS[name],) if name in _BRAIN_DIMS else ()), value)
-    idata.posterior = idata.posterior.assign({k: xr.DataArray(v, dims=d) for k, (d, v) in post.items()}).assign_coords(
-        neuron_class=coords["neuron_class"], stage=coords["stage"]
-    )
-
-    pp = xr.Dataset(
-        {k: xr.DataArray(v, dims=d) for k, (d, v) in predictive.items()},
-        coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "forecast_year": grid},
-    )
-    observed = {}
-    if heldout is not None and len(heldout):
-        pp = pp.assign_coords(heldout_list=list(heldout.labels), heldout_year=("heldout_list", heldout.year))
-        observed["heldout_log2_flops"] = xr.DataArray(
-            heldout.log2_flops, dims=["heldout_list"], coords={"heldout_list": list(heldout.labels)}
-        )
-    idata.add_groups(posterior_predictive=pp)
-    idata.observed_data = idata.observed_data.assign(trend_year=("trend_list", data.trend.year), **observed)
-    if data.practical is not None:
-        idata.observed_data = idata.observed_data.assign(practical_year=("practical_list", data.practical.year))
-
+    idata = _inference_data(spec, samples, result, brain, year, predictive, data, heldout, grid, o, n)
     attrs = run_attrs(
         spec,
         seed=seed,
@@ -210,15 +178,102 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         model=o.model,
         data_until=o.data_until,
         horizon=o.horizon,
-        t_start=t_start,
+        t_start=float(times[0]),
         num_warmup=o.num_warmup,
         num_chains=o.num_chains,
         precision="float64",
     )
     if len(fits) > 1:
-        attrs["model_comparison"] = json.dumps(_compare({k: v[1] for k, v in fits.items()}))
+        # the random walk scores increments (each point given the one before), the Kalman models every point:
+        # compare the points every model predicts from the ones before (the last ``m``)
+        m = min(s_["log_lik"].shape[-1] for _, s_, _ in fits.values())
+        attrs["model_comparison"] = json.dumps(_compare({k: _loo_view(s_, m) for k, (_, s_, _) in fits.items()}))
     for group in idata.groups():
         idata[group].attrs.update(attrs)
+    return idata
+
+
+PATH_STEP = 0.25  # years between the points of a simulated future path
+
+
+def _paths(key, model, params, d, data: GrowthData, horizon: float) -> tuple[np.ndarray, Array]:
+    """Times and log2 FLOP/s of the target along the observed history and then each draw's simulated future.
+
+    The past is the observed leader (the first crossing may lie in it); the future starts a grid step
+    after the last list and runs to ``horizon``: the model's path, plus the HPCG efficiency ratio's
+    random walk (capped at 100%) for the ``hpcg`` target.
+    """
+    target = data.target_series
+    grid = np.arange(float(d.t_last) + PATH_STEP, horizon + PATH_STEP / 2, PATH_STEP)
+    grid = np.append(grid[grid < horizon], horizon)
+    k0, k1 = jax.random.split(key)
+    future = model.paths(k0, params, d, jnp.asarray(grid))
+    if d.rt is not None:
+        future = future + ratio_paths(k1, params, d, jnp.asarray(grid))
+    past = jnp.broadcast_to(jnp.asarray(target.log2_flops), (future.shape[0], len(target)))
+    return np.concatenate([target.year, grid]), jnp.concatenate([past, future], axis=1)
+
+
+def _predictive_log2(key, model, params, d, t: np.ndarray) -> np.ndarray:
+    """One posterior-predictive draw of the target's log2 FLOP/s at years ``t`` per posterior draw."""
+    k0, k1, k2 = jax.random.split(key, 3)
+    p = model.predict(k0, params, d, t)
+    draws = predictive_samples(k1, p)
+    if d.rt is not None:
+        draws = draws + ratio_predictive_draw(k2, params, d, jnp.asarray(t))
+    return np.asarray(draws)
+
+
+def _loo_view(samples: dict[str, np.ndarray], last: int) -> az.InferenceData:
+    """Posterior and pointwise log-likelihood (the ``last`` trend points and the ratio points) for LOO."""
+    parts = [samples["log_lik"][..., -last:]] + ([samples["ratio_log_lik"]] if "ratio_log_lik" in samples else [])
+    joint = np.concatenate(parts, axis=-1)
+    return az.from_dict(posterior={"zero": np.zeros(joint.shape[:2])}, log_likelihood={"joint": joint})
+
+
+def _inference_data(spec, samples, result, brain, year, predictive, data, heldout, grid, o, n) -> az.InferenceData:
+    chains, draws = year.shape
+    skip = {"log_lik", "ratio_log_lik", "shift"}
+    post = {k: v for k, v in samples.items() if k not in skip and v.ndim == 2}
+    post["crossover_year"] = year
+    for name in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops"):
+        post[name] = brain[name].reshape(chains, draws, *brain[name].shape[1:])
+    log_lik = {k: samples[k] for k in ("log_lik", "ratio_log_lik") if k in samples}
+    coords = {
+        "neuron_class": list(spec.class_names),
+        "stage": list(spec.convention.stages),
+        "forecast_year": grid,
+        "trend_list": list(data.trend.labels),
+    }
+    observed = {"trend_obs": data.trend.log2_flops, "trend_year": data.trend.year}
+    obs_dims = {"trend_obs": ["trend_list"], "trend_year": ["trend_list"]}
+    if data.practical is not None:
+        coords["practical_list"] = list(data.practical.labels)
+        observed.update(practical_obs=data.practical.log2_flops, practical_year=data.practical.year)
+        obs_dims.update(practical_obs=["practical_list"], practical_year=["practical_list"])
+    pp_dims = {"log2_flops_forecast": ["forecast_year"]}
+    if heldout is not None:
+        coords["heldout_list"] = list(heldout.labels)
+        observed["heldout_log2_flops"] = heldout.log2_flops
+        obs_dims["heldout_log2_flops"] = ["heldout_list"]
+        pp_dims["log2_flops_heldout"] = ["heldout_list"]
+    idata = az.from_dict(
+        posterior=post,
+        posterior_predictive={k: v for k, (_, v) in predictive.items()},
+        log_likelihood=log_lik,
+        observed_data=observed,
+        sample_stats={
+            "diverging": result.diverging[0],
+            "acceptance_rate": result.accept_prob[0],
+            "n_steps": result.num_steps[0],
+        },
+        coords=coords,
+        dims={**{k: [_BRAIN_DIMS[k]] for k in _BRAIN_DIMS}, **obs_dims, **pp_dims},
+    )
+    if heldout is not None:
+        idata.posterior_predictive = idata.posterior_predictive.assign_coords(
+            heldout_year=("heldout_list", heldout.year)
+        )
     return idata
 
 

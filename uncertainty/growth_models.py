@@ -100,6 +100,9 @@ class FitData(NamedTuple):
     rt: Array | None = None
     ry: Array | None = None
     rmask: Array | None = None
+    t_origin: Array | float = math.nan
+    n_lists: Array | int = 0
+    n_new: Array | int = 0
 
 
 class Predictive(NamedTuple):
@@ -116,8 +119,14 @@ def pad_fit_data(
     length: int,
     knots: np.ndarray,
     ratio: tuple[np.ndarray, np.ndarray, int] | None = None,
+    lists: tuple[float, int, int] | None = None,
 ) -> FitData:
-    """A :class:`FitData` of ``length`` points from the sorted points ``(t, y)``."""
+    """A :class:`FitData` of ``length`` points from the sorted points ``(t, y)``.
+
+    ``lists``: ``(t_origin, n_lists, n_new)``, the time of the last list known, how many lists
+    are known and on how many of them (after the first) a new leader appeared; without it the
+    points are taken to be every list.
+    """
     n = len(t)
     if n > length:
         raise ValueError(f"{n} points do not fit a length of {length}")
@@ -144,6 +153,9 @@ def pad_fit_data(
         rt=rt,
         ry=ry,
         rmask=rmask,
+        t_origin=np.float64(lists[0] if lists else t[-1]),
+        n_lists=np.int64(lists[1] if lists else n),
+        n_new=np.int64(lists[2] if lists else n - 1),
     )
 
 
@@ -427,6 +439,91 @@ def _randomwalk_paths(key, params, d, grid):
     return d.y_last + jnp.cumsum(steps, axis=1)
 
 
+# -- walkcycle: a random walk with drift plus a mean-reverting deviation (every list) -------------------
+
+
+def _walkcycle_transition(p: dict[str, Array]) -> Callable[[Array], tuple[Array, Array]]:
+    """F(dt), Q(dt) of the state ``(y, u, s)``: the leader ``y = x + u``, the trend ``x`` (integrates the
+    constant slope ``s`` plus a Brownian motion of sd ``vol`` per sqrt(year)) and ``u``, an
+    Ornstein-Uhlenbeck deviation (stationary sd ``cycle_sd``, rate ``reversion`` per year)."""
+
+    def transition(dt):
+        a = jnp.exp(-p["reversion"] * dt)
+        q_u = p["cycle_sd"] ** 2 * -jnp.expm1(-2.0 * p["reversion"] * dt)
+        F = jnp.array([[1.0, a - 1.0, dt], [0.0, a, 0.0], [0.0, 0.0, 1.0]])
+        Q = jnp.array([[p["vol"] ** 2 * dt + q_u, q_u, 0.0], [q_u, q_u, 0.0], [0.0, 0.0, 0.0]])
+        return F, Q
+
+    return transition
+
+
+WALK_START_SD = 3.0  # log2 units: the first list's trend, before it is observed
+SLOPE_PRIOR = (0.5, 0.5)  # doublings per year: the slope at the first list
+WALKCYCLE_SITES = ("vol", "cycle_sd", "reversion", "obs_noise")
+
+
+def _walkcycle_filter(p: dict[str, Array], d: FitData):
+    c2 = p["cycle_sd"] ** 2
+    m0 = jnp.array([d.y[0], 0.0, SLOPE_PRIOR[0]])
+    P0 = jnp.array([[WALK_START_SD**2 + c2, c2, 0.0], [c2, c2, 0.0], [0.0, 0.0, SLOPE_PRIOR[1] ** 2]])
+    return kalman_filter(_walkcycle_transition(p), m0, P0, d.t, d.y, p["obs_noise"] ** 2, d.mask)
+
+
+def walkcycle_model(d: FitData) -> None:
+    p = {
+        "vol": numpyro.sample("vol", dist.HalfNormal(1.0)),
+        "cycle_sd": numpyro.sample("cycle_sd", dist.HalfNormal(1.0)),
+        "reversion": numpyro.sample("reversion", dist.Gamma(2.0, 4.0)),
+        "obs_noise": numpyro.sample("obs_noise", dist.HalfNormal(0.1)),
+    }
+    lls, m, _ = _walkcycle_filter(p, d)
+    numpyro.factor("loglik", lls.sum())
+    numpyro.deterministic("log_lik", lls)
+    numpyro.deterministic("slope_last", m[2])
+    numpyro.deterministic("doubling_years_last", 1.0 / m[2])
+    if d.rt is not None:
+        _ratio_model(d)
+
+
+def _walkcycle_predict(key, params, d, t):
+    def one(p):
+        _, m, P = _walkcycle_filter(p, d)
+        h = jnp.maximum(t - d.t_last, 0.0)
+        F, Q = jax.vmap(_walkcycle_transition(p))(h)
+        var = (F @ P @ jnp.swapaxes(F, -1, -2) + Q)[:, 0, 0] + p["obs_noise"] ** 2
+        return (F @ m)[:, 0], jnp.sqrt(var)
+
+    loc, scale = jax.vmap(one)({k: params[k] for k in WALKCYCLE_SITES})
+    return Predictive(loc, scale, jnp.full_like(loc[:, :1], jnp.inf))
+
+
+def _walkcycle_paths(key, params, d, grid):
+    def one(key, p):
+        _, m, P = _walkcycle_filter(p, d)
+        return _simulate_state(key, _walkcycle_transition(p), m, P, d.t_last, grid)
+
+    keys = jax.random.split(key, params["vol"].shape[0])
+    return jax.vmap(one)(keys, {k: params[k] for k in WALKCYCLE_SITES})
+
+
+def _simulate_state(key, transition, m, P, t0, grid):
+    """First state component along ``grid`` of a linear-Gaussian state from ``Normal(m, P)`` at ``t0``."""
+    k = m.shape[0]
+    k0, k1 = jax.random.split(key)
+    x0 = m + jnp.linalg.cholesky(P + 1e-12 * jnp.eye(k)) @ jax.random.normal(k0, (k,))
+    dts = jnp.diff(jnp.concatenate([jnp.asarray(t0)[None], grid]))
+    eps = jax.random.normal(k1, (grid.shape[0], k))
+
+    def walk(x, inp):
+        dt, e = inp
+        F, Q = transition(jnp.maximum(dt, 0.0))
+        x = F @ x + jnp.linalg.cholesky(Q + 1e-12 * jnp.eye(k)) @ e
+        return x, x[0]
+
+    _, path = jax.lax.scan(walk, x0, (dts, eps))
+    return path
+
+
 # -- local linear trend (every list, Kalman filter) ----------------------------------------------
 
 
@@ -505,7 +602,7 @@ class GrowthModel:
     description: str
 
 
-GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "locallinear", "regimes")
+GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")
 
 MODELS_BY_NAME: dict[str, GrowthModel] = {
     "linear": GrowthModel(
@@ -537,6 +634,16 @@ MODELS_BY_NAME: dict[str, GrowthModel] = {
         _randomwalk_paths,
         ("doubling_years", "drift", "vol"),
         "random walk with drift on every list (Farmer & Lafond 2016)",
+    ),
+    "walkcycle": GrowthModel(
+        "walkcycle",
+        walkcycle_model,
+        "lists",
+        True,
+        _walkcycle_predict,
+        _walkcycle_paths,
+        ("doubling_years_last", *WALKCYCLE_SITES),
+        "random walk with drift plus a mean-reverting deviation: a leader jumps, the trend catches up",
     ),
     "locallinear": GrowthModel(
         "locallinear",

@@ -92,7 +92,8 @@ def fit_data_at(data: GrowthData, model: str, until: float) -> FitData:
     if data.practical is not None:
         rt, ry = _ratio(data, until)
         ratio = (rt, ry, len(data.practical))
-    return pad_fit_data(series.year, series.log2_flops, len(trend), _knots(data), ratio)
+    lists = (float(upto.year[-1]), len(upto), len(upto.measurements()) - 1)
+    return pad_fit_data(series.year, series.log2_flops, len(trend), _knots(data), ratio, lists)
 
 
 def _stack(items: list[FitData]) -> FitData:

@@ -211,6 +211,14 @@ _GROWTH_VARS = (
 )
 
 
+def _growth_vars(model: str | None) -> tuple[str, ...]:
+    from .growth_models import MODELS_BY_NAME
+
+    if model in MODELS_BY_NAME:
+        return (*MODELS_BY_NAME[model].summary_vars, "ratio_vol", "ratio_noise")
+    return _GROWTH_VARS
+
+
 def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
     """ArviZ summary of the growth parameters (doubling periods in years), with R-hat and ESS.
 
@@ -218,7 +226,7 @@ def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
     pulled by slopes near zero.
     """
     group = run_group(idata)
-    names = [v for v in _GROWTH_VARS if v in idata[group]]
+    names = [v for v in _growth_vars(idata[group].attrs.get("model")) if v in idata[group]]
     table = az.summary(
         idata,
         group=group,
