@@ -1,12 +1,15 @@
-"""Scenario crossover years against the article's hand-computed years."""
+"""Crossover years: the article's scenarios by hand, the closed form of piecewise-linear trends, and the
+first crossing of simulated paths."""
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from uncertainty.crossover import doublings_needed, scenario_crossover_year
+from uncertainty.crossover import doublings_needed, first_crossing_on_grid, scenario_crossover_year
+from uncertainty.growth_models import MODELS_BY_NAME, pad_fit_data
 
 
 def test_doublings_of_the_article():
@@ -107,3 +110,45 @@ def test_two_kinks_by_hand_and_against_a_dense_search():
             assert np.isinf(got)
         else:
             assert got == pytest.approx(expected, abs=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [
+        ([-2.0, -1.0, 1.0], 1.5),  # reaches 0 halfway between t = 1 and t = 2
+        ([0.5, 1.0, 2.0], 0.0),  # already at or above the brain at the start
+        ([-3.0, 0.0, 1.0], 1.0),  # touches 0 exactly on a grid point
+        ([-3.0, -2.0, -1.0], math.inf),  # never by the last grid point (the horizon)
+    ],
+)
+def test_first_crossing_on_grid_by_hand(gap, expected):
+    assert float(first_crossing_on_grid(jnp.array([0.0, 1.0, 2.0]), jnp.array(gap))) == expected
+
+
+def _line_data(slope: float, level_2020: float):
+    t = np.arange(1995.0, 2020.01, 0.5)
+    return t, level_2020 + slope * (t - 2020.0)
+
+
+@pytest.mark.parametrize("model", ["randomwalk", "walkcycle", "linear"])
+def test_zero_noise_paths_cross_where_the_closed_form_does(model):
+    """A path without noise is the straight line ``y_last + slope (t - t_last)``: the grid search must
+    find its closed-form crossing ``t_last + (brain - y_last) / slope`` to 0.01 year."""
+    slope, level = 0.6, 60.0
+    brain = jnp.array([61.3, 75.0, 100.0])  # log2 FLOP/s: inside the first step, decades and a century later
+    t, y = _line_data(slope, level)
+    with jax.enable_x64(True):
+        d = pad_fit_data(t, y, len(t), np.arange(1995.0, 2021.0))
+        d = jax.tree_util.tree_map(jnp.asarray, d)
+        one = jnp.ones(3)
+        params = {
+            "randomwalk": {"drift": slope * one, "vol": 0.0 * one},
+            "walkcycle": {"vol": 0.0 * one, "cycle_sd": 0.0 * one, "reversion": one, "obs_noise": 1e-6 * one},
+            "linear": {"level": level * one, "slope": slope * one},
+        }[model]
+        grid = jnp.arange(2020.25, 2300.0, 0.25)
+        paths = MODELS_BY_NAME[model].paths(jax.random.key(0), params, d, grid)
+        times = jnp.concatenate([jnp.array([2020.0]), grid])
+        path = jnp.concatenate([jnp.full((3, 1), level), paths], axis=1)
+        year = first_crossing_on_grid(times, path - brain[:, None])
+    np.testing.assert_allclose(np.asarray(year), 2020.0 + (np.asarray(brain) - level) / slope, atol=0.01)

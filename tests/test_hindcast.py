@@ -116,6 +116,44 @@ def test_random_walk_predictive_matches_farmer_lafond():
     assert x.var() == pytest.approx(var_fl, rel=0.12)  # 4000 draws: sd of a variance estimate ~ 3%
 
 
+def _simulate(model: str, rng, t: np.ndarray) -> np.ndarray:
+    if model == "randomwalk":
+        steps = 0.7 * np.diff(t) + 0.5 * np.sqrt(np.diff(t)) * rng.standard_normal(len(t) - 1)
+        return 40.0 + np.concatenate([[0.0], np.cumsum(steps)])
+    x, u, out = 40.0, 0.5 * rng.standard_normal(), []  # walkcycle: slope 0.7, vol 0.3, cycle sd 0.5, rate 0.5
+    for i, ti in enumerate(t):
+        if i:
+            a = math.exp(-0.5 * (ti - t[i - 1]))
+            x += 0.7 * (ti - t[i - 1]) + 0.3 * math.sqrt(ti - t[i - 1]) * rng.standard_normal()
+            u = a * u + 0.5 * math.sqrt(1 - a * a) * rng.standard_normal()
+        out.append(x + u)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("model", ["randomwalk", "walkcycle"])
+def test_hindcast_coverage_on_series_simulated_from_the_model(model):
+    """Series simulated from the model with known parameters, each fitted on 40 lists and scored 4 years
+    later: independent series, so the coverage of the central 50% and 90% intervals is binomial."""
+    n_series, n_fit, ahead = 48, 40, 8
+    rng = np.random.default_rng(21)
+    t = 1980.0 + 0.5 * np.arange(n_fit + ahead)
+    series = [_simulate(model, rng, t) for _ in range(n_series)]
+    fits = [pad_fit_data(t[:n_fit], y[:n_fit], n_fit, np.arange(1980.0, 2001.0)) for y in series]
+    batch = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs)), *fits)
+    gm = MODELS_BY_NAME[model]
+    r = run_nuts(jax.random.key(4), gm.model, batch, NutsSettings(300, 100, 2))
+    pits = []
+    for b in range(n_series):
+        params = {k: jnp.asarray(v[b].reshape(-1, *v.shape[3:])) for k, v in r.samples.items()}
+        d = jax.tree_util.tree_map(jnp.asarray, fits[b])
+        p = gm.predict(jax.random.key(b), params, d, np.array([t[-1]]))
+        pits.append(float(pit(p, jnp.array([series[b][-1]]))[0]))
+    pits = np.array(pits)
+    for level in (0.5, 0.9):
+        covered = np.mean(np.abs(pits - 0.5) <= level / 2)
+        assert abs(covered - level) <= 3 * math.sqrt(level * (1 - level) / n_series), (level, covered)
+
+
 def test_cli_backtest_quick_json(capsys, tmp_path):
     path = tmp_path / "bt.nc"
     assert main(["backtest", "--model", "randomwalk", "--quick", "--format", "json", "--out", str(path)]) == 0

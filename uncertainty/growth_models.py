@@ -476,11 +476,12 @@ def walkcycle_model(d: FitData) -> None:
         "reversion": numpyro.sample("reversion", dist.Gamma(2.0, 4.0)),
         "obs_noise": numpyro.sample("obs_noise", dist.HalfNormal(0.1)),
     }
-    lls, m, _ = _walkcycle_filter(p, d)
+    lls, m, P = _walkcycle_filter(p, d)
     numpyro.factor("loglik", lls.sum())
     numpyro.deterministic("log_lik", lls)
-    numpyro.deterministic("slope_last", m[2])
-    numpyro.deterministic("doubling_years_last", 1.0 / m[2])
+    # the slope is integrated out by the filter; this draw of it given the rest is its exact posterior
+    slope = numpyro.sample("slope_last", dist.Normal(m[2], jnp.sqrt(P[2, 2])))
+    numpyro.deterministic("doubling_years_last", 1.0 / slope)
     if d.rt is not None:
         _ratio_model(d)
 
