@@ -70,7 +70,11 @@ def test_crossover_user_csv(tmp_path, capsys):
         (["--data-until", "1990"], None, "before the first list (1993)"),
         (["--series", "hpcg", "--data-until", "2013"], None, "no HPCG measurement"),
         (["--data-until", "2025"], None, "no lists after 2025 to backtest"),
-        (["--series", "{csv}", "--model", "changepoint"], "year,flops\n2000,1e12\n2001,2e12\n2002,4e12\n2003,8e12\n", "needs more than 4"),
+        (
+            ["--series", "{csv}", "--model", "changepoint"],
+            "year,flops\n2000,1e12\n2001,2e12\n2002,4e12\n2003,8e12\n",
+            "needs more than 4",
+        ),
         (["--series", "{csv}", "--model", "linear"], "year,flops\n2000,1e12\n2000,2e12\n2000,4e12\n", "same year"),
         (["--chains", "1"], None, "at least 2 chains"),
         (["--samples", "10", "--chains", "4"], None, "at least 4 draws per chain"),

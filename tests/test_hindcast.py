@@ -173,6 +173,9 @@ def test_cli_backtest_quick_json(capsys, tmp_path):
     assert rw["origins"] == 13 and rw["crps"] > 0 and math.isfinite(rw["log_score"])
     assert sum(rw["pit_histogram"]) == rw["pairs"]
     assert rw["max_rhat"] < 1.1
+    # the saved hindcast plots as a calibration figure
+    assert main(["plot", str(path), "--out", str(tmp_path / "figs")]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "figs" / "calibration.png")]
 
 
 @pytest.mark.parametrize(

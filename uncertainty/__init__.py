@@ -21,8 +21,13 @@ from .crossover import scenario_crossover_year as scenario_crossover_year
 from .engine import sample_brain as sample_brain
 from .errors import InputError as InputError
 from .errors import PriorError as PriorError
+from .forecast import DEFAULT_MODEL as DEFAULT_MODEL
 from .forecast import ForecastOptions as ForecastOptions
 from .forecast import forecast as forecast
+from .hindcast import BacktestOptions as BacktestOptions
+from .hindcast import backtest as backtest
+from .hindcast import backtest_table as backtest_table
+from .hindcast import summarize_backtest as summarize_backtest
 from .history import load_growth_data as load_growth_data
 from .io import brain_inference_data as brain_inference_data
 from .io import load_run as load_run
@@ -35,6 +40,7 @@ from .lnp import LNPParams as LNPParams
 from .lnp import neuron_flops as neuron_flops
 from .lnp import stage_flops as stage_flops
 from .plots import brain_flops_figure as brain_flops_figure
+from .plots import calibration_figure as calibration_figure
 from .plots import compare_figure as compare_figure
 from .plots import contributions_figure as contributions_figure
 from .plots import crossover_cdf_figure as crossover_cdf_figure

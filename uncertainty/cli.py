@@ -308,10 +308,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
 
-    from .io import load_run
+    from .io import load_backtest, load_run
     from .plots import _names, write_figures
 
-    runs = dict(zip(_names(args.run_files), (load_run(p) for p in args.run_files), strict=True))
+    def load(path):
+        backtest = load_backtest(path)
+        return backtest if backtest is not None else load_run(path)
+
+    runs = dict(zip(_names(args.run_files), (load(p) for p in args.run_files), strict=True))
     for path in write_figures(runs, args.out, args.format, args.force):
         print(path)
     return 0

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-import xarray as xr
 
 from ._arviz import az
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
@@ -27,10 +26,10 @@ from .errors import DataError, PriorError
 from .growth_models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
-from .nuts import NutsSettings, run_nuts
-from .scores import predictive_samples
 from .io import run_attrs
+from .nuts import NutsSettings, run_nuts
 from .priors import GROWTH_FIELDS, Point, PriorSpec
+from .scores import predictive_samples
 
 __all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "forecast", "LOG2_10"]
 
@@ -156,7 +155,9 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         predictive = {
             "log2_flops_forecast": (
                 ("chain", "draw", "forecast_year"),
-                _predictive_log2(jax.random.fold_in(root, 10), chosen, flat, d, grid).reshape(o.num_chains, per_chain, -1),
+                _predictive_log2(jax.random.fold_in(root, 10), chosen, flat, d, grid).reshape(
+                    o.num_chains, per_chain, -1
+                ),
             )
         }
         if heldout is not None:

@@ -36,6 +36,7 @@ __all__ = [
     "BacktestOptions",
     "backtest",
     "summarize",
+    "summarize_backtest",
     "choose_default",
     "fit_data_at",
     "DEFAULT_START",
@@ -241,6 +242,9 @@ def summarize(ds: xr.Dataset) -> dict:
         models[str(name)] = entry
     default, reason = choose_default(models)
     return {"default": default, "default_reason": reason, "models": models}
+
+
+summarize_backtest = summarize  # the name the package exports
 
 
 def _scores(ds: xr.Dataset, sel: np.ndarray) -> dict:

@@ -135,6 +135,29 @@ def _umask() -> int:
 def load_run(path: str | Path) -> az.InferenceData:
     """Read a run saved by :func:`save_run`, checking that it has the shape of one."""
     path = Path(path)
+    _check_path(path)
+    try:
+        idata = az.from_netcdf(path)
+    except Exception as exc:  # h5py/xarray raise many types for a bad file
+        raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
+    _check_run(path, idata)
+    return idata
+
+
+def load_backtest(path: str | Path) -> xr.Dataset | None:
+    """The hindcast saved by ``uncertainty backtest --out`` at ``path``, or None if the file is not one."""
+    path = Path(path)
+    _check_path(path)
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            if ds.attrs.get("kind") != "backtest":
+                return None
+            return ds.load()
+    except Exception:  # not a plain netCDF dataset: leave the error to load_run
+        return None
+
+
+def _check_path(path: Path) -> None:
     try:
         if not path.exists():
             raise RunFileError(path, None, "no such file")
@@ -142,12 +165,6 @@ def load_run(path: str | Path) -> az.InferenceData:
             raise RunFileError(path, None, "is a directory, not a run file")
     except OSError as exc:
         raise RunFileError(path, None, f"unusable path ({exc.strerror or exc})") from None
-    try:
-        idata = az.from_netcdf(path)
-    except Exception as exc:  # h5py/xarray raise many types for a bad file
-        raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
-    _check_run(path, idata)
-    return idata
 
 
 def _check_run(path: Path, idata: az.InferenceData) -> None:

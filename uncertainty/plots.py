@@ -153,7 +153,8 @@ def crossover_cdf_figure(idata: az.InferenceData):
 
 
 def growth_fit_figure(idata: az.InferenceData):
-    """Benchmark data, fitted trend with 50%/90% predictive bands, brain band and crossover histogram."""
+    """Benchmark data, the forecast fan (50%/90% predictive bands after the data), the brain band and the
+    crossover histogram."""
     if "posterior_predictive" not in idata.groups() or "log2_flops_forecast" not in idata.posterior_predictive:
         raise ValueError("the run has no growth fit (run `uncertainty crossover` with a data model)")
     log10_2 = math.log10(2.0)
@@ -166,7 +167,7 @@ def growth_fit_figure(idata: az.InferenceData):
     fig, ax = _new()
     ax.fill_between(years, q05, q95, color="tab:green", alpha=0.15, label="90% predictive")
     ax.fill_between(years, q25, q75, color="tab:green", alpha=0.3, label="50% predictive")
-    ax.plot(years, q50, color="tab:green", linewidth=1.5, label=f"median fit ({attrs.get('model', '')})")
+    ax.plot(years, q50, color="tab:green", linewidth=1.5, label=f"median forecast ({attrs.get('model', '')})")
     target = {"marker": "s", "linestyle": "none", "color": "black", "markersize": 4}
     if "practical_obs" in obs:
         ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, ".", color="0.55", label="HPL leaders (trend)")
@@ -189,11 +190,11 @@ def growth_fit_figure(idata: az.InferenceData):
     finite = y[np.isfinite(y) & (y <= years[-1])]
     if finite.size:
         twin = ax.twinx()
-        twin.hist(finite, bins=60, range=(years[0], years[-1]), color="tab:red", alpha=0.35, density=False)
+        twin.hist(finite, bins=60, range=(float(finite.min()), years[-1]), color="tab:red", alpha=0.35)
         twin.set_ylim(0, twin.get_ylim()[1] * 4)  # keep the histogram in the bottom quarter
         twin.set_yticks([])
         ax.plot([], [], color="tab:red", alpha=0.35, linewidth=6, label="crossover year (histogram)")
-    ax.set_xlim(years[0], years[-1])
+    ax.set_xlim(min(years[0], float(np.min(obs["trend_year"]))), years[-1])
     ax.set_xlabel("year")
     ax.set_ylabel("log10 FLOP/s")
     ax.set_title("Growth of the fastest computer and the brain")
@@ -240,8 +241,35 @@ def sensitivity_figure(idata: az.InferenceData, top: int = 12):
     return fig
 
 
-def figures_for(idata: az.InferenceData) -> dict[str, object]:
-    """Every figure that fits one run, by file stem."""
+def calibration_figure(ds: xr.Dataset):
+    """A hindcast (``uncertainty backtest --out``): empirical vs nominal coverage of the central intervals
+    per model (calibrated models follow the diagonal), and each model's PIT histogram (flat when calibrated)."""
+    models = [str(m) for m in ds["fitted_model"].values]
+    fig, (left, right) = _new(1, 2, figsize=(FIGURE_SIZE[0] * 1.4, FIGURE_SIZE[1]))
+    nominal = np.linspace(0.0, 1.0, 21)
+    left.plot([0, 1], [0, 1], color="black", linewidth=0.8, label="nominal")
+    bins = np.linspace(0.0, 1.0, 11)
+    for name in models:
+        pit = ds["pit"].values[ds["model"].values == name]
+        covered = [np.mean(np.abs(pit - 0.5) <= p / 2) for p in nominal]
+        (line,) = left.plot(nominal, covered, marker=".", label=name)
+        hist, _ = np.histogram(pit, bins=bins, density=True)
+        right.stairs(hist, bins, color=line.get_color(), label=name)
+    right.axhline(1.0, color="black", linewidth=0.8)
+    left.set_xlabel("nominal coverage of the central interval")
+    left.set_ylabel("empirical coverage (hindcast)")
+    left.set_title(f"Calibration out of sample ({ds.attrs.get('series', '')})")
+    left.legend(fontsize=7)
+    right.set_xlabel("PIT of the observed leader")
+    right.set_ylabel("density")
+    right.set_title("PIT histograms (flat = calibrated)")
+    return fig
+
+
+def figures_for(idata: az.InferenceData | xr.Dataset) -> dict[str, object]:
+    """Every figure that fits one run (or a backtest), by file stem."""
+    if isinstance(idata, xr.Dataset):
+        return {"calibration": calibration_figure(idata)}
     figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
     if sensitivity(idata) is not None:
         figs["sensitivity"] = sensitivity_figure(idata)
@@ -259,7 +287,7 @@ def figures_for(idata: az.InferenceData) -> dict[str, object]:
 
 
 def write_figures(
-    runs: dict[str, az.InferenceData],
+    runs: dict[str, az.InferenceData | xr.Dataset],
     out_dir: str | Path,
     fmt: str = "png",
     force: bool = False,
@@ -282,8 +310,9 @@ def write_figures(
     for name, idata in runs.items():
         prefix = "" if len(runs) == 1 else f"{name}_"
         figures.update({f"{prefix}{stem}": fig for stem, fig in figures_for(idata).items()})
-    if len(runs) > 1:
-        figures["compare"] = compare_figure(runs)
+    brain_runs = {k: v for k, v in runs.items() if not isinstance(v, xr.Dataset)}
+    if len(brain_runs) > 1:
+        figures["compare"] = compare_figure(brain_runs)
     targets = {stem: out / f"{stem}.{fmt}" for stem in figures}
     existing = [p for p in targets.values() if p.exists()]
     if existing and not force:
