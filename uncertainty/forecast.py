@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import Array
 
 from ._arviz import az
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
