@@ -1,8 +1,12 @@
 """Crossover forecasts: brain FLOP/s draws joined with compute-growth draws.
 
-Data models (``linear``, ``changepoint``): the growth model is fitted to the
-benchmark history with NUTS; each posterior draw (chain c, draw i) is paired with
-one independent brain-FLOP/s draw, and its trend gives the crossover year.
+Data models (:mod:`uncertainty.growth_models`; default ``walkcycle``, the best
+calibrated in the hpl hindcast): the growth model is fitted to the benchmark
+history with NUTS; each posterior draw (chain c, draw i) is paired with one
+independent brain-FLOP/s draw and one simulated future path of the target (for
+``hpcg``: the HPL path plus the efficiency ratio's random walk, capped at 100%),
+and the path's first crossing of the brain is the crossover year. Deterministic
+trends give straight paths, so their crossing is exact.
 Scenario model: the ``[growth]`` priors of the prior file (the article's form)
 are drawn instead. Either way the result is one ``InferenceData``.
 """

@@ -1,14 +1,14 @@
-"""Growth models for rolling-origin hindcasts (NumPyro, fitted with NUTS in float64).
+"""Growth models of the fastest computer (NumPyro, fitted with NUTS in float64).
 
-Work in progress (issue 7): these models are scored out of sample by
-:mod:`uncertainty.hindcast` (``uncertainty backtest``); the ``crossover`` command still uses
-:mod:`uncertainty.growth`.
+They serve the crossover forecast (:mod:`uncertainty.forecast`, on simulated future
+paths) and are scored out of sample by :mod:`uncertainty.hindcast` (``uncertainty
+backtest``), which also picks the default model.
 
 Every model describes ``y(t)``, log2 FLOP/s of the benchmark leader at decimal
 year ``t``. Two fit the *distinct measurements* (a leader repeated on later
 lists is one measurement) with a deterministic trend plus Student-t noise; the
-others are stochastic processes fitted to the leader at *every list*, whose
-forecast uncertainty grows with the horizon.
+others are stochastic processes, most of them fitted to the leader at *every list*,
+whose forecast uncertainty grows with the horizon.
 
 ``linear`` (measurements)
     ``y = level + slope * (t - t_last) + noise``.
@@ -20,10 +20,19 @@ forecast uncertainty grows with the horizon.
     ``y(t + dt) - y(t) ~ Normal(drift * dt, vol**2 * dt)``; per list interval
     (dt = 0.5 y) this is their geometric random walk. Its forecast error
     variance grows as ``vol**2 * (tau + tau**2 / T)`` (horizon tau, data span T).
+``walkcycle`` (every list; the default)
+    a random walk with drift plus a mean-reverting deviation:
+    ``y = x + u + noise``, the trend ``x`` a Brownian motion with drift (constant
+    slope, ``vol`` per sqrt(year)), ``u`` an Ornstein-Uhlenbeck process (stationary
+    sd ``cycle_sd``, rate ``reversion`` per year). A new leader jumps above the
+    trend and stays flat while the trend catches up: short-run changes are large,
+    long-run ones smaller than a random walk's. The slope is integrated out by the
+    Kalman filter (:func:`kalman_filter`, ``lax.scan``); ``slope_last`` is its draw
+    given the other parameters.
 ``locallinear`` (every list)
     local linear trend: level and slope are both random walks in continuous
     time (the level integrates the slope), observed with noise; the marginal
-    likelihood comes from a Kalman filter (:func:`kalman_filter`, ``lax.scan``).
+    likelihood comes from a Kalman filter.
     The slope itself drifts, so long-range bands fan out.
 ``regimes`` (measurements)
     a piecewise-linear trend whose slope may shift at every whole year. A shift
@@ -46,7 +55,11 @@ last - 2)``, ``sigma ~ HalfNormal(1)``, ``nu ~ Gamma(2, 0.1)`` (Juarez & Steel
 2010), ``vol ~ HalfNormal(2)`` per sqrt(year), local linear ``obs_noise ~
 HalfNormal(0.5)``, ``level_vol ~ HalfNormal(1)`` per sqrt(year), ``slope_vol ~
 HalfNormal(0.2)`` doublings per year per sqrt(year), its initial state
-``Normal([y_first, 0.5], diag(1, 0.5**2))``; regimes ``rate ~ Gamma(2, 20)``
+``Normal([y_first, 0.5], diag(1, 0.5**2))``; walkcycle ``vol ~ HalfNormal(1)`` per sqrt(year),
+``cycle_sd ~ HalfNormal(1)``, ``reversion ~ Gamma(2, 4)`` per year (mean 0.5: a deviation
+lasts about two years, a leader's typical reign), ``obs_noise ~ HalfNormal(0.1)``, the slope
+``Normal(0.5, 0.5)`` and the trend at the first list ``Normal(y_first, 3**2)``, ``u``
+stationary; regimes ``rate ~ Gamma(2, 20)``
 shifts per year (mean one per decade), ``jump ~ HalfNormal(0.5)`` doublings per
 year; ratio ``r_first ~ Normal(log2 0.02, 1)`` (initial state), ``ratio_vol ~
 HalfNormal(0.5)`` per sqrt(year), ``ratio_noise ~ HalfNormal(0.5)``.
