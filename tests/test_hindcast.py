@@ -134,14 +134,14 @@ def _simulate(model: str, rng, t: np.ndarray) -> np.ndarray:
 def test_hindcast_coverage_on_series_simulated_from_the_model(model):
     """Series simulated from the model with known parameters, each fitted on 40 lists and scored 4 years
     later: independent series, so the coverage of the central 50% and 90% intervals is binomial."""
-    n_series, n_fit, ahead = 48, 40, 8
+    n_series, n_fit, ahead = 40, 40, 8
     rng = np.random.default_rng(21)
     t = 1980.0 + 0.5 * np.arange(n_fit + ahead)
     series = [_simulate(model, rng, t) for _ in range(n_series)]
     fits = [pad_fit_data(t[:n_fit], y[:n_fit], n_fit, np.arange(1980.0, 2001.0)) for y in series]
     batch = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs)), *fits)
     gm = MODELS_BY_NAME[model]
-    r = run_nuts(jax.random.key(4), gm.model, batch, NutsSettings(300, 100, 2))
+    r = run_nuts(jax.random.key(4), gm.model, batch, NutsSettings(200, 100, 2))
     pits = []
     for b in range(n_series):
         params = {k: jnp.asarray(v[b].reshape(-1, *v.shape[3:])) for k, v in r.samples.items()}
