@@ -545,10 +545,11 @@ def locallinear_model(d: FitData) -> None:
     obs_noise = numpyro.sample("obs_noise", dist.HalfNormal(0.5))
     level_vol = numpyro.sample("level_vol", dist.HalfNormal(1.0))
     slope_vol = numpyro.sample("slope_vol", dist.HalfNormal(0.2))
-    lls, m, _ = _locallinear_filter(obs_noise, level_vol, slope_vol, d)
+    lls, m, P = _locallinear_filter(obs_noise, level_vol, slope_vol, d)
     numpyro.factor("loglik", lls.sum())
     numpyro.deterministic("log_lik", lls)
-    numpyro.deterministic("slope_last", m[1])
+    # the filtered slope at the last point given the rest: its exact posterior (not only its mean)
+    numpyro.sample("slope_last", dist.Normal(m[1], jnp.sqrt(P[1, 1])))
     if d.rt is not None:
         _ratio_model(d)
 
