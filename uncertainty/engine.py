@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro import handlers
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from .errors import InputError, PriorError
 from .model import brain_model
 from .priors import Point, PriorSpec
 
@@ -141,4 +141,20 @@ def sample_brain(
                         out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
                     out[name][start : start + take] = np.asarray(value)[:take]
                 bar.update(take)
+    _check_expressions(spec, out)
     return out
+
+
+def _check_expressions(spec: PriorSpec, draws: dict[str, np.ndarray]) -> None:
+    """An expression class must give a positive, finite FLOP/s in every draw (``a - b`` may not)."""
+    per_class = draws["log10_class_flops"]
+    for i, c in enumerate(spec.classes):
+        if c.method != "expression":
+            continue
+        bad = ~np.isfinite(per_class[:, i])
+        if bad.any():
+            raise PriorError(
+                spec.path,
+                f"classes.{c.name}.flops_per_second",
+                f"is not a positive finite number in {int(bad.sum())} of {bad.size} draws",
+            )

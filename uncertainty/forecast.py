@@ -32,6 +32,7 @@ from .growth_models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_pre
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
 from .io import run_attrs
+from .model import has_stages
 from .nuts import NutsSettings, run_nuts
 from .priors import GROWTH_FIELDS, Point, PriorSpec
 from .scores import predictive_samples
@@ -237,17 +238,21 @@ def _loo_view(samples: dict[str, np.ndarray], last: int) -> az.InferenceData:
     return az.from_dict(posterior={"zero": np.zeros(joint.shape[:2])}, log_likelihood={"joint": joint})
 
 
+def _stage_coords(spec) -> dict[str, list[str]]:
+    return {"stage": list(spec.convention.stages)} if has_stages(spec) else {}
+
+
 def _inference_data(spec, samples, result, brain, year, predictive, data, heldout, grid, o, n) -> az.InferenceData:
     chains, draws = year.shape
     skip = {"log_lik", "ratio_log_lik", "shift"}
     post = {k: v for k, v in samples.items() if k not in skip and v.ndim == 2}
     post["crossover_year"] = year
-    for name in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops"):
+    for name in (n for n in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops") if n in brain):
         post[name] = brain[name].reshape(chains, draws, *brain[name].shape[1:])
     log_lik = {k: samples[k] for k in ("log_lik", "ratio_log_lik") if k in samples}
     coords = {
         "neuron_class": list(spec.class_names),
-        "stage": list(spec.convention.stages),
+        **_stage_coords(spec),
         "forecast_year": grid,
         "trend_list": list(data.trend.labels),
     }
@@ -274,7 +279,7 @@ def _inference_data(spec, samples, result, brain, year, predictive, data, heldou
             "n_steps": result.num_steps[0],
         },
         coords=coords,
-        dims={**{k: [_BRAIN_DIMS[k]] for k in _BRAIN_DIMS}, **obs_dims, **pp_dims},
+        dims={**{k: [d] for k, d in _BRAIN_DIMS.items() if k in post}, **obs_dims, **pp_dims},
     )
     if heldout is not None:
         idata.posterior_predictive = idata.posterior_predictive.assign_coords(
@@ -312,8 +317,8 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
     draws = {**{k: v for k, v in brain.items() if k.startswith("log10_")}, **growth, "crossover_year": np.asarray(year)}
     idata = az.from_dict(
         prior={k: v[None, ...] for k, v in draws.items()},
-        coords={"neuron_class": list(spec.class_names), "stage": list(spec.convention.stages)},
-        dims={k: [d] for k, d in _BRAIN_DIMS.items()},
+        coords={"neuron_class": list(spec.class_names), **_stage_coords(spec)},
+        dims={k: [d] for k, d in _BRAIN_DIMS.items() if k in draws},
     )
     attrs = run_attrs(
         spec,

@@ -19,7 +19,7 @@ import xarray as xr
 
 from ._arviz import az
 from .errors import OutputError, RunFileError
-from .model import DERIVED_SITES, fixed_values
+from .model import DERIVED_SITES, fixed_values, has_stages
 from .priors import PriorSpec
 
 __all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
@@ -62,7 +62,9 @@ def brain_inference_data(
     if not keep_parameters:
         draws = {k: v for k, v in draws.items() if k in DERIVED_SITES}
     dims = {"log10_class_flops": ["neuron_class"], "log10_stage_flops": ["stage"]}
-    coords = {"neuron_class": list(spec.class_names), "stage": list(spec.convention.stages)}
+    coords = {"neuron_class": list(spec.class_names)}
+    if has_stages(spec):
+        coords["stage"] = list(spec.convention.stages)
     idata = az.from_dict(
         prior={k: (v if k in DERIVED_SITES else v.astype(np.float32))[None, ...] for k, v in draws.items()},
         coords=coords,

@@ -4,7 +4,9 @@ Sample sites are the stochastic priors of every neuron class, named
 ``{class}_{field}`` (e.g. ``granule_rate``), and ``shared_{field}`` for a
 ``[defaults]`` field listed in ``shared`` (one draw for every class that takes
 it); fixed values are constants, not sites. Deterministic sites: ``log10_brain_flops`` (draw), ``log10_class_flops``
-(draw, class) and ``log10_stage_flops`` (draw, counted stage), all log10 FLOP/s.
+(draw, class) and, when some class is an LNP neuron, ``log10_stage_flops`` (draw, counted stage: the LNP
+classes' FLOP/s in each stage), all log10 FLOP/s. An ``expression`` class's FLOP/s is its compiled expression
+(:mod:`uncertainty.expression`) evaluated on its field draws.
 The cost function is written for one draw and batched over the draw plate with
 ``jax.vmap``.
 """
@@ -14,12 +16,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpyro
+from jax.scipy.special import logsumexp
 
 from .brain import BrainParams, brain_log10_flops
 from .distributions import to_distribution
+from .expression import parse_expression
 from .priors import CLASS_FIELDS, Point, PriorSpec
 
-__all__ = ["DERIVED_SITES", "brain_model", "site_name", "fixed_values"]
+__all__ = ["DERIVED_SITES", "brain_model", "has_stages", "site_name", "fixed_values"]
+
+_LN10 = 2.302585092994046
 
 DERIVED_SITES = ("log10_brain_flops", "log10_class_flops", "log10_stage_flops")
 
@@ -42,24 +48,45 @@ def fixed_values(spec: PriorSpec) -> dict[str, float]:
 def brain_model(spec: PriorSpec, num_draws: int) -> None:
     """Draw ``num_draws`` joint samples of the priors and their brain FLOP/s."""
     columns: dict[str, list] = {f: [] for f in CLASS_FIELDS}
+    values: dict[str, dict[str, jnp.ndarray]] = {}  # expression classes: field -> draws
 
-    def draw(name: str, field: str, prior) -> jnp.ndarray:
+    def draw(name: str, positive: bool, prior) -> jnp.ndarray:
         if isinstance(prior, Point):
             return jnp.full((num_draws,), prior.value)
-        return numpyro.sample(name, to_distribution(prior, CLASS_FIELDS[field].positive))
+        return numpyro.sample(name, to_distribution(prior, positive))
 
     with numpyro.plate("draw", num_draws):
         shared = {}
         for c in spec.classes:
             for f, prior in c.params.items():
+                positive = CLASS_FIELDS[f].positive if c.method == "lnp" else True
                 if f in spec.shared and f in c.inherited:
                     if f not in shared:
-                        shared[f] = draw(site_name("shared", f), f, prior)
-                    columns[f].append(shared[f])
+                        shared[f] = draw(site_name("shared", f), positive, prior)
+                    value = shared[f]
                 else:
-                    columns[f].append(draw(site_name(c.name, f), f, prior))
-    params = BrainParams.from_fields({f: jnp.stack(v, axis=-1) for f, v in columns.items()})  # (draw, class)
-    flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
-    numpyro.deterministic("log10_brain_flops", flops.total)
-    numpyro.deterministic("log10_class_flops", flops.per_class)
-    numpyro.deterministic("log10_stage_flops", flops.per_stage)
+                    value = draw(site_name(c.name, f), positive, prior)
+                if c.method == "lnp":
+                    columns[f].append(value)
+                else:
+                    values.setdefault(c.name, {})[f] = value
+    log10_class: dict[str, jnp.ndarray] = {}
+    lnp = [c.name for c in spec.classes if c.method == "lnp"]
+    if lnp:
+        params = BrainParams.from_fields({f: jnp.stack(v, axis=-1) for f, v in columns.items()})  # (draw, class)
+        flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
+        log10_class.update({name: flops.per_class[:, i] for i, name in enumerate(lnp)})
+        numpyro.deterministic("log10_stage_flops", flops.per_stage)
+    for c in spec.classes:
+        if c.method == "expression":
+            log10_class[c.name] = jnp.log10(parse_expression(c.expression)(values[c.name]))
+    per_class = jnp.stack([log10_class[c.name] for c in spec.classes], axis=-1)
+    # all LNP: the cascade's own log-space sum, bit for bit as before
+    total = flops.total if len(lnp) == len(spec.classes) else logsumexp(per_class * _LN10, axis=-1) / _LN10
+    numpyro.deterministic("log10_brain_flops", total)
+    numpyro.deterministic("log10_class_flops", per_class)
+
+
+def has_stages(spec: PriorSpec) -> bool:
+    """Whether a run of ``spec`` has per-stage FLOP/s (it has at least one LNP class)."""
+    return any(c.method == "lnp" for c in spec.classes)

@@ -21,6 +21,19 @@ its own; ``shared = ["rate"]`` there makes one draw serve every class),
 ``[growth]`` table (the article's compute-growth scenario). Every problem is
 raised as a :class:`~uncertainty.errors.PriorError` naming file, key and
 problem.
+
+A class is an LNP neuron (``method = "lnp"``, the default: every field of
+:data:`CLASS_FIELDS`) or any published way of counting (``method =
+"expression"``): ``flops_per_second = "synapses * rate * flop_per_spike"``, an
+arithmetic expression (:mod:`uncertainty.expression`) over fields the class sets
+itself, with free names, positive values and any ``unit`` label::
+
+    [classes.synaptic]
+    method = "expression"
+    flops_per_second = "synapses * rate * flop_per_spike"
+    synapses = { lognormal = [1e14, 1e15], unit = "synapses" }
+    rate = { lognormal = [0.1, 2], unit = "Hz" }
+    flop_per_spike = { loguniform = [1, 100], unit = "FLOP" }
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from statistics import NormalDist
 from typing import Any
 
 from .errors import PriorError
+from .expression import FUNCTIONS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
 
@@ -42,6 +56,8 @@ __all__ = [
     "GROWTH_FIELDS",
     "Choice",
     "Field",
+    "METHODS",
+    "expression_field",
     "GrowthSpec",
     "LogNormal",
     "LogUniform",
@@ -132,9 +148,15 @@ class Field:
     description: str
     positive: bool = True
     units: tuple[str, ...] = ()  # accepted spellings of ``unit``
+    any_unit: bool = False  # a free field of an expression class: any ``unit`` label is accepted
 
     def accepts(self, unit: str) -> bool:
-        return unit == self.unit or unit in self.units
+        return self.any_unit or unit == self.unit or unit in self.units
+
+
+def expression_field(name: str) -> Field:
+    """A free field of an ``expression`` class: positive, any unit."""
+    return Field(name, name, "its unit", f"field '{name}'", any_unit=True)
 
 
 CLASS_FIELDS: dict[str, Field] = {
@@ -175,13 +197,23 @@ _OPTIONS = {
 _ALL_OPTIONS = ("ci", "min", "max", "unit", "weights")
 
 
+METHODS = ("lnp", "expression")
+
+
 @dataclass(frozen=True)
 class NeuronClassSpec:
-    """One neuron class: a prior for every field of :data:`CLASS_FIELDS`."""
+    """One class of the brain's cost.
+
+    ``method = "lnp"``: a prior for every field of :data:`CLASS_FIELDS` (the LNP neuron).
+    ``method = "expression"``: ``expression`` gives the class's FLOP/s over its own fields
+    (:mod:`uncertainty.expression`); ``params`` holds exactly the fields it reads.
+    """
 
     name: str
     params: dict[str, Prior]
     inherited: frozenset[str] = frozenset()  # fields taken from [defaults]
+    method: str = "lnp"
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,7 +352,12 @@ class _Parser:
             self.fail(where, "class names may hold only letters, digits and underscores")
         if name == "shared":
             self.fail(where, "'shared' is reserved (it names the draws of [defaults] shared fields)")
-        self.no_unknown(body, CLASS_FIELDS, where)
+        method = body.get("method", "lnp")
+        if method not in METHODS:
+            self.fail(f"{where}.method", f"unknown method {_show(method)} (expected one of {', '.join(METHODS)})")
+        if method == "expression":
+            return self.expression_class(name, body, defaults)
+        self.no_unknown(body, (*CLASS_FIELDS, "method"), where)
         params, inherited = {}, set()
         for fname, fld in CLASS_FIELDS.items():
             if fname in body:
@@ -333,6 +370,36 @@ class _Parser:
                     where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]"
                 )
         return NeuronClassSpec(name, params, frozenset(inherited))
+
+    def expression_class(self, name: str, body: dict, defaults: dict[str, Prior]) -> NeuronClassSpec:
+        where = f"classes.{name}"
+        key = f"{where}.flops_per_second"
+        if "flops_per_second" not in body:
+            self.fail(where, "missing 'flops_per_second' (the class's FLOP/s as an expression over its fields)")
+        text = body["flops_per_second"]
+        if not isinstance(text, str):
+            self.fail(key, f"expected an expression in quotes, got {_show(text)}")
+        try:
+            expr = parse_expression(text)
+        except ExpressionError as exc:
+            self.fail(key, str(exc))
+        fields = {k: v for k, v in body.items() if k not in ("method", "flops_per_second")}
+        for k in fields:
+            if not k.isidentifier() or k in FUNCTIONS:
+                self.fail(f"{where}.{k}", "a field name must be an identifier and not a function name")
+            if k not in expr.names:
+                used = ", ".join(expr.names) or "none"
+                self.fail(f"{where}.{k}", f"field '{k}' is not used in flops_per_second (it uses: {used})")
+        params, inherited = {}, set()
+        for n in expr.names:
+            if n in fields:
+                params[n] = self.prior(fields[n], f"{where}.{n}", expression_field(n))
+            elif n in defaults:
+                params[n] = defaults[n]
+                inherited.add(n)
+            else:
+                self.fail(key, f"unknown name '{n}': set it as a field of [{where}] (or in [defaults])")
+        return NeuronClassSpec(name, params, frozenset(inherited), "expression", text)
 
     def growth(self, table: Any) -> GrowthSpec:
         if not isinstance(table, dict):

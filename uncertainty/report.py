@@ -127,13 +127,15 @@ def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | No
     model, ``low`` and ``high`` are the brain FLOP/s at the parameter's 5% and 95%
     quantiles. None for runs without parameter draws.
     """
-    from .model import site_name
-    from .priors import CLASS_FIELDS
+    from .model import DERIVED_SITES
 
     ds = idata[run_group(idata)]
     owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared"]
-    sites = {site_name(owner, f) for owner in owners for f in CLASS_FIELDS}  # the brain model's priors
-    names = [v for v in ds.data_vars if v in sites and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0]
+
+    def is_prior(v: str) -> bool:  # the brain model's sites are named {class}_{field} or shared_{field}
+        return v not in DERIVED_SITES and any(v.startswith(f"{owner}_") for owner in owners)
+
+    names = [v for v in ds.data_vars if is_prior(v) and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0]
     if not names:
         return None
     y = ds["log10_brain_flops"].values.ravel().astype(np.float64)
