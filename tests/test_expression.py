@@ -247,3 +247,30 @@ def test_cli_samples_and_reports_an_expression_file(tmp_path, capsys):
     assert main(["sample", str(bad), "--samples", "10"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "flops_per_second" in err
+
+
+def _quantiles(name: str) -> np.ndarray:
+    from uncertainty.priors import load_priors
+
+    from conftest import PRIORS
+
+    draws = sample_brain(load_priors(PRIORS / f"{name}.toml"), 100_000, seed=0)
+    return np.quantile(draws["log10_brain_flops"], [0.05, 0.5, 0.95])
+
+
+def test_carlsmith_mechanistic_against_the_published_figures():
+    """Carlsmith (2020): central ~1e15 FLOP/s, range 1e13-1e17 (the products of the range ends)."""
+    lo, median, hi = _quantiles("carlsmith2020-mechanistic")
+    # synaptic alone: the product of the geometric midpoints, 3.16e14 * 0.447 * 10 = 1.41e15; the firing
+    # decisions (median 8.4e10 * 100 = 8.4e12, wide) add a little to the median of the sum
+    synaptic = math.log10(math.sqrt(1e14 * 1e15) * math.sqrt(0.1 * 2) * 10)
+    assert synaptic < median < synaptic + 0.1
+    assert 14.5 < median < 15.5  # "~1e15"
+    assert 13.0 < lo < median < hi < 17.0  # the 90% interval lies inside Carlsmith's range
+
+
+def test_synapse_rate_against_merkle_and_kurzweil():
+    lo, median, hi = _quantiles("synapse-rate")
+    assert 13.0 < median < 16.0  # Merkle (1989): 1e13-1e16 operations per second
+    assert lo < math.log10(2e16) < hi  # Kurzweil: 2e16 inside the 90% interval
+    assert median == pytest.approx(math.log10(math.sqrt(1e14 * 1e15) * math.sqrt(1 * 200)), abs=0.02)
