@@ -274,3 +274,48 @@ def test_synapse_rate_against_merkle_and_kurzweil():
     assert 13.0 < median < 16.0  # Merkle (1989): 1e13-1e16 operations per second
     assert lo < math.log10(2e16) < hi  # Kurzweil: 2e16 inside the 90% interval
     assert median == pytest.approx(math.log10(math.sqrt(1e14 * 1e15) * math.sqrt(1 * 200)), abs=0.02)
+
+
+# -- uncertain conventions -------------------------------------------------------------------------
+
+LNP_CELL = """\
+[classes.cell]
+count = 1e9
+rate = 10
+synapses = 1000
+time_steps = 5
+branches = 3
+dendrites = 4
+filter_steps = 5
+soma_steps = 5
+outputs = 100
+"""
+
+
+def test_uncertain_flops_per_mac_scales_the_mac_stages_draw_by_draw():
+    """With only the dendrites stage counted, FLOP/s is linear in flops_per_mac: each draw's total is the
+    fixed-convention total times fpm / 2, and the site carries the prior (a uniform on [1, 4])."""
+    text = '[convention]\nflops_per_mac = { uniform = [1, 4], unit = "FLOP" }\nstages = ["dendrites"]\n' + LNP_CELL
+    spec = parse_priors(text, "conv.toml")
+    assert set(spec.convention_priors) == {"flops_per_mac"}
+    with jax.enable_x64(True):
+        draws = sample_brain(spec, 20_000, seed=4)
+    fpm = draws["convention_flops_per_mac"]
+    per_mac = 1e9 * 10 * (1000 * 5) * (3 * 4 * 5)  # count * rate * (S*T) * (B*D*K)
+    np.testing.assert_allclose(10.0 ** draws["log10_brain_flops"], fpm * per_mac, rtol=1e-9)
+    assert stats.kstest(fpm, stats.uniform(1, 3).cdf).pvalue > 1e-3
+
+
+def test_fixed_convention_tables_stay_numbers():
+    spec = parse_priors("[convention]\nflops_per_mac = { point = 1 }\n" + LNP_CELL)
+    assert spec.convention.flops_per_mac == 1.0 and not spec.convention_priors
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("{ uniform = [0, 2] }", "must be > 0"), ("{ lognormal = [1, 2], unit = 'Hz' }", "unit"), ("-1", "> 0")],
+)
+def test_bad_uncertain_conventions(value, problem):
+    with pytest.raises(PriorError) as exc:
+        parse_priors(f"[convention]\nflops_per_mac = {value}\n" + LNP_CELL, "c.toml")
+    assert "convention.flops_per_mac" in str(exc.value) and problem in str(exc.value)

@@ -80,12 +80,16 @@ def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
 
 def bytes_per_draw(spec: PriorSpec) -> int:
     """Rough peak memory of one draw of a run, in bytes, end to end (sampling, ArviZ, report)."""
-    stochastic = sum(
-        1
-        for c in spec.classes
-        for f, p in c.params.items()
-        if not isinstance(p, Point) and not (f in spec.shared and f in c.inherited)
-    ) + len(spec.shared)
+    stochastic = (
+        sum(
+            1
+            for c in spec.classes
+            for f, p in c.params.items()
+            if not isinstance(p, Point) and not (f in spec.shared and f in c.inherited)
+        )
+        + len(spec.shared)
+        + len(spec.convention_priors)
+    )
     derived = 1 + len(spec.classes) + len(spec.convention.stages)
     return 8 * 3 * (stochastic + 2 * derived)  # float64, about three live copies; report quantities
 

@@ -1,13 +1,15 @@
 """The NumPyro model of brain FLOP/s.
 
 Sample sites are the stochastic priors of every neuron class, named
-``{class}_{field}`` (e.g. ``granule_rate``), and ``shared_{field}`` for a
+``{class}_{field}`` (e.g. ``granule_rate``), ``shared_{field}`` for a
 ``[defaults]`` field listed in ``shared`` (one draw for every class that takes
-it); fixed values are constants, not sites. Deterministic sites: ``log10_brain_flops`` (draw), ``log10_class_flops``
-(draw, class) and, when some class is an LNP neuron, ``log10_stage_flops`` (draw, counted stage: the LNP
-classes' FLOP/s in each stage), all log10 FLOP/s. An ``expression`` class's FLOP/s is its compiled expression
-(:mod:`uncertainty.expression`) evaluated on its field draws.
-The cost function is written for one draw and batched over the draw plate with
+it), and ``convention_{key}`` for an uncertain ``[convention]`` number; fixed
+values are constants, not sites. Deterministic sites: ``log10_brain_flops``
+(draw), ``log10_class_flops`` (draw, class) and, when some class is an LNP
+neuron, ``log10_stage_flops`` (draw, counted stage: the LNP classes' FLOP/s in
+each stage), all log10 FLOP/s. An ``expression`` class's FLOP/s is its compiled
+expression (:mod:`uncertainty.expression`) evaluated on its field draws. The LNP
+cost function is written for one draw and batched over the draw plate with
 ``jax.vmap``.
 """
 
@@ -56,6 +58,7 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
         return numpyro.sample(name, to_distribution(prior, positive))
 
     with numpyro.plate("draw", num_draws):
+        convention = {k: draw(site_name("convention", k), True, p) for k, p in spec.convention_priors.items()}
         shared = {}
         for c in spec.classes:
             for f, prior in c.params.items():
@@ -74,7 +77,14 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
     lnp = [c.name for c in spec.classes if c.method == "lnp"]
     if lnp:
         params = BrainParams.from_fields({f: jnp.stack(v, axis=-1) for f, v in columns.items()})  # (draw, class)
-        flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
+        if convention:  # uncertain counting: each draw has its own FLOPs per MAC / per nonlinearity
+
+            def one(p, conv):
+                return brain_log10_flops(p, spec.convention._replace(**conv))
+
+            flops = jax.vmap(one)(params, convention)
+        else:
+            flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
         log10_class.update({name: flops.per_class[:, i] for i, name in enumerate(lnp)})
         numpyro.deterministic("log10_stage_flops", flops.per_stage)
     for c in spec.classes:

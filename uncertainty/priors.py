@@ -53,6 +53,7 @@ from .lnp import STAGES, Convention
 
 __all__ = [
     "CLASS_FIELDS",
+    "CONVENTION_FIELDS",
     "GROWTH_FIELDS",
     "Choice",
     "Field",
@@ -174,6 +175,14 @@ CLASS_FIELDS: dict[str, Field] = {
     )
 }
 
+CONVENTION_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("flops_per_mac", "fpm", "FLOP", "FLOPs per multiply-accumulate", units=("FLOP/MAC", "1")),
+        Field("flops_per_nonlinearity", "fnl", "FLOP", "FLOPs per nonlinearity element", units=("1",)),
+    )
+}
+
 GROWTH_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
@@ -237,6 +246,9 @@ class PriorSpec:
     classes: tuple[NeuronClassSpec, ...]
     growth: GrowthSpec | None = None
     shared: tuple[str, ...] = ()  # [defaults] fields drawn once per sample for every class using them
+    # uncertain conventions (``flops_per_mac``, ``flops_per_nonlinearity``): drawn per sample, overriding
+    # the number in ``convention``; fixed ones are in ``convention`` only
+    convention_priors: dict[str, Prior] = field(default_factory=dict)
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -279,7 +291,7 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
         p.fail("meta", "must be a table")
-    convention = p.convention(doc.get("convention", {}))
+    convention, convention_priors = p.convention(doc.get("convention", {}))
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         p.fail("defaults", "must be a table")
@@ -293,7 +305,7 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         p.fail("classes", "must hold at least one [classes.NAME] table")
     specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
     growth = p.growth(doc["growth"]) if "growth" in doc else None
-    return PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared)
+    return PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
 
 
 class _Parser:
@@ -312,17 +324,18 @@ class _Parser:
 
     # -- sections ----------------------------------------------------------
 
-    def convention(self, table: Any) -> Convention:
+    def convention(self, table: Any) -> tuple[Convention, dict[str, Prior]]:
         if not isinstance(table, dict):
             self.fail("convention", "must be a table")
         self.no_unknown(table, _CONVENTION_KEYS, "convention")
-        out = {}
+        out, priors = {}, {}
         for key in ("flops_per_mac", "flops_per_nonlinearity"):
             if key in table:
-                value = self.number(table[key], f"convention.{key}")
-                if value <= 0:
-                    self.fail(f"convention.{key}", f"must be > 0, got {value:g}")
-                out[key] = value
+                prior = self.prior(table[key], f"convention.{key}", CONVENTION_FIELDS[key])
+                if isinstance(prior, Point):
+                    out[key] = prior.value
+                else:
+                    priors[key] = prior
         if "stages" in table:
             stages = table["stages"]
             if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
@@ -333,7 +346,7 @@ class _Parser:
             if len(set(stages)) != len(stages):
                 self.fail("convention.stages", "lists a stage twice")
             out["stages"] = tuple(s for s in STAGES if s in stages)  # canonical order
-        return Convention(**out)
+        return Convention(**out), priors
 
     def shared(self, defaults: dict) -> tuple[str, ...]:
         names = defaults.get("shared", [])
@@ -350,8 +363,8 @@ class _Parser:
             self.fail(where, "must be a table of class fields")
         if not name.isidentifier():
             self.fail(where, "class names may hold only letters, digits and underscores")
-        if name == "shared":
-            self.fail(where, "'shared' is reserved (it names the draws of [defaults] shared fields)")
+        if name in ("shared", "convention"):
+            self.fail(where, f"'{name}' is reserved (it names the draws of [defaults] shared fields and [convention])")
         method = body.get("method", "lnp")
         if method not in METHODS:
             self.fail(f"{where}.method", f"unknown method {_show(method)} (expected one of {', '.join(METHODS)})")

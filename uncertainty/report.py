@@ -130,9 +130,9 @@ def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | No
     from .model import DERIVED_SITES
 
     ds = idata[run_group(idata)]
-    owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared"]
+    owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared", "convention"]
 
-    def is_prior(v: str) -> bool:  # the brain model's sites are named {class}_{field} or shared_{field}
+    def is_prior(v: str) -> bool:  # the brain model's sites: {class}_{field}, shared_{field}, convention_{key}
         return v not in DERIVED_SITES and any(v.startswith(f"{owner}_") for owner in owners)
 
     names = [v for v in ds.data_vars if is_prior(v) and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0]

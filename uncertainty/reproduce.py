@@ -55,10 +55,14 @@ def preset_path(name: str) -> Path:
 
 def point_brain_flops(spec: PriorSpec, convention: Convention | None = None) -> float:
     """Brain FLOP/s of a prior file whose class fields are all fixed values, in float64."""
+    for key in spec.convention_priors:
+        raise PriorError(spec.path, f"convention.{key}", "must be a fixed value to be evaluated exactly")
     columns = {}
     for f in CLASS_FIELDS:
         values = []
         for c in spec.classes:
+            if c.method != "lnp":
+                raise PriorError(spec.path, f"classes.{c.name}.method", "only LNP classes are evaluated here")
             prior = c.params[f]
             if not isinstance(prior, Point):
                 raise PriorError(spec.path, f"classes.{c.name}.{f}", "must be a fixed value to be evaluated exactly")
