@@ -49,7 +49,11 @@ def chunk_keys(seed: int, num_chunks: int) -> list[jax.Array]:
 
 def _draw_sites(model: Callable[[], None], key: jax.Array) -> dict[str, jax.Array]:
     trace = handlers.trace(handlers.seed(model, key)).get_trace()
-    return {name: site["value"] for name, site in trace.items() if site["type"] in ("sample", "deterministic")}
+    return {
+        name: site["value"]
+        for name, site in trace.items()
+        if site["type"] in ("sample", "deterministic") and not name.startswith("_")  # "_": internal sites
+    }
 
 
 _COMPILED: dict[tuple, Callable[[jax.Array], dict[str, jax.Array]]] = {}

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
-from jax.scipy.special import logsumexp
+import numpyro.distributions as dist
+from jax.scipy.special import logsumexp, ndtr
 
 from .brain import BrainParams, brain_log10_flops
-from .distributions import to_distribution
+from .distributions import quantile, to_distribution
 from .expression import parse_expression
-from .priors import CLASS_FIELDS, Point, PriorSpec
+from .priors import CLASS_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
 
 __all__ = ["DERIVED_SITES", "brain_model", "has_stages", "site_name", "fixed_values"]
 
 _LN10 = 2.302585092994046
+COPULA_SITE = "_copula_z"  # the correlated standard normals behind [correlations]; not stored
 
 DERIVED_SITES = ("log10_brain_flops", "log10_class_flops", "log10_stage_flops")
 
@@ -55,9 +58,12 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
     def draw(name: str, positive: bool, prior) -> jnp.ndarray:
         if isinstance(prior, Point):
             return jnp.full((num_draws,), prior.value)
+        if name in copula:
+            return numpyro.deterministic(name, copula[name])
         return numpyro.sample(name, to_distribution(prior, positive))
 
     with numpyro.plate("draw", num_draws):
+        copula = _copula_draws(spec)
         convention = {k: draw(site_name("convention", k), True, p) for k, p in spec.convention_priors.items()}
         shared = {}
         for c in spec.classes:
@@ -95,6 +101,21 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
     total = flops.total if len(lnp) == len(spec.classes) else logsumexp(per_class * _LN10, axis=-1) / _LN10
     numpyro.deterministic("log10_brain_flops", total)
     numpyro.deterministic("log10_class_flops", per_class)
+
+
+def _copula_draws(spec: PriorSpec) -> dict[str, jnp.ndarray]:
+    """Draws of the ``[correlations]`` sites through a Gaussian copula: correlated standard normals
+    ``z``, pushed through the normal CDF and each prior's quantile function, so every marginal is
+    exactly its prior and the rank correlations are the requested ones."""
+    if not spec.correlations:
+        return {}
+    sites, matrix = correlation_matrix(spec)
+    priors = correlated_priors(spec)
+    chol = jnp.asarray(np.linalg.cholesky(matrix))
+    z = numpyro.sample(COPULA_SITE, dist.Normal(0.0, 1.0).expand([len(sites)]).to_event(1))
+    eps = jnp.finfo(z.dtype).eps
+    u = jnp.clip(ndtr(z @ chol.T), eps, 1.0 - eps)
+    return {site: quantile(priors[site], u[..., i]) for i, site in enumerate(sites)}
 
 
 def has_stages(spec: PriorSpec) -> bool:

@@ -48,6 +48,8 @@ def numpy_draw(rng: np.random.Generator, prior: Prior, n: int) -> np.ndarray:
 
 def numpy_sample_brain(spec: PriorSpec, num_samples: int, seed: int = 0) -> dict[str, np.ndarray]:
     """``log10_brain_flops``, ``log10_class_flops`` and ``log10_stage_flops`` of ``num_samples`` draws."""
+    if spec.correlations:
+        raise NotImplementedError("the NumPy reference draws independent priors; [correlations] is engine-only")
     rng = np.random.default_rng(seed)
     drawn = {k: numpy_draw(rng, p, num_samples) for k, p in spec.convention_priors.items()}
     c = spec.convention._replace(**drawn)

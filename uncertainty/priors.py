@@ -46,6 +46,8 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+import numpy as np
+
 from .errors import PriorError
 from .expression import FUNCTIONS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
@@ -54,6 +56,8 @@ from .lnp import STAGES, Convention
 __all__ = [
     "CLASS_FIELDS",
     "CONVENTION_FIELDS",
+    "correlated_priors",
+    "correlation_matrix",
     "GROWTH_FIELDS",
     "Choice",
     "Field",
@@ -192,7 +196,7 @@ GROWTH_FIELDS: dict[str, Field] = {
     )
 }
 
-_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth")
+_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations")
 _CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
 _KINDS = ("lognormal", "normal", "uniform", "loguniform", "point", "choice")
 _OPTIONS = {
@@ -249,6 +253,8 @@ class PriorSpec:
     # uncertain conventions (``flops_per_mac``, ``flops_per_nonlinearity``): drawn per sample, overriding
     # the number in ``convention``; fixed ones are in ``convention`` only
     convention_priors: dict[str, Prior] = field(default_factory=dict)
+    # [correlations]: (site, site, Spearman rank correlation), sites as the model names them
+    correlations: tuple[tuple[str, str, float], ...] = ()
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -305,7 +311,44 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         p.fail("classes", "must hold at least one [classes.NAME] table")
     specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
     growth = p.growth(doc["growth"]) if "growth" in doc else None
-    return PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
+    spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
+    if "correlations" in doc:
+        pairs = p.correlations(doc["correlations"], spec, defaults)
+        spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors, pairs)
+    return spec
+
+
+def correlated_priors(spec: PriorSpec) -> dict[str, Prior]:
+    """The priors of the sites named in ``[correlations]``, by site name, in order of appearance."""
+    out: dict[str, Prior] = {}
+    for a, b, _ in spec.correlations:
+        for site in (a, b):
+            out.setdefault(site, _site_prior(spec, site))
+    return out
+
+
+def _site_prior(spec: PriorSpec, site: str) -> Prior:
+    owner, _, name = site.partition("_")
+    if owner == "convention" and name in spec.convention_priors:
+        return spec.convention_priors[name]
+    if owner == "shared" and name in spec.shared:
+        return next(c.params[name] for c in spec.classes if name in c.inherited)
+    for c in spec.classes:
+        if site.startswith(c.name + "_") and site[len(c.name) + 1 :] in c.params:
+            return c.params[site[len(c.name) + 1 :]]
+    raise KeyError(site)
+
+
+def correlation_matrix(spec: PriorSpec) -> tuple[tuple[str, ...], np.ndarray]:
+    """Sites and the Gaussian-copula (Pearson) correlation matrix realising the requested rank
+    correlations: ``r = 2 sin(pi rho / 6)`` (Spearman's rho of a bivariate normal)."""
+    sites = tuple(correlated_priors(spec))
+    index = {s: i for i, s in enumerate(sites)}
+    m = np.eye(len(sites))
+    for a, b, rho in spec.correlations:
+        r = 2.0 * math.sin(math.pi * rho / 6.0)
+        m[index[a], index[b]] = m[index[b], index[a]] = r
+    return sites, m
 
 
 class _Parser:
@@ -428,6 +471,71 @@ class _Parser:
                 self.fail("growth", f"missing field '{fname}' ({fld.description}, {fld.unit})")
             params[fname] = self.prior(table[fname], f"growth.{fname}", fld)
         return GrowthSpec(**params)
+
+    def correlations(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple:
+        if not isinstance(table, dict) or not table:
+            self.fail("correlations", 'must be a table of "class.field ~ class.field" = rank correlation')
+        pairs, seen = [], set()
+        for key, value in table.items():
+            where = f"correlations.{key}"
+            ends = [e.strip() for e in key.split("~")]
+            if len(ends) != 2 or not all(ends):
+                self.fail(where, 'expected "class.field ~ class.field"')
+            sites = tuple(self.correlated_site(e, where, spec, defaults) for e in ends)
+            if sites[0] == sites[1]:
+                self.fail(where, "correlates a field with itself")
+            if frozenset(sites) in seen:
+                self.fail(where, "this pair is given twice")
+            seen.add(frozenset(sites))
+            rho = self.number(value, where)
+            if not -1.0 <= rho <= 1.0:
+                self.fail(where, f"a rank correlation lies in [-1, 1], got {rho:g}")
+            pairs.append((*sites, rho))
+        candidate = PriorSpec(
+            spec.path,
+            spec.text,
+            spec.meta,
+            spec.convention,
+            spec.classes,
+            spec.growth,
+            spec.shared,
+            spec.convention_priors,
+            tuple(pairs),
+        )
+        _, m = correlation_matrix(candidate)
+        smallest = float(np.linalg.eigvalsh(m).min())
+        if smallest <= 1e-9:
+            self.fail(
+                "correlations", f"the correlation matrix is not positive definite (smallest eigenvalue {smallest:.3g})"
+            )
+        return tuple(pairs)
+
+    def correlated_site(self, end: str, where: str, spec: PriorSpec, defaults: dict[str, Prior]) -> str:
+        owner, dot, name = end.partition(".")
+        if not dot or not name:
+            self.fail(where, f"'{end}' is not class.field (or defaults.field, convention.key)")
+        if owner == "convention":
+            if name not in spec.convention_priors:
+                self.fail(where, f"'{end}' is not an uncertain convention (give it a prior in [convention])")
+            site, prior = f"convention_{name}", spec.convention_priors[name]
+        elif owner == "defaults":
+            if name not in spec.shared:
+                self.fail(where, f"'{end}' is not a shared default; name the class field instead (class.{name})")
+            site, prior = f"shared_{name}", defaults[name]
+        else:
+            cls = next((c for c in spec.classes if c.name == owner), None)
+            if cls is None:
+                self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
+            if name not in cls.params:
+                self.fail(where, f"class '{owner}' has no field '{name}'")
+            if name in spec.shared and name in cls.inherited:
+                self.fail(where, f"'{end}' is the shared draw of [defaults]; name it defaults.{name}")
+            site, prior = f"{owner}_{name}", cls.params[name]
+        if isinstance(prior, Point):
+            self.fail(where, f"'{end}' is a fixed value; only uncertain fields can be correlated")
+        if isinstance(prior, Choice):
+            self.fail(where, f"'{end}' is a choice; a choice cannot be correlated (tie choices with scenarios)")
+        return site
 
     # -- values ------------------------------------------------------------
 

@@ -1,0 +1,142 @@
+"""Dependence between parameters: [correlations] through a Gaussian copula."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from uncertainty.distributions import quantile
+from uncertainty.engine import sample_brain
+from uncertainty.errors import PriorError
+from uncertainty.priors import LogNormal, LogUniform, Normal, Uniform, parse_priors
+
+from conftest import one_class_text
+
+SD = 1.0 / 1.6448536269514722  # sd of the normal whose 90% interval is [0, 2]
+EXPRESSION = """\
+[classes.syn]
+method = "expression"
+flops_per_second = "synapses * rate * flop"
+synapses = { lognormal = [1e14, 1e15] }
+rate = { normal = [0.1, 2], min = 0.05 }
+flop = { loguniform = [1, 100] }
+"""
+
+
+@pytest.mark.parametrize(
+    ("prior", "reference"),
+    [
+        (LogNormal(1.0, 100.0), stats.lognorm(s=math.log(100) / (2 * 1.6448536269514722), scale=10.0)),
+        (Normal(0.0, 2.0), stats.norm(1.0, 1.0 / 1.6448536269514722)),
+        (
+            Normal(0.0, 2.0, min=0.5, max=3.0),
+            stats.truncnorm(-0.8224268134757361, 3.289707253902945, 1.0, 0.6079568319117692),
+        ),
+        (Uniform(2.0, 5.0), stats.uniform(2.0, 3.0)),
+        (LogUniform(1.0, 100.0), stats.loguniform(1.0, 100.0)),
+    ],
+)
+def test_quantile_functions_match_scipy(prior, reference):
+    u = np.array([0.01, 0.1, 0.5, 0.9, 0.99])
+    np.testing.assert_allclose(np.asarray(quantile(prior, u)), reference.ppf(u), rtol=2e-5)
+
+
+def test_requested_rank_correlations_are_realised_and_marginals_kept():
+    text = '[correlations]\n"syn.synapses ~ syn.rate" = 0.6\n"syn.rate ~ syn.flop" = -0.4\n' + EXPRESSION
+    spec = parse_priors(text)
+    n = 100_000
+    d = sample_brain(spec, n, seed=2)
+    se = 1.0 / math.sqrt(n)  # Spearman's rho: sd <= 1/sqrt(n)
+    assert abs(stats.spearmanr(d["syn_synapses"], d["syn_rate"])[0] - 0.6) < 4 * se
+    assert abs(stats.spearmanr(d["syn_rate"], d["syn_flop"])[0] + 0.4) < 4 * se
+    # a pair not named is independent in the copula (its matrix entry is 0)
+    assert abs(stats.spearmanr(d["syn_synapses"], d["syn_flop"])[0]) < 4 * se
+    # marginals are the priors (KS against the exact distributions)
+    mu, sigma = math.log(math.sqrt(1e14 * 1e15)), math.log(10) / (2 * 1.6448536269514722)
+    assert stats.kstest(d["syn_synapses"], stats.lognorm(s=sigma, scale=math.exp(mu)).cdf).pvalue > 1e-3
+    assert stats.kstest(d["syn_flop"], stats.loguniform(1, 100).cdf).pvalue > 1e-3
+    sd = 1.9 / (2 * 1.6448536269514722)
+    rate = stats.truncnorm((0.05 - 1.05) / sd, np.inf, 1.05, sd)
+    assert stats.kstest(d["syn_rate"], rate.cdf).pvalue > 1e-3
+    assert "_copula_z" not in d
+
+
+def test_correlating_brain_fields_moves_the_spread_as_the_algebra_says():
+    """log10 FLOP/s = log10 S + log10 r + log10 f: with S and r lognormal and Gaussian-copula
+    correlated (Pearson r of the logs = 2 sin(pi rho / 6)), the variance gains 2 r sd_S sd_r."""
+    base = EXPRESSION.replace("{ normal = [0.1, 2], min = 0.05 }", "{ lognormal = [0.1, 2] }")
+    text = '[correlations]\n"syn.synapses ~ syn.rate" = 0.8\n' + base
+    sd_s, sd_r = 0.5 / 1.6448536269514722, 0.5 * math.log10(20) / 1.6448536269514722
+    sd_f = 2 / math.sqrt(12)
+    r = 2 * math.sin(math.pi * 0.8 / 6)
+    expected = math.sqrt(sd_s**2 + sd_r**2 + sd_f**2 + 2 * r * sd_s * sd_r)
+    x = sample_brain(parse_priors(text), 100_000, seed=5)["log10_brain_flops"]
+    assert abs(x.std() / expected - 1) < 0.01
+
+
+def test_correlations_of_lnp_shared_and_convention_fields():
+    cell = one_class_text(synapses="{ lognormal = [100, 1000] }").replace("rate = 10\n", "")
+    pairs = '"defaults.rate ~ cell.synapses" = -0.5\n"convention.flops_per_mac ~ defaults.rate" = 0.3'
+    head = "[convention]\nflops_per_mac = { uniform = [1, 2] }\n"
+    head += '[defaults]\nshared = ["rate"]\nrate = { lognormal = [1, 100] }\n'
+    d = sample_brain(parse_priors(head + f"[correlations]\n{pairs}\n" + cell), 50_000, seed=1)
+    se = 1 / math.sqrt(50_000)
+    assert abs(stats.spearmanr(d["shared_rate"], d["cell_synapses"])[0] + 0.5) < 4 * se
+    assert abs(stats.spearmanr(d["convention_flops_per_mac"], d["shared_rate"])[0] - 0.3) < 4 * se
+
+
+def test_a_shared_field_is_named_by_its_default():
+    cell = one_class_text(synapses="{ lognormal = [100, 1000] }").replace("rate = 10\n", "")
+    head = '[defaults]\nshared = ["rate"]\nrate = { lognormal = [1, 100] }\n'
+    with pytest.raises(PriorError, match="name it defaults.rate"):
+        parse_priors(head + '[correlations]\n"cell.rate ~ cell.synapses" = 0.5\n' + cell)
+
+
+FLOP, FLOP_PAIR = "{ loguniform = [1, 100] }", '"syn.rate ~ syn.flop" = 0.5'
+
+
+def _with(correlations: str, body: str = EXPRESSION) -> str:
+    return "[correlations]\n" + correlations + "\n" + body
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (_with('"syn.synapses ~ syn.nope" = 0.5'), "syn.synapses ~ syn.nope", "has no field 'nope'"),
+        (_with('"other.rate ~ syn.rate" = 0.5'), "other.rate ~ syn.rate", "unknown class 'other'"),
+        (_with('"syn.synapses - syn.rate" = 0.5'), "correlations", "class.field ~ class.field"),
+        (_with('"syn.synapses ~ synrate" = 0.5'), "correlations", "is not class.field"),
+        (_with('"syn.rate ~ syn.rate" = 0.5'), "correlations", "with itself"),
+        (_with('"syn.rate ~ syn.flop" = 1.5'), "correlations", "in [-1, 1]"),
+        (_with('"syn.rate ~ syn.flop" = "high"'), "correlations", "expected a number"),
+        (_with('"syn.rate ~ syn.flop" = 0.5\n"syn.flop ~ syn.rate" = 0.2'), "correlations", "given twice"),
+        (
+            _with('"syn.synapses ~ syn.rate" = 0.9\n"syn.rate ~ syn.flop" = 0.9\n"syn.synapses ~ syn.flop" = -0.9'),
+            "correlations",
+            "not positive definite",
+        ),
+        (_with('"syn.rate ~ syn.flop" = 1'), "correlations", "not positive definite"),
+        (
+            _with('"syn.rate ~ syn.flop" = 0.5', EXPRESSION.replace("{ loguniform = [1, 100] }", "10")),
+            "correlations",
+            "is a fixed value",
+        ),
+        (
+            _with(
+                '"syn.rate ~ syn.flop" = 0.5', EXPRESSION.replace("{ loguniform = [1, 100] }", "{ choice = [1, 10] }")
+            ),
+            "correlations",
+            "a choice cannot be correlated",
+        ),
+        (_with('"convention.flops_per_mac ~ syn.flop" = 0.5'), "correlations", "not an uncertain convention"),
+        ("[correlations]\n" + EXPRESSION, "correlations", "must be a table"),
+    ],
+)
+def test_bad_correlations(text, key, problem):
+    with pytest.raises(PriorError) as exc:
+        parse_priors(text, "dep.toml")
+    message = str(exc.value)
+    assert "dep.toml" in message and key in message and problem in message and "\n" not in message
