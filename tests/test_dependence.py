@@ -140,3 +140,81 @@ def test_bad_correlations(text, key, problem):
         parse_priors(text, "dep.toml")
     message = str(exc.value)
     assert "dep.toml" in message and key in message and problem in message and "\n" not in message
+
+
+# -- [scenarios] -----------------------------------------------------------------------------------
+
+TIED = """\
+[defaults]
+shared = ["rate"]
+rate = { lognormal = [1, 100] }
+
+[scenarios]
+classic = { weight = 1, "*.rate" = 200, "convention.flops_per_mac" = 2 }
+energy = { weight = 3, "defaults.rate" = { lognormal = [0.1, 2] }, "convention.flops_per_mac" = 1 }
+"""
+
+
+def test_scenarios_tie_fields_and_realise_their_weights():
+    cell = one_class_text(synapses="{ lognormal = [100, 1000] }").replace("rate = 10\n", "")
+    spec = parse_priors(TIED + cell)
+    n = 40_000
+    d = sample_brain(spec, n, seed=3)
+    s = d["scenario"]
+    classic, energy = s == 0, s == 1
+    assert classic.sum() + energy.sum() == n
+    assert abs(classic.mean() - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n)  # weights 1 : 3
+    # every field a scenario names moves with it, in every draw
+    assert np.all(d["shared_rate"][classic] == 200.0) and np.all(d["convention_flops_per_mac"][classic] == 2.0)
+    assert np.all(d["convention_flops_per_mac"][energy] == 1.0)
+    mu, sigma = 0.5 * math.log(0.2), math.log(20) / (2 * 1.6448536269514722)
+    assert stats.kstest(d["shared_rate"][energy], stats.lognorm(s=sigma, scale=math.exp(mu)).cdf).pvalue > 1e-3
+    # fields no scenario names keep the file's prior in both
+    assert stats.ks_2samp(d["cell_synapses"][classic], d["cell_synapses"][energy]).pvalue > 1e-3
+    # FLOP/s by hand in the classic scenario: count * 200 Hz * (2 * S*T*B*D*K + D*T + 2*D*T*K_s + 2*T + 2*O*T)
+    syn = d["cell_synapses"][classic][:5]
+    per_update = 2 * syn * 5 * 3 * 4 * 5 + 4 * 5 + 2 * 4 * 5 * 5 + 2 * 5 + 2 * 100 * 5
+    np.testing.assert_allclose(10.0 ** d["log10_brain_flops"][classic][:5], 1e9 * 200 * per_update, rtol=1e-5)
+
+
+def test_scenario_names_travel_with_the_run(tmp_path):
+    from uncertainty.io import brain_inference_data
+
+    cell = one_class_text().replace("rate = 10\n", "")
+    spec = parse_priors(TIED + cell)
+    idata = brain_inference_data(sample_brain(spec, 100, seed=0), spec, {})
+    assert idata.prior.attrs["scenario_names"] == "classic,energy"
+    assert np.issubdtype(idata.prior["scenario"].dtype, np.integer)
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "key", "problem"),
+    [
+        ('a = { weight = 0, "*.rate" = 1 }', "scenarios.a.weight", "must be > 0"),
+        ("a = { weight = -1 }", "scenarios.a.weight", "must be > 0"),
+        ('a = { "*.rate" = 1 }', "scenarios.a", "missing 'weight'"),
+        ('a = { weight = 1, "cell.nope" = 1 }', "scenarios.a.cell.nope", "has no field 'nope'"),
+        ('a = { weight = 1, "brain.rate" = 1 }', "scenarios.a.brain.rate", "unknown class 'brain'"),
+        ('a = { weight = 1, "*.nope" = 1 }', "scenarios.a.*.nope", "no class has a field 'nope'"),
+        ('a = { weight = 1, "rate" = 1 }', "scenarios.a.rate", "is not class.field"),
+        ('a = { weight = 1, "convention.fpm" = 1 }', "scenarios.a.convention.fpm", "unknown convention"),
+        ('a = { weight = 1, "*.rate" = -5 }', "scenarios.a.*.rate", "must be > 0"),
+        ('a = { weight = 1, "*.rate" = 1, "cell.rate" = 2 }', "scenarios.a.cell.rate", "second time"),
+        ("a = 3", "scenarios.a", "must be a table"),
+    ],
+)
+def test_bad_scenarios(scenarios, key, problem):
+    with pytest.raises(PriorError) as exc:
+        parse_priors(f"[scenarios]\n{scenarios}\n" + one_class_text(), "sc.toml")
+    message = str(exc.value)
+    assert "sc.toml" in message and key in message and problem in message and "\n" not in message
+
+
+def test_shipped_carlsmith_file_realises_its_correlation():
+    from uncertainty.priors import load_priors
+
+    from conftest import PRIORS
+
+    d = sample_brain(load_priors(PRIORS / "carlsmith2020-mechanistic.toml"), 50_000, seed=0)
+    rho = stats.spearmanr(d["synaptic_synapses"], d["firing_neurons"])[0]
+    assert abs(rho - 0.5) < 4 / math.sqrt(50_000)

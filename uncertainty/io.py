@@ -66,16 +66,25 @@ def brain_inference_data(
     if has_stages(spec):
         coords["stage"] = list(spec.convention.stages)
     idata = az.from_dict(
-        prior={k: (v if k in DERIVED_SITES else v.astype(np.float32))[None, ...] for k, v in draws.items()},
+        prior={k: _stored(k, v)[None, ...] for k, v in draws.items()},
         coords=coords,
         dims=dims,
     )
     constants = fixed_values(spec)
     if constants:
         idata.add_groups(constant_data=xr.Dataset({k: ((), v) for k, v in constants.items()}))
+    if spec.scenarios:  # the ``scenario`` site indexes them
+        attrs = {**attrs, "scenario_names": ",".join(sc.name for sc in spec.scenarios)}
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
+
+
+def _stored(name: str, values: np.ndarray) -> np.ndarray:
+    """Parameter draws as float32; derived log10 FLOP/s and integer sites (``scenario``) as they are."""
+    if name in DERIVED_SITES or not np.issubdtype(values.dtype, np.floating):
+        return values
+    return values.astype(np.float32)
 
 
 def check_output_path(path: str | Path, force: bool = False) -> Path:

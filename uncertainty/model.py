@@ -25,7 +25,7 @@ from jax.scipy.special import logsumexp, ndtr
 from .brain import BrainParams, brain_log10_flops
 from .distributions import quantile, to_distribution
 from .expression import parse_expression
-from .priors import CLASS_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
+from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
 
 __all__ = ["DERIVED_SITES", "brain_model", "has_stages", "site_name", "fixed_values"]
 
@@ -42,11 +42,12 @@ def site_name(class_name: str, field: str) -> str:
 
 def fixed_values(spec: PriorSpec) -> dict[str, float]:
     """The prior file's fixed (point) values, by site name."""
+    tied = {site for sc in spec.scenarios for site, _ in sc.settings}  # scenario-set sites are draws
     return {
         site_name(c.name, f): prior.value
         for c in spec.classes
         for f, prior in c.params.items()
-        if isinstance(prior, Point)
+        if isinstance(prior, Point) and site_name(c.name, f) not in tied
     }
 
 
@@ -55,16 +56,37 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
     columns: dict[str, list] = {f: [] for f in CLASS_FIELDS}
     values: dict[str, dict[str, jnp.ndarray]] = {}  # expression classes: field -> draws
 
-    def draw(name: str, positive: bool, prior) -> jnp.ndarray:
+    tied: dict[str, list[tuple[int, object]]] = {}  # site -> (scenario index, its prior), from [scenarios]
+    for k, sc in enumerate(spec.scenarios):
+        for site, prior in sc.settings:
+            tied.setdefault(site, []).append((k, prior))
+
+    def one(name: str, positive: bool, prior) -> jnp.ndarray:
         if isinstance(prior, Point):
             return jnp.full((num_draws,), prior.value)
         if name in copula:
             return numpyro.deterministic(name, copula[name])
         return numpyro.sample(name, to_distribution(prior, positive))
 
+    def draw(name: str, positive: bool, prior) -> jnp.ndarray:
+        if name not in tied:
+            return one(name, positive, prior)
+        # a scenario-tied site: the file's prior, replaced in each scenario's draws by that scenario's prior
+        value = one(f"_base_{name}", positive, prior) if name not in copula else copula[name]
+        for k, alt in tied[name]:
+            value = jnp.where(scenario == k, one(f"_scenario{k}_{name}", positive, alt), value)
+        return numpyro.deterministic(name, value)
+
     with numpyro.plate("draw", num_draws):
         copula = _copula_draws(spec)
-        convention = {k: draw(site_name("convention", k), True, p) for k, p in spec.convention_priors.items()}
+        if spec.scenarios:
+            weights = jnp.asarray([sc.weight for sc in spec.scenarios])
+            scenario = numpyro.sample("scenario", dist.Categorical(probs=weights / weights.sum()))
+        keys = [*spec.convention_priors, *(k for k in CONVENTION_FIELDS if f"convention_{k}" in tied)]
+        convention = {
+            k: draw(site_name("convention", k), True, spec.convention_priors.get(k, Point(getattr(spec.convention, k))))
+            for k in dict.fromkeys(keys)
+        }
         shared = {}
         for c in spec.classes:
             for f, prior in c.params.items():

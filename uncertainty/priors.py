@@ -41,7 +41,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -71,6 +71,7 @@ __all__ = [
     "Point",
     "Prior",
     "PriorSpec",
+    "Scenario",
     "Uniform",
     "load_priors",
     "parse_priors",
@@ -196,7 +197,7 @@ GROWTH_FIELDS: dict[str, Field] = {
     )
 }
 
-_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations")
+_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios")
 _CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
 _KINDS = ("lognormal", "normal", "uniform", "loguniform", "point", "choice")
 _OPTIONS = {
@@ -240,6 +241,16 @@ class GrowthSpec:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """A named joint scenario of ``[scenarios]``: drawn with probability ``weight / sum(weights)``;
+    in its draws every site of ``settings`` takes the scenario's prior instead of the file's."""
+
+    name: str
+    weight: float
+    settings: tuple[tuple[str, Prior], ...]
+
+
+@dataclass(frozen=True)
 class PriorSpec:
     """A validated prior file."""
 
@@ -255,6 +266,7 @@ class PriorSpec:
     convention_priors: dict[str, Prior] = field(default_factory=dict)
     # [correlations]: (site, site, Spearman rank correlation), sites as the model names them
     correlations: tuple[tuple[str, str, float], ...] = ()
+    scenarios: tuple[Scenario, ...] = ()  # [scenarios], in file order (the ``scenario`` site indexes them)
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -313,8 +325,9 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     growth = p.growth(doc["growth"]) if "growth" in doc else None
     spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
     if "correlations" in doc:
-        pairs = p.correlations(doc["correlations"], spec, defaults)
-        spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors, pairs)
+        spec = replace(spec, correlations=p.correlations(doc["correlations"], spec, defaults))
+    if "scenarios" in doc:
+        spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec, defaults))
     return spec
 
 
@@ -491,18 +504,7 @@ class _Parser:
             if not -1.0 <= rho <= 1.0:
                 self.fail(where, f"a rank correlation lies in [-1, 1], got {rho:g}")
             pairs.append((*sites, rho))
-        candidate = PriorSpec(
-            spec.path,
-            spec.text,
-            spec.meta,
-            spec.convention,
-            spec.classes,
-            spec.growth,
-            spec.shared,
-            spec.convention_priors,
-            tuple(pairs),
-        )
-        _, m = correlation_matrix(candidate)
+        _, m = correlation_matrix(replace(spec, correlations=tuple(pairs)))
         smallest = float(np.linalg.eigvalsh(m).min())
         if smallest <= 1e-9:
             self.fail(
@@ -536,6 +538,65 @@ class _Parser:
         if isinstance(prior, Choice):
             self.fail(where, f"'{end}' is a choice; a choice cannot be correlated (tie choices with scenarios)")
         return site
+
+    def scenarios(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple[Scenario, ...]:
+        if not isinstance(table, dict) or not table:
+            self.fail("scenarios", 'must hold at least one scenario: NAME = { weight = W, "class.field" = ... }')
+        out = []
+        for name, body in table.items():
+            where = f"scenarios.{name}"
+            if not isinstance(body, dict):
+                self.fail(where, 'must be a table: { weight = W, "class.field" = value or prior, ... }')
+            if "weight" not in body:
+                self.fail(where, "missing 'weight' (a positive number)")
+            weight = self.number(body["weight"], f"{where}.weight")
+            if weight <= 0:
+                self.fail(f"{where}.weight", f"must be > 0, got {weight:g}")
+            settings: dict[str, Prior] = {}
+            for target, value in body.items():
+                if target == "weight":
+                    continue
+                for site, fld in self.scenario_targets(target, f"{where}.{target}", spec):
+                    if site in settings:
+                        self.fail(f"{where}.{target}", f"sets '{site}' a second time")
+                    settings[site] = self.prior(value, f"{where}.{target}", fld)
+            out.append(Scenario(name, weight, tuple(settings.items())))
+        return tuple(out)
+
+    def scenario_targets(self, target: str, where: str, spec: PriorSpec) -> list[tuple[str, Field]]:
+        """Sites named by ``class.field``, ``*.field``, ``defaults.field`` or ``convention.key``."""
+        owner, dot, name = target.partition(".")
+        if not dot or not name:
+            self.fail(where, f"'{target}' is not class.field (or *.field, defaults.field, convention.key)")
+        if owner == "convention":
+            if name not in CONVENTION_FIELDS:
+                self.fail(where, f"unknown convention '{name}' (expected one of {', '.join(CONVENTION_FIELDS)})")
+            return [(f"convention_{name}", CONVENTION_FIELDS[name])]
+        if owner == "defaults":
+            if name not in spec.shared:
+                self.fail(where, f"'{target}' is not a shared default; name the classes (*.{name} or class.{name})")
+            return [(f"shared_{name}", CLASS_FIELDS[name])]
+        classes = spec.classes if owner == "*" else [c for c in spec.classes if c.name == owner]
+        if not classes:
+            self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
+        sites = []
+        for c in classes:
+            if name not in c.params:
+                if owner == "*":
+                    continue
+                self.fail(where, f"class '{owner}' has no field '{name}'")
+            fld = CLASS_FIELDS[name] if c.method == "lnp" else expression_field(name)
+            if name in spec.shared and name in c.inherited:
+                if owner != "*":
+                    self.fail(where, f"'{target}' is the shared draw of [defaults]; name it defaults.{name}")
+                site = f"shared_{name}"
+            else:
+                site = f"{c.name}_{name}"
+            if (site, fld) not in sites:
+                sites.append((site, fld))
+        if not sites:
+            self.fail(where, f"no class has a field '{name}'")
+        return sites
 
     # -- values ------------------------------------------------------------
 
