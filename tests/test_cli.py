@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["sample"], ["report"], ["reproduce"]])
+@pytest.mark.parametrize("command", [[], ["sample"], ["report"], ["reproduce"], ["compare"]])
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])

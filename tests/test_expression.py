@@ -319,3 +319,38 @@ def test_bad_uncertain_conventions(value, problem):
     with pytest.raises(PriorError) as exc:
         parse_priors(f"[convention]\nflops_per_mac = {value}\n" + LNP_CELL, "c.toml")
     assert "convention.flops_per_mac" in str(exc.value) and problem in str(exc.value)
+
+
+# -- uncertainty compare ---------------------------------------------------------------------------
+
+
+def test_pool_is_the_weighted_mixture():
+    from uncertainty.compare import pool_draws
+
+    a, b = np.zeros(100_000), np.ones(100_000)
+    pooled = pool_draws(0, [a, b], [1, 3])
+    assert abs(pooled.mean() - 0.75) < 4 * math.sqrt(0.75 * 0.25 / a.size)
+
+
+def test_cli_compare_table_pool_and_saved_runs(tmp_path, capsys):
+    import json
+
+    from conftest import PRIORS
+
+    files = [str(PRIORS / "carlsmith2020-mechanistic.toml"), str(PRIORS / "dettmers2015.toml")]
+    args = ["compare", *files, "-n", "4000", "--pool", "1,1", "--format", "json", "--save", str(tmp_path), "-q"]
+    assert main(args) == 0
+    rows = {r["prior file"]: r for r in json.loads(capsys.readouterr().out)["tables"]["compare"]["rows"]}
+    assert set(rows) == {"carlsmith2020-mechanistic", "dettmers2015", "pool (weights 1,1)"}
+    assert rows["dettmers2015"]["median"] == pytest.approx(1.075e21, rel=1e-3)  # every field fixed
+    assert rows["dettmers2015"]["p_gt_1e18"] == 1.0 and rows["carlsmith2020-mechanistic"]["p_gt_1e18"] < 0.01
+    # half the pooled draws come from each file: P(> 1e18) of the pool is about 1/2
+    assert abs(rows["pool (weights 1,1)"]["p_gt_1e18"] - 0.5) < 4 * math.sqrt(0.25 / 4000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["carlsmith2020-mechanistic.nc", "dettmers2015.nc"]
+    # the saved runs plot (an expression-only run has no stage panel) with a forest plot comparing them
+    figures = tmp_path / "figures"
+    assert main(["plot", *sorted(str(p) for p in tmp_path.glob("*.nc")), "--out", str(figures)]) == 0
+    assert (figures / "compare.png").is_file() and (figures / "carlsmith2020-mechanistic_contributions.png").is_file()
+    capsys.readouterr()
+    assert main(["compare", *files, "-n", "100", "--pool", "1"]) == 2
+    assert "--pool" in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """The ``uncertainty`` command.
 
 Commands: ``sample`` (draw a run of brain FLOP/s and print its credible
-intervals), ``crossover`` (the year computing crosses it), ``report`` (the tables
-of a saved run), ``plot`` (its figures) and ``reproduce`` (the source article's
-numbers beside the engine's). Bad input prints one line ``error: FILE: KEY:
+intervals), ``compare`` (several prior files in one table), ``crossover`` (the
+year computing crosses it), ``report`` (the tables of a saved run), ``plot``
+(its figures), ``backtest`` (hindcasts of the growth models) and ``reproduce``
+(the source article's numbers beside the engine's). Bad input prints one line ``error: FILE: KEY:
 problem`` to stderr and exits with status 2.
 """
 
@@ -194,6 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     b.set_defaults(run=_cmd_backtest)
 
+    m = sub.add_parser(
+        "compare",
+        help="several prior files side by side: median, 90%% interval and P(> 1e15, 1e18, 1e21) of brain FLOP/s",
+        description="Sample every prior file with the same seed and number of draws and print one table: the "
+        "median and 5%%/95%% quantiles of brain FLOP/s and P(brain FLOP/s > 1e15, 1e18, 1e21). --pool adds the "
+        "weighted mixture of the files' distributions as one more row; --save keeps each run for "
+        "'uncertainty plot', which draws several runs as one forest plot.",
+    )
+    m.add_argument("priors", metavar="PRIORS.toml", nargs="+", help="prior files to compare")
+    m.add_argument("--samples", "-n", type=_samples, default=200_000, help="draws per file (default 200000)")
+    m.add_argument("--seed", type=_seed, default=0, help="PRNG seed, the same for every file (default 0)")
+    m.add_argument("--pool", metavar="W1,W2,...", help="weights of a pooled row (one per file)")
+    m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
+    m.add_argument("--force", action="store_true", help="overwrite saved runs")
+    m.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    m.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    m.set_defaults(run=_cmd_compare)
+
     p = sub.add_parser(
         "reproduce",
         help="the source article's numbers beside the engine's",
@@ -334,6 +353,59 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print(render_backtest(summarize(ds), args.format))
     if args.out is not None:
         print(f"saved {save_run(ds, args.out, args.force)}", file=sys.stderr)
+    return 0
+
+
+def _weights(text: str | None, n: int) -> list[float] | None:
+    from .errors import InputError
+
+    if text is None:
+        return None
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        raise InputError("--pool", None, f"expected comma-separated numbers, got '{text}'") from None
+    if len(weights) != n:
+        raise InputError("--pool", None, f"expected {n} weights (one per file), got {len(weights)}")
+    return weights
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .compare import compare_table, pool_draws, sample_files
+    from .engine import check_memory
+    from .io import brain_inference_data, check_output_path, run_attrs, save_run
+    from .priors import load_priors
+    from .report import Section, render
+
+    specs = [load_priors(p) for p in args.priors]  # every file checked before any work
+    weights = _weights(args.pool, len(specs))
+    for spec in specs:
+        check_memory(spec, args.samples)
+    if args.save is not None:
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        for spec in specs:
+            check_output_path(Path(args.save) / f"{Path(spec.path).stem}.nc", args.force)
+    runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
+    flops = {name: d["log10_brain_flops"] for name, d in runs.items()}
+    pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
+    label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
+    table = compare_table(flops, pooled, label)
+    probs = {c: (lambda v: f"{v:.3f}") for c in table.columns if c.startswith("p_")}
+    note = (
+        f"{args.samples} draws per file, seed {args.seed}; median, 5% and 95% of brain FLOP/s; "
+        "p_gt_1eN = P(brain FLOP/s > 1eN)"
+    )
+    section = Section(
+        "compare", table, index_name="prior file", formats={**probs, "log10_median": lambda v: f"{v:.2f}"}, note=note
+    )
+    print(render([section], args.format))
+    if args.save is not None:
+        for spec, (name, draws) in zip(specs, runs.items(), strict=True):
+            attrs = run_attrs(spec, seed=args.seed, num_samples=args.samples)
+            path = save_run(brain_inference_data(draws, spec, attrs), Path(args.save) / f"{name}.nc", args.force)
+            print(f"saved {path}", file=sys.stderr)
     return 0
 
 

@@ -95,13 +95,13 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
 
 
 def contributions_figure(idata: az.InferenceData):
-    """Forest plots of log10 FLOP/s per neuron class and per counted stage (median, 50% and 90% HDI)."""
+    """Forest plots of log10 FLOP/s per class and, when some class is an LNP neuron, per counted stage
+    (median, 50% and 90% HDI)."""
     group = run_group(idata)
-    fig, axes = _new(1, 2, figsize=(FIGURE_SIZE[0], FIGURE_SIZE[1]))
-    for ax, var, title in (
-        (axes[0], "log10_class_flops", "per neuron class"),
-        (axes[1], "log10_stage_flops", "per stage"),
-    ):
+    panels = [("log10_class_flops", "per class"), ("log10_stage_flops", "per stage (LNP classes)")]
+    panels = [(var, title) for var, title in panels if var in idata[group]]
+    fig, axes = _new(1, len(panels), figsize=(FIGURE_SIZE[0], FIGURE_SIZE[1]), squeeze=False)
+    for ax, (var, title) in zip(axes[0], panels, strict=True):
         ds = idata[group][[var]].astype("float64")
         az.plot_forest(ds, var_names=[var], combined=True, hdi_prob=HDI_PROB, ax=ax, textsize=8)
         ax.set_title(title, fontsize=9)
