@@ -354,3 +354,25 @@ def test_cli_compare_table_pool_and_saved_runs(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compare", *files, "-n", "100", "--pool", "1"]) == 2
     assert "--pool" in capsys.readouterr().err
+
+
+# -- published presets reproduced --------------------------------------------------------------------
+
+
+def test_sandberg_bostrom_levels_reproduced():
+    from uncertainty.published import reproduce_published
+
+    rows = reproduce_published("sandberg-bostrom2008", num_samples=60_000)
+    # per level (an equally weighted scenario): the median of a lognormal centred on the roadmap's figure;
+    # 20,000 draws per level, log10 sd 1/1.645: the median's MC error is about 0.01 decades
+    for row, published in zip(rows[:3], (18.0, 22.0, 25.0), strict=True):
+        assert abs(row.engine - published) < 0.05, (row.label, row.engine)
+    lo, hi = rows[3].engine
+    assert lo < 18.0 and hi > 25.0 - 1.0
+
+
+def test_cli_reproduces_each_published_preset(capsys):
+    for preset, figure in (("carlsmith2020-mechanistic", "~1e15"), ("synapse-rate", "2e16")):
+        assert main(["reproduce", preset]) == 0
+        out = capsys.readouterr().out
+        assert figure in out and "published" in out and "engine" in out
