@@ -205,9 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
         "'uncertainty plot', which draws several runs as one forest plot.",
     )
     m.add_argument("priors", metavar="PRIORS.toml", nargs="+", help="prior files to compare")
-    m.add_argument("--samples", "-n", type=_samples, default=200_000, help="draws per file (default 200000)")
+    m.add_argument(
+        "--samples", "-n", type=_samples, default=None, help="draws per file (default 200000; 10000 with --crossover)"
+    )
     m.add_argument("--seed", type=_seed, default=0, help="PRNG seed, the same for every file (default 0)")
     m.add_argument("--pool", metavar="W1,W2,...", help="weights of a pooled row (one per file)")
+    m.add_argument(
+        "--crossover",
+        action="store_true",
+        help="add each file's crossover year (median, P(by 2050)) against one growth fit of --model on --series",
+    )
+    m.add_argument("--series", default="hpcg", metavar="hpcg|hpl|FILE.csv", help="with --crossover (default hpcg)")
+    m.add_argument(
+        "--model", choices=GROWTH_MODELS, default=DEFAULT_MODEL, help=f"with --crossover (default {DEFAULT_MODEL})"
+    )
+    m.add_argument("--warmup", type=_positive_int, default=1000, help="with --crossover: NUTS warm-up (default 1000)")
     m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
     m.add_argument("--force", action="store_true", help="overwrite saved runs")
     m.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
@@ -376,7 +388,9 @@ def _weights(text: str | None, n: int) -> list[float] | None:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .compare import compare_table, pool_draws, sample_files
+    import numpy as np
+
+    from .compare import compare_table, crossover_columns, pool_draws, sample_files
     from .engine import check_memory
     from .io import brain_inference_data, check_output_path, run_attrs, save_run
     from .priors import load_priors
@@ -384,6 +398,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     specs = [load_priors(p) for p in args.priors]  # every file checked before any work
     weights = _weights(args.pool, len(specs))
+    if args.samples is None:
+        args.samples = 10_000 if args.crossover else 200_000
     for spec in specs:
         check_memory(spec, args.samples)
     if args.save is not None:
@@ -395,7 +411,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     table = compare_table(flops, pooled, label)
+    if args.crossover:
+        from .forecast import ForecastOptions, crossover_years
+
+        options = ForecastOptions(
+            series=args.series, model=args.model, num_samples=args.samples, num_warmup=args.warmup, compare=False
+        )
+        years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, options)
+        pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
+        table = table.join(crossover_columns(years, pooled_years, label))
     probs = {c: (lambda v: f"{v:.3f}") for c in table.columns if c.startswith("p_")}
+    probs["median_year"] = lambda v: "never" if not np.isfinite(v) else f"{v:.1f}"
     note = (
         f"{args.samples} draws per file, seed {args.seed}; median, 5% and 95% of brain FLOP/s; "
         "p_gt_1eN = P(brain FLOP/s > 1eN)"

@@ -18,9 +18,10 @@ from .engine import sample_brain
 from .errors import InputError
 from .priors import PriorSpec
 
-__all__ = ["THRESHOLDS", "compare_table", "pool_draws", "sample_files"]
+__all__ = ["THRESHOLDS", "BY_YEAR", "compare_table", "crossover_columns", "pool_draws", "sample_files"]
 
 THRESHOLDS = (15, 18, 21)  # log10 FLOP/s: P(brain FLOP/s > 1e15, 1e18, 1e21)
+BY_YEAR = 2050
 
 
 def sample_files(
@@ -66,3 +67,17 @@ def compare_table(
     if pooled is not None:
         rows[pool_label] = _row(np.asarray(pooled, dtype=np.float64))
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def crossover_columns(
+    years: dict[str, np.ndarray], pooled: np.ndarray | None = None, pool_label: str = "pool"
+) -> pd.DataFrame:
+    """Median crossover year (``inf``: most draws never cross by the horizon) and P(crossed by 2050)."""
+    rows = dict(years) if pooled is None else {**years, pool_label: pooled}
+    return pd.DataFrame.from_dict(
+        {
+            name: {"median_year": float(np.median(y)), f"p_by_{BY_YEAR}": float(np.mean(y <= BY_YEAR))}
+            for name, y in rows.items()
+        },
+        orient="index",
+    )

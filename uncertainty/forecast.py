@@ -37,7 +37,7 @@ from .nuts import NutsSettings, run_nuts
 from .priors import GROWTH_FIELDS, Point, PriorSpec
 from .scores import predictive_samples
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "forecast", "LOG2_10"]
+__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "crossover_years", "forecast", "LOG2_10"]
 
 MODELS = (*GROWTH_MODELS, "scenario")
 # the default growth model: the best calibrated model of the hpl hindcast (README, `uncertainty backtest`)
@@ -198,6 +198,35 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
+
+
+def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions = ForecastOptions()) -> dict:
+    """Crossover-year draws of several prior files against one growth fit (``o.model``, fitted once).
+
+    The growth fit, its paths and each file's brain draws use the keys :func:`forecast` uses, so each
+    file's years are exactly those of ``uncertainty crossover FILE`` with the same seed and settings.
+    Returns ``{name: years}`` (flat, ``inf`` where a draw does not cross by the horizon).
+    """
+    if o.model not in GROWTH_MODELS:
+        raise DataError("--model", None, f"compare --crossover needs a fitted growth model, not {o.model!r}")
+    data, _ = _prepare(o)
+    root = growth_key(seed)
+    per_chain = -(-o.num_samples // o.num_chains)
+    n = per_chain * o.num_chains
+    chosen = MODELS_BY_NAME[o.model]
+    settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
+    out = {}
+    with jax.enable_x64(True):
+        d = fit_data_at(data, o.model, data.last_year)
+        batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
+        result = run_nuts(jax.random.fold_in(root, 1), chosen.model, batch, settings)
+        d = jax.tree_util.tree_map(jnp.asarray, d)
+        flat = {k: jnp.asarray(v[0].reshape(n, *v.shape[3:])) for k, v in result.samples.items()}
+        times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+        for name, spec in specs.items():
+            log2_brain = jnp.asarray(sample_brain(spec, n, seed)["log10_brain_flops"]) * LOG2_10
+            out[name] = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
+    return out
 
 
 PATH_STEP = 0.25  # years between the points of a simulated future path
