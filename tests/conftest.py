@@ -9,7 +9,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from uncertainty.priors import parse_priors  # noqa: E402
+from uncertainty.brain.priors import parse_priors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = ROOT / "priors"

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uncertainty.brain import BrainParams, brain_log10_flops
-from uncertainty.lnp import STAGES, Convention, LNPParams, neuron_flops
-from uncertainty.priors import load_priors
+from uncertainty.brain.cost import BrainParams, brain_log10_flops
+from uncertainty.brain.lnp import STAGES, Convention, LNPParams, neuron_flops
+from uncertainty.brain.priors import load_priors
 from uncertainty.reproduce import point_brain_flops, preset_path
 
 

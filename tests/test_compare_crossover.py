@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from uncertainty.brain.priors import load_priors
 from uncertainty.cli import main
-from uncertainty.forecast import ForecastOptions, crossover_years, forecast
-from uncertainty.priors import load_priors
+from uncertainty.growth.forecast import ForecastOptions, crossover_years, forecast
 
 from conftest import PRIORS
 

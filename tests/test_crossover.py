@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from uncertainty.crossover import doublings_needed, first_crossing_on_grid, scenario_crossover_year
-from uncertainty.growth_models import MODELS_BY_NAME, pad_fit_data
+from uncertainty.growth.crossover import doublings_needed, first_crossing_on_grid, scenario_crossover_year
+from uncertainty.growth.models import MODELS_BY_NAME, pad_fit_data
 
 
 def test_doublings_of_the_article():
@@ -37,7 +37,7 @@ def test_already_reached_gives_start_year():
 
 # -- first crossing of a piecewise-linear log2 gap ---------------------------------------
 
-from uncertainty.crossover import first_crossing  # noqa: E402
+from uncertainty.growth.crossover import first_crossing  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_scenario_horizon_and_non_growth():
 
 
 def test_two_kinks_by_hand_and_against_a_dense_search():
-    from uncertainty.crossover import first_crossing_at_kinks
+    from uncertainty.growth.crossover import first_crossing_at_kinks
 
     # slope 1 until 2010, 0.5 until 2020, then 0.25; gap -20 in 2000: -10 by 2010, -5 by 2020, 0 in 2040
     def gap(t):

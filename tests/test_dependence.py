@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from uncertainty.distributions import quantile
-from uncertainty.engine import sample_brain
+from uncertainty.brain.distributions import quantile
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.priors import LogNormal, LogUniform, Normal, Uniform, parse_priors
 from uncertainty.errors import PriorError
-from uncertainty.priors import LogNormal, LogUniform, Normal, Uniform, parse_priors
 
 from conftest import one_class_text
 
@@ -178,7 +178,7 @@ def test_scenarios_tie_fields_and_realise_their_weights():
 
 
 def test_scenario_names_travel_with_the_run(tmp_path):
-    from uncertainty.io import brain_inference_data
+    from uncertainty.output.io import brain_inference_data
 
     cell = one_class_text().replace("rate = 10\n", "")
     spec = parse_priors(TIED + cell)
@@ -211,7 +211,7 @@ def test_bad_scenarios(scenarios, key, problem):
 
 
 def test_shipped_carlsmith_file_realises_its_correlation():
-    from uncertainty.priors import load_priors
+    from uncertainty.brain.priors import load_priors
 
     from conftest import PRIORS
 

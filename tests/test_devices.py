@@ -6,15 +6,15 @@ import sys
 
 import numpy as np
 
-from uncertainty.engine import draw_sharding, sample_brain
-from uncertainty.priors import load_priors
+from uncertainty.brain.engine import draw_sharding, sample_brain
+from uncertainty.brain.priors import load_priors
 
 from conftest import PRIORS, ROOT
 
 SCRIPT = """
 import sys, jax, numpy as np
-from uncertainty.engine import draw_sharding, sample_brain
-from uncertainty.priors import load_priors
+from uncertainty.brain.engine import draw_sharding, sample_brain
+from uncertainty.brain.priors import load_priors
 d = sample_brain(load_priors(sys.argv[1]), 5000, seed=9, chunk_size=1024)
 np.savez(sys.argv[2], devices=len(jax.local_devices()), sharded=draw_sharding(1024) is not None, **d)
 """

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.expression import ExpressionError, parse_expression
+from uncertainty.brain.priors import parse_priors
 from uncertainty.cli import main
-from uncertainty.engine import sample_brain
 from uncertainty.errors import PriorError
-from uncertainty.expression import ExpressionError, parse_expression
-from uncertainty.priors import parse_priors
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_cli_samples_and_reports_an_expression_file(tmp_path, capsys):
 
 
 def _quantiles(name: str) -> np.ndarray:
-    from uncertainty.priors import load_priors
+    from uncertainty.brain.priors import load_priors
 
     from conftest import PRIORS
 
@@ -325,7 +325,7 @@ def test_bad_uncertain_conventions(value, problem):
 
 
 def test_pool_is_the_weighted_mixture():
-    from uncertainty.compare import pool_draws
+    from uncertainty.output.compare import pool_draws
 
     a, b = np.zeros(100_000), np.ones(100_000)
     pooled = pool_draws(0, [a, b], [1, 3])

@@ -5,9 +5,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from test_growth import fit, interval, max_rhat, series_data, synthetic
 
-from uncertainty.growth_models import pad_fit_data, ratio_paths, ratio_predictive_draw
+from uncertainty.growth.models import pad_fit_data, ratio_paths, ratio_predictive_draw
+
+from test_growth import fit, interval, max_rhat, series_data, synthetic
 
 
 def simulate_local_linear(rng, t, level_vol, slope_vol, obs_noise, slope0=0.6):

@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 
 from uncertainty.cli import main
-from uncertainty.growth_models import MODELS_BY_NAME, Predictive, kalman_filter, pad_fit_data
-from uncertainty.nuts import NutsSettings, rhat, run_nuts
-from uncertainty.scores import crps_from_samples, log_score, pit, predictive_samples
+from uncertainty.growth.models import MODELS_BY_NAME, Predictive, kalman_filter, pad_fit_data
+from uncertainty.growth.nuts import NutsSettings, rhat, run_nuts
+from uncertainty.growth.scores import crps_from_samples, log_score, pit, predictive_samples
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from uncertainty.errors import DataError
-from uncertainty.history import builtin_series, load_growth_data, read_csv_series
+from uncertainty.growth.history import builtin_series, load_growth_data, read_csv_series
 
 
 def test_builtin_series_units_and_times():
@@ -32,7 +32,7 @@ def test_measurements_drop_repeated_values():
 
 
 def test_rounding_duplicates_need_the_same_system_and_half_a_percent():
-    from uncertainty.history import Series
+    from uncertainty.growth.history import Series
 
     year = np.array([2000.0, 2001.0, 2002.0, 2003.0])
     systems = ("A", "A", "B", "A")

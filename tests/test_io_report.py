@@ -9,11 +9,11 @@ import pytest
 
 from uncertainty import __version__
 from uncertainty._arviz import az
-from uncertainty.engine import sample_brain
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.priors import parse_priors
 from uncertainty.errors import OutputError, RunFileError
-from uncertainty.io import brain_inference_data, load_run, run_attrs, save_run
-from uncertainty.priors import parse_priors
-from uncertainty.report import format_summary, summary
+from uncertainty.output.io import brain_inference_data, load_run, run_attrs, save_run
+from uncertainty.output.report import format_summary, summary
 
 from conftest import one_class_text
 
@@ -176,7 +176,7 @@ def test_sensitivity_against_the_analytic_tail_means():
     # the mean over the lowest 10% of a normal is m - s * phi(z_0.1) / 0.1, over the highest m + s * ...
     from scipy import stats
 
-    from uncertainty.report import sensitivity
+    from uncertainty.output.report import sensitivity
 
     text = one_class_text(rate="{ lognormal = [0.1, 200] }", soma_steps="{ uniform = [2, 8] }")
     spec = parse_priors('[convention]\nstages = ["dendrites"]\n' + text, "t.toml")

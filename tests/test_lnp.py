@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uncertainty.lnp import (
+from uncertainty.brain.lnp import (
     STAGES,
     Convention,
     LNPParams,
@@ -94,7 +94,7 @@ small = st.integers(min_value=2, max_value=12)
 @settings(max_examples=25, deadline=None)
 @given(st.tuples(*[small] * 7))
 def test_xla_counts_what_the_convention_counts(dims):
-    from uncertainty.executable import xla_stage_flops
+    from uncertainty.brain.executable import xla_stage_flops
 
     analytic = np.asarray(stage_flops(LNPParams(*(jnp.float32(v) for v in dims))))
     counted = xla_stage_flops(*dims)

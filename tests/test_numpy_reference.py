@@ -5,9 +5,9 @@ import pytest
 from scipy import stats
 
 from uncertainty.benchmark import main as benchmark_main
-from uncertainty.engine import sample_brain
-from uncertainty.numpy_reference import numpy_sample_brain
-from uncertainty.priors import load_priors
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.numpy_reference import numpy_sample_brain
+from uncertainty.brain.priors import load_priors
 from uncertainty.reproduce import point_brain_flops
 
 from conftest import PRIORS

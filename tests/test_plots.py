@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.priors import load_priors
 from uncertainty.cli import main
-from uncertainty.engine import sample_brain
-from uncertainty.forecast import ForecastOptions, forecast
-from uncertainty.io import brain_inference_data, run_attrs
+from uncertainty.growth.forecast import ForecastOptions, forecast
 from uncertainty.literature import ESTIMATES
-from uncertainty.plots import brain_flops_figure, crossover_cdf_figure, figures_for, write_figures
-from uncertainty.priors import load_priors
+from uncertainty.output.io import brain_inference_data, run_attrs
+from uncertainty.output.plots import brain_flops_figure, crossover_cdf_figure, figures_for, write_figures
 
 from conftest import PRIORS
 

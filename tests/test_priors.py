@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from uncertainty.errors import InputError, PriorError
-from uncertainty.expression import parse_expression
-from uncertainty.lnp import STAGES, Convention
-from uncertainty.priors import (
+from uncertainty.brain.expression import parse_expression
+from uncertainty.brain.lnp import STAGES, Convention
+from uncertainty.brain.priors import (
     CLASS_FIELDS,
     Choice,
     GrowthSpec,
@@ -26,6 +25,7 @@ from uncertainty.priors import (
     load_priors,
     parse_priors,
 )
+from uncertainty.errors import InputError, PriorError
 
 PRIORS = Path(__file__).parent.parent / "priors"
 SHIPPED = sorted(PRIORS.glob("*.toml"))

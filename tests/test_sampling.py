@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from uncertainty.distributions import interval_z, lognormal_params, normal_params
-from uncertainty.engine import sample_brain
-from uncertainty.priors import parse_priors
+from uncertainty.brain.distributions import interval_z, lognormal_params, normal_params
+from uncertainty.brain.engine import sample_brain
+from uncertainty.brain.priors import parse_priors
 
 from conftest import one_class_text
 

@@ -24,13 +24,13 @@ __all__ = ["main"]
 
 
 def _worker(impl: str, priors: str, samples: int, repeats: int) -> dict:
-    from .priors import load_priors
+    from .brain.priors import load_priors
 
     spec = load_priors(priors)
     if impl == "jax":
         import jax
 
-        from .engine import sample_brain
+        from .brain.engine import sample_brain
 
         def run(seed: int) -> None:
             out = sample_brain(spec, samples, seed)
@@ -38,7 +38,7 @@ def _worker(impl: str, priors: str, samples: int, repeats: int) -> dict:
 
         device = ", ".join(str(d) for d in jax.devices())
     else:
-        from .numpy_reference import numpy_sample_brain
+        from .brain.numpy_reference import numpy_sample_brain
 
         def run(seed: int) -> None:
             numpy_sample_brain(spec, samples, seed)

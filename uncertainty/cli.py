@@ -69,7 +69,7 @@ def _seed(text: str) -> int:
 
 def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
     """The arguments every command that draws a run shares."""
-    from .report import FORMATS
+    from .output.report import FORMATS
 
     p.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
     p.add_argument(
@@ -83,11 +83,11 @@ def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .engine import DEFAULT_CHUNK_SIZE, PRECISIONS
-    from .forecast import DEFAULT_MODEL, MODELS
-    from .growth_models import GROWTH_MODELS
+    from .brain.engine import DEFAULT_CHUNK_SIZE, PRECISIONS
+    from .growth.forecast import DEFAULT_MODEL, MODELS
+    from .growth.models import GROWTH_MODELS
+    from .output.report import FORMATS
     from .published import PUBLISHED
-    from .report import FORMATS
     from .reproduce import PRESETS
 
     parser = _Parser(
@@ -256,14 +256,14 @@ def _header(attrs: dict) -> dict:
 
 
 def _print_run(idata, fmt: str) -> None:
-    from .report import render, report_sections, run_group
+    from .output.report import render, report_sections, run_group
 
     print(render(report_sections(idata), fmt, _header(dict(idata[run_group(idata)].attrs))))
 
 
 def _print_and_save(idata, args: argparse.Namespace) -> int:
     """Print a fresh run's tables, then save it if ``--out`` was given."""
-    from .io import save_run
+    from .output.io import save_run
 
     _print_run(idata, args.format)
     if args.out is not None:
@@ -273,9 +273,9 @@ def _print_and_save(idata, args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .engine import check_memory, sample_brain
-    from .io import brain_inference_data, check_output_path, run_attrs
-    from .priors import load_priors
+    from .brain.engine import check_memory, sample_brain
+    from .brain.priors import load_priors
+    from .output.io import brain_inference_data, check_output_path, run_attrs
 
     spec = load_priors(args.priors)
     if args.out is not None:
@@ -300,11 +300,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_crossover(args: argparse.Namespace) -> int:
-    from .engine import check_memory
+    from .brain.engine import check_memory
+    from .brain.priors import load_priors
     from .errors import InputError
-    from .forecast import ForecastOptions, forecast
-    from .io import check_output_path
-    from .priors import load_priors
+    from .growth.forecast import ForecastOptions, forecast
+    from .output.io import check_output_path
 
     if args.model == "scenario":
         given = [f"--{k.replace('_', '-')}" for k in ("series", "data_until", "warmup", "chains") if getattr(args, k)]
@@ -331,7 +331,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .io import load_run
+    from .output.io import load_run
 
     _print_run(load_run(args.run_file), args.format)
     return 0
@@ -342,8 +342,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
 
-    from .io import load_backtest, load_run
-    from .plots import _names, write_figures
+    from .output.io import load_backtest, load_run
+    from .output.plots import _names, write_figures
 
     def load(path):
         backtest = load_backtest(path)
@@ -356,9 +356,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from .growth_models import GROWTH_MODELS
-    from .hindcast import BacktestOptions, backtest, render_backtest, summarize
-    from .io import check_output_path, save_run
+    from .growth.hindcast import BacktestOptions, backtest, render_backtest, summarize
+    from .growth.models import GROWTH_MODELS
+    from .output.io import check_output_path, save_run
 
     models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
@@ -390,11 +390,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .compare import compare_table, crossover_columns, pool_draws, sample_files
-    from .engine import check_memory
-    from .io import brain_inference_data, check_output_path, run_attrs, save_run
-    from .priors import load_priors
-    from .report import Section, render
+    from .brain.engine import check_memory
+    from .brain.priors import load_priors
+    from .output.compare import compare_table, crossover_columns, pool_draws, sample_files
+    from .output.io import brain_inference_data, check_output_path, run_attrs, save_run
+    from .output.report import Section, render
 
     specs = [load_priors(p) for p in args.priors]  # every file checked before any work
     weights = _weights(args.pool, len(specs))
@@ -412,7 +412,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     table = compare_table(flops, pooled, label)
     if args.crossover:
-        from .forecast import ForecastOptions, crossover_years
+        from .growth.forecast import ForecastOptions, crossover_years
 
         options = ForecastOptions(
             series=args.series, model=args.model, num_samples=args.samples, num_warmup=args.warmup, compare=False

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import sample_brain
-from .priors import load_priors
+from .brain.engine import sample_brain
+from .brain.priors import load_priors
 
 __all__ = ["PUBLISHED", "Figure", "PublishedRow", "reproduce_published", "format_published"]
 

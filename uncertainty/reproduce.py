@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .brain import BrainParams, brain_log10_flops
-from .crossover import doublings_needed, scenario_crossover_year
+from .brain.cost import BrainParams, brain_log10_flops
+from .brain.lnp import STAGES, Convention
+from .brain.priors import CLASS_FIELDS, Point, PriorSpec, load_priors
 from .errors import InputError, PriorError
-from .lnp import STAGES, Convention
-from .priors import CLASS_FIELDS, Point, PriorSpec, load_priors
+from .growth.crossover import doublings_needed, scenario_crossover_year
 
 __all__ = ["ARTICLE", "PRESETS", "Reproduction", "point_brain_flops", "preset_path", "reproduce", "format_reproduction"]
 

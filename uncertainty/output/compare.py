@@ -1,6 +1,6 @@
 """Several prior files side by side: one table of brain FLOP/s per file, and their weighted pool.
 
-Every file is sampled with the same seed and number of draws (:func:`~uncertainty.engine.sample_brain`).
+Every file is sampled with the same seed and number of draws (:func:`~uncertainty.brain.engine.sample_brain`).
 A pool (``--pool W1,W2,...``) is the mixture of the files' distributions with those weights
 (Carlsmith's "all methods" view): each pooled draw comes from file ``i`` with probability
 ``w_i / sum(w)``, taking that file's draw of the same index.
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import sample_brain
-from .errors import InputError
-from .priors import PriorSpec
+from ..brain.engine import sample_brain
+from ..brain.priors import PriorSpec
+from ..errors import InputError
 
 __all__ = ["THRESHOLDS", "BY_YEAR", "compare_table", "crossover_columns", "pool_draws", "sample_files"]
 

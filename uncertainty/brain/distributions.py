@@ -1,8 +1,8 @@
 """Prior specs -> NumPyro distributions.
 
-Interval-elicited parameters come from :mod:`uncertainty.intervals`. Truncation of a lognormal is a truncated normal in
-log space, pushed through ``exp``, so the interval still describes the
-untruncated distribution.
+Interval-elicited parameters come from :mod:`uncertainty.brain.intervals`.
+Truncation of a lognormal is a truncated normal in log space, pushed through
+``exp``, so the interval still describes the untruncated distribution.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ is fitted on the data up to and including the origin, and its predictive
 distribution is scored against the leader's value at every later list (the
 leader at that date, repeated values included: "the fastest computer reaches X
 at date t"). All origins of a model are fitted in one compiled NUTS program
-(:mod:`uncertainty.nuts`: the data padded to one shape, the kernel vmapped).
+(:mod:`uncertainty.growth.nuts`: the data padded to one shape, the kernel vmapped).
 
-Scores (see :mod:`uncertainty.scores`): coverage of the central 50/80/90%
+Scores (see :mod:`uncertainty.growth.scores`): coverage of the central 50/80/90%
 intervals, the PIT histogram, CRPS (log2 units; lower is better) and the log
 predictive density (higher is better), overall and by horizon (<= 3 y, 3-6 y,
 > 6 y). Pairs from one origin share its fit and pairs of neighbouring origins
@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .errors import DataError
-from .growth_models import GROWTH_MODELS, MODELS_BY_NAME, FitData, Predictive, pad_fit_data, ratio_predictive_draw
+from ..errors import DataError
 from .history import GrowthData, Series, load_growth_data
+from .models import GROWTH_MODELS, MODELS_BY_NAME, FitData, Predictive, pad_fit_data, ratio_predictive_draw
 from .nuts import NutsSettings, rhat, run_nuts
 from .scores import LEVELS, score
 
@@ -312,7 +312,7 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     """The hindcast scores as a table (or Markdown, CSV); ``json`` gives the :func:`summarize` dict."""
     import json
 
-    from .report import Section, render
+    from ..output.report import Section, render
 
     if fmt == "json":
         return json.dumps(summary, indent=2)

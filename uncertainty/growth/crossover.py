@@ -3,7 +3,7 @@
 Everything works on ``g(t) = log2 F(t) - log2 brain_flops``. For a piecewise-linear
 trend the first crossing has a closed form (:func:`first_crossing_at_kinks`: evaluate
 g at the kinks, interpolate on the first segment that reaches 0). For random future
-paths (the growth models of :mod:`uncertainty.growth_models`) it is found on the
+paths (the growth models of :mod:`uncertainty.growth.models`) it is found on the
 simulated path (:func:`first_crossing_on_grid`: the first grid point at or above 0,
 linear interpolation inside the step). Both vectorise. A draw that does not cross by
 the horizon gets ``inf``: it is counted as "no crossover", never dropped or

@@ -43,7 +43,7 @@ class BrainFlops(NamedTuple):
     """log10 FLOP/s of one draw.
 
     total: whole brain, scalar; per_class: shape ``(classes,)``;
-    per_stage: shape ``(counted stages,)`` in :data:`~uncertainty.lnp.STAGES` order.
+    per_stage: shape ``(counted stages,)`` in :data:`~uncertainty.brain.lnp.STAGES` order.
     """
 
     total: Array

@@ -21,7 +21,7 @@ import numpyro.distributions as dist
 from jax import Array
 from jax.scipy.special import logsumexp
 
-from .growth_models import Predictive
+from .models import Predictive
 
 __all__ = ["LEVELS", "pit", "log_score", "crps_from_samples", "predictive_samples", "score"]
 

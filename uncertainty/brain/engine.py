@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro import handlers
 from tqdm.auto import tqdm
 
-from .errors import InputError, PriorError
+from ..errors import InputError, PriorError
 from .model import brain_model
 from .priors import Point, PriorSpec
 

@@ -139,7 +139,7 @@ def run_nuts(key: Array, model: Callable, data: Any, settings: NutsSettings | No
 
 def rhat(x: np.ndarray) -> np.ndarray:
     """ArviZ's rank-normalised split R-hat over ``(chain, draw)`` = the last two axes, for each leading index."""
-    from ._arviz import az
+    from .._arviz import az
 
     flat = np.asarray(x, dtype=np.float64).reshape(-1, *x.shape[-2:])
     return np.array([float(az.rhat(v)) for v in flat]).reshape(x.shape[:-2])

@@ -25,7 +25,7 @@ problem.
 A class is an LNP neuron (``method = "lnp"``, the default: every field of
 :data:`CLASS_FIELDS`) or any published way of counting (``method =
 "expression"``): ``flops_per_second = "synapses * rate * flop_per_spike"``, an
-arithmetic expression (:mod:`uncertainty.expression`) over fields the class sets
+arithmetic expression (:mod:`uncertainty.brain.expression`) over fields the class sets
 itself, with free names, positive values and any ``unit`` label::
 
     [classes.synaptic]
@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PriorError
+from ..errors import PriorError
 from .expression import FUNCTIONS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
@@ -220,7 +220,7 @@ class NeuronClassSpec:
 
     ``method = "lnp"``: a prior for every field of :data:`CLASS_FIELDS` (the LNP neuron).
     ``method = "expression"``: ``expression`` gives the class's FLOP/s over its own fields
-    (:mod:`uncertainty.expression`); ``params`` holds exactly the fields it reads.
+    (:mod:`uncertainty.brain.expression`); ``params`` holds exactly the fields it reads.
     """
 
     name: str

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._arviz import az
-from .errors import OutputError
-from .literature import ESTIMATES
+from .._arviz import az
+from ..errors import OutputError
+from ..literature import ESTIMATES
 from .report import BY_YEARS, HDI_PROB, run_group, sensitivity
 
 __all__ = [

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._arviz import az
+from .._arviz import az
 
 __all__ = [
     "FORMATS",
@@ -127,7 +127,7 @@ def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | No
     model, ``low`` and ``high`` are the brain FLOP/s at the parameter's 5% and 95%
     quantiles. None for runs without parameter draws.
     """
-    from .model import DERIVED_SITES
+    from ..brain.model import DERIVED_SITES
 
     ds = idata[run_group(idata)]
     owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared", "convention"]
@@ -214,7 +214,7 @@ _GROWTH_VARS = (
 
 
 def _growth_vars(model: str | None) -> tuple[str, ...]:
-    from .growth_models import MODELS_BY_NAME
+    from ..growth.models import MODELS_BY_NAME
 
     if model in MODELS_BY_NAME:
         return (*MODELS_BY_NAME[model].summary_vars, "ratio_vol", "ratio_noise")

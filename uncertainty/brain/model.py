@@ -8,7 +8,7 @@ values are constants, not sites. Deterministic sites: ``log10_brain_flops``
 (draw), ``log10_class_flops`` (draw, class) and, when some class is an LNP
 neuron, ``log10_stage_flops`` (draw, counted stage: the LNP classes' FLOP/s in
 each stage), all log10 FLOP/s. An ``expression`` class's FLOP/s is its compiled
-expression (:mod:`uncertainty.expression`) evaluated on its field draws. The LNP
+expression (:mod:`uncertainty.brain.expression`) evaluated on its field draws. The LNP
 cost function is written for one draw and batched over the draw plate with
 ``jax.vmap``.
 """
@@ -22,7 +22,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import logsumexp, ndtr
 
-from .brain import BrainParams, brain_log10_flops
+from .cost import BrainParams, brain_log10_flops
 from .distributions import quantile, to_distribution
 from .expression import parse_expression
 from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix

@@ -1,6 +1,6 @@
 """Crossover forecasts: brain FLOP/s draws joined with compute-growth draws.
 
-Data models (:mod:`uncertainty.growth_models`; default ``walkcycle``, the best
+Data models (:mod:`uncertainty.growth.models`; default ``walkcycle``, the best
 calibrated in the hpl hindcast): the growth model is fitted to the benchmark
 history with NUTS; each posterior draw (chain c, draw i) is paired with one
 independent brain-FLOP/s draw and one simulated future path of the target (for
@@ -23,18 +23,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._arviz import az
+from .._arviz import az
+from ..brain.distributions import to_distribution
+from ..brain.engine import sample_brain
+from ..brain.model import has_stages
+from ..brain.priors import GROWTH_FIELDS, Point, PriorSpec
+from ..errors import DataError, PriorError
+from ..output.io import run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
-from .distributions import to_distribution
-from .engine import sample_brain
-from .errors import DataError, PriorError
-from .growth_models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
-from .io import run_attrs
-from .model import has_stages
+from .models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
 from .nuts import NutsSettings, run_nuts
-from .priors import GROWTH_FIELDS, Point, PriorSpec
 from .scores import predictive_samples
 
 __all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "crossover_years", "forecast", "LOG2_10"]

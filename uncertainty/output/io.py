@@ -17,10 +17,10 @@ import jax
 import numpy as np
 import xarray as xr
 
-from ._arviz import az
-from .errors import OutputError, RunFileError
-from .model import DERIVED_SITES, fixed_values, has_stages
-from .priors import PriorSpec
+from .._arviz import az
+from ..brain.model import DERIVED_SITES, fixed_values, has_stages
+from ..brain.priors import PriorSpec
+from ..errors import OutputError, RunFileError
 
 __all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
 
@@ -29,7 +29,7 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
     """Provenance attributes of a run."""
     import numpyro
 
-    from . import __version__
+    from .. import __version__
 
     attrs = {
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

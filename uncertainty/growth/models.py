@@ -1,7 +1,7 @@
 """Growth models of the fastest computer (NumPyro, fitted with NUTS in float64).
 
-They serve the crossover forecast (:mod:`uncertainty.forecast`, on simulated future
-paths) and are scored out of sample by :mod:`uncertainty.hindcast` (``uncertainty
+They serve the crossover forecast (:mod:`uncertainty.growth.forecast`, on simulated future
+paths) and are scored out of sample by :mod:`uncertainty.growth.hindcast` (``uncertainty
 backtest``), which also picks the default model.
 
 Every model describes ``y(t)``, log2 FLOP/s of the benchmark leader at decimal

@@ -1,6 +1,6 @@
 """An executable LNP neuron: each stage as the JAX operation its cost formula describes.
 
-The analytic costs of :mod:`uncertainty.lnp` are a counting convention; here each
+The analytic costs of :mod:`uncertainty.brain.lnp` are a counting convention; here each
 stage is real code on arrays of the sizes the convention names, so XLA can count
 the FLOPs of the compiled program itself (``cost_analysis``). The tests check that
 XLA's count equals the analytic one for every stage (with ``flops_per_mac = 2``

@@ -1,0 +1,1 @@
+"""Brain FLOP/s: priors -> model -> cost -> draws."""

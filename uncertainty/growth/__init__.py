@@ -1,0 +1,1 @@
+"""Compute growth: history -> growth models -> hindcasts -> crossover."""

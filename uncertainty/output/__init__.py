@@ -1,0 +1,1 @@
+"""Runs, reports, plots and comparisons."""
