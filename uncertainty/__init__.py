@@ -17,6 +17,7 @@ from .brain.cost import BrainFlops as BrainFlops
 from .brain.cost import BrainParams as BrainParams
 from .brain.cost import brain_log10_flops as brain_log10_flops
 from .brain.engine import sample_brain as sample_brain
+from .brain.expression import parse_expression as parse_expression
 from .brain.lnp import STAGES as STAGES
 from .brain.lnp import Convention as Convention
 from .brain.lnp import LNPParams as LNPParams
@@ -31,6 +32,7 @@ from .growth.crossover import doublings_needed as doublings_needed
 from .growth.crossover import scenario_crossover_year as scenario_crossover_year
 from .growth.forecast import DEFAULT_MODEL as DEFAULT_MODEL
 from .growth.forecast import ForecastOptions as ForecastOptions
+from .growth.forecast import crossover_years as crossover_years
 from .growth.forecast import forecast as forecast
 from .growth.hindcast import BacktestOptions as BacktestOptions
 from .growth.hindcast import backtest as backtest
@@ -38,6 +40,8 @@ from .growth.hindcast import backtest_table as backtest_table
 from .growth.hindcast import summarize_backtest as summarize_backtest
 from .growth.history import load_growth_data as load_growth_data
 from .literature import ESTIMATES as ESTIMATES
+from .output.compare import compare_table as compare_table
+from .output.compare import pool_draws as pool_draws
 from .output.io import brain_inference_data as brain_inference_data
 from .output.io import load_run as load_run
 from .output.io import run_attrs as run_attrs
@@ -57,6 +61,8 @@ from .output.report import growth_summary as growth_summary
 from .output.report import render as render
 from .output.report import report_sections as report_sections
 from .output.report import summary as summary
+from .published import format_published as format_published
+from .published import reproduce_published as reproduce_published
 from .reproduce import format_reproduction as format_reproduction
 from .reproduce import point_brain_flops as point_brain_flops
 from .reproduce import preset_path as preset_path
