@@ -218,3 +218,22 @@ def test_shipped_carlsmith_file_realises_its_correlation():
     d = sample_brain(load_priors(PRIORS / "carlsmith2020-mechanistic.toml"), 50_000, seed=0)
     rho = stats.spearmanr(d["synaptic_synapses"], d["firing_neurons"])[0]
     assert abs(rho - 0.5) < 4 / math.sqrt(50_000)
+
+
+def test_report_shows_each_scenario(tmp_path, capsys):
+    from uncertainty.cli import main
+
+    from conftest import PRIORS
+
+    out = tmp_path / "sb.nc"
+    args = ["sample", str(PRIORS / "sandberg-bostrom2008.toml"), "-n", "30000", "--out", str(out), "-q"]
+    assert main([*args, "--format", "json"]) == 0
+    import json
+
+    rows = {r["scenario"]: r for r in json.loads(capsys.readouterr().out)["tables"]["brain FLOP/s by scenario"]["rows"]}
+    assert list(rows) == ["spiking", "electrophysiology", "metabolome"]
+    for row, level in zip(rows.values(), (1e18, 1e22, 1e25), strict=True):
+        assert abs(row["share"] - 1 / 3) < 4 * math.sqrt(2 / 9 / 30000)
+        assert abs(math.log10(row["median"] / level)) < 0.05
+    assert main(["report", str(out)]) == 0
+    assert "brain FLOP/s by scenario" in capsys.readouterr().out

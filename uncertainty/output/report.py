@@ -370,9 +370,32 @@ def _crossover_section(idata: az.InferenceData) -> Section:
     )
 
 
+def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
+    """Per ``[scenarios]`` entry: its share of the draws and the median, 5% and 95% of brain FLOP/s in
+    its draws. None for runs without scenarios."""
+    ds = idata[run_group(idata)]
+    names = str(ds.attrs.get("scenario_names", ""))
+    if "scenario" not in ds or not names:
+        return None
+    index = ds["scenario"].values.ravel()
+    x = ds["log10_brain_flops"].values.ravel().astype(np.float64)
+    rows = {}
+    for k, name in enumerate(names.split(",")):
+        sel = x[index == k]
+        q5, q50, q95 = np.quantile(sel, [0.05, 0.5, 0.95]) if sel.size else (np.nan,) * 3
+        rows[name] = {"share": sel.size / x.size, "median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
     sections = [Section("brain FLOP/s", summary(idata))]
+    by_scenario = scenario_table(idata)
+    if by_scenario is not None:
+        note = "share: the scenario's share of the draws (its weight, up to Monte Carlo error)"
+        sections.append(
+            Section("brain FLOP/s by scenario", by_scenario, index_name="scenario", formats={"share": _prob}, note=note)
+        )
     group = run_group(idata)
     if "crossover_year" not in idata[group]:
         table = sensitivity(idata)
