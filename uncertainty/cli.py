@@ -296,7 +296,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         chunk_size=min(args.chunk_size, args.samples),
         precision=args.precision,
     )
-    return _print_and_save(brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only), args)
+    conditioned = None
+    if spec.evidence:
+        from .brain.evidence import condition, reliable
+
+        conditioned = condition(spec, draws, args.seed)
+        if not reliable(conditioned):
+            print(
+                f"warning: {spec.path}: evidence: the importance weights are unreliable (Pareto k-hat "
+                f"{conditioned.k_hat:.2f}, ESS {conditioned.ess:.0f}); the posterior is not to be trusted",
+                file=sys.stderr,
+            )
+    idata = brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only, conditioned=conditioned)
+    return _print_and_save(idata, args)
 
 
 def _cmd_crossover(args: argparse.Namespace) -> int:
@@ -327,7 +339,16 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         compare=not args.no_compare,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    return _print_and_save(forecast(spec, args.seed, options), args)
+    idata = forecast(spec, args.seed, options)
+    attrs = idata[next(iter(idata.groups()))].attrs
+    if "brain_pareto_k" in attrs:
+        k, ess = float(attrs["brain_pareto_k"]), float(attrs["brain_ess_importance"])
+        verdict = "reliable" if k <= 0.7 and ess >= 100 else "UNRELIABLE: the posterior is not to be trusted"
+        print(
+            f"brain FLOP/s conditioned on [evidence] (PSIS: Pareto k-hat {k:.2f}, ESS {ess:.0f}, {verdict})",
+            file=sys.stderr,
+        )
+    return _print_and_save(idata, args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

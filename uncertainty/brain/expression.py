@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 from jax import Array
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "Expression", "ExpressionError", "parse_expression"]
+__all__ = ["FUNCTIONS", "REDUCERS", "MAX_LENGTH", "Expression", "ExpressionError", "parse_expression"]
 
 MAX_LENGTH = 2000  # characters
 
@@ -30,6 +30,12 @@ FUNCTIONS: dict[str, tuple[Callable[..., Array], int, int]] = {
     "sqrt": (jnp.sqrt, 1, 1),
     "min": (lambda *xs: _fold(jnp.minimum, xs), 2, 16),
     "max": (lambda *xs: _fold(jnp.maximum, xs), 2, 16),
+}
+
+# evidence quantities see per-class fields as vectors (last axis: classes) and reduce them
+REDUCERS: dict[str, tuple[Callable[..., Array], int, int]] = {
+    "sum": (lambda x: jnp.sum(x, axis=-1), 1, 1),
+    "mean": (lambda x: jnp.mean(x, axis=-1), 1, 1),
 }
 
 _BINARY = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide, ast.Pow: jnp.power}
@@ -72,8 +78,10 @@ class Expression:
         return self._fn(values)
 
 
-def parse_expression(text: str) -> Expression:
-    """Parse ``text`` over the allow-list; raise :class:`ExpressionError` on anything else."""
+def parse_expression(text: str, functions: dict | None = None) -> Expression:
+    """Parse ``text`` over the allow-list (``functions``: :data:`FUNCTIONS` unless given); raise
+    :class:`ExpressionError` on anything else."""
+    functions = FUNCTIONS if functions is None else functions
     if not isinstance(text, str):
         raise ExpressionError(f"expected a string, got {type(text).__name__}")
     if not text.strip():
@@ -91,13 +99,13 @@ def parse_expression(text: str) -> Expression:
         raise ExpressionError("is nested too deeply or malformed") from None
     names: list[str] = []
     try:
-        fn = _compile(tree.body, names)
+        fn = _compile(tree.body, names, functions)
     except RecursionError:
         raise ExpressionError("is nested too deeply") from None
     return Expression(text, tuple(dict.fromkeys(names)), fn)
 
 
-def _compile(node: ast.AST, names: list[str]) -> Callable[[Mapping[str, Array]], Array]:
+def _compile(node: ast.AST, names: list[str], functions: dict) -> Callable[[Mapping[str, Array]], Array]:
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -105,7 +113,7 @@ def _compile(node: ast.AST, names: list[str]) -> Callable[[Mapping[str, Array]],
         number = float(value)
         return lambda v: jnp.asarray(number)
     if isinstance(node, ast.Name):
-        if node.id in FUNCTIONS:
+        if node.id in functions:
             raise ExpressionError(f"'{node.id}' is a function; call it, e.g. {node.id}(x)")
         names.append(node.id)
         name = node.id
@@ -114,32 +122,32 @@ def _compile(node: ast.AST, names: list[str]) -> Callable[[Mapping[str, Array]],
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not allowed ({_ops()})")
-        left, right = _compile(node.left, names), _compile(node.right, names)
+        left, right = _compile(node.left, names, functions), _compile(node.right, names, functions)
         return lambda v: op(left(v), right(v))
     if isinstance(node, ast.UnaryOp):
         op = _UNARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not allowed ({_ops()})")
-        operand = _compile(node.operand, names)
+        operand = _compile(node.operand, names, functions)
         return lambda v: op(operand(v))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise ExpressionError(f"'{_token(node.func)}' is not an allowed function ({', '.join(FUNCTIONS)})")
+            raise ExpressionError(f"'{_token(node.func)}' is not an allowed function ({', '.join(functions)})")
         fname = node.func.id
-        if fname not in FUNCTIONS:
-            raise ExpressionError(f"'{fname}' is not an allowed function ({', '.join(FUNCTIONS)})")
+        if fname not in functions:
+            raise ExpressionError(f"'{fname}' is not an allowed function ({', '.join(functions)})")
         if node.keywords:
             raise ExpressionError(f"'{fname}' takes no keyword arguments")
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise ExpressionError(f"'{fname}' takes no starred arguments")
-        f, least, most = FUNCTIONS[fname]
+        f, least, most = functions[fname]
         if not least <= len(node.args) <= most:
             want = str(least) if least == most else f"{least} to {most}"
             raise ExpressionError(f"'{fname}' takes {want} arguments, got {len(node.args)}")
-        args = [_compile(a, names) for a in node.args]
+        args = [_compile(a, names, functions) for a in node.args]
         return lambda v: f(*(a(v) for a in args))
     raise ExpressionError(
-        f"'{_token(node)}' is not allowed (only numbers, field names, {_ops()} and calls of {', '.join(FUNCTIONS)})"
+        f"'{_token(node)}' is not allowed (only numbers, field names, {_ops()} and calls of {', '.join(functions)})"
     )
 
 

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PriorError
-from .expression import FUNCTIONS, ExpressionError, parse_expression
+from .expression import FUNCTIONS, REDUCERS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
 
@@ -72,6 +72,7 @@ __all__ = [
     "Prior",
     "PriorSpec",
     "Scenario",
+    "Evidence",
     "Uniform",
     "load_priors",
     "parse_priors",
@@ -197,7 +198,8 @@ GROWTH_FIELDS: dict[str, Field] = {
     )
 }
 
-_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios")
+_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios", "evidence")
+LIKELIHOODS = ("normal", "lognormal", "uniform", "upper", "lower")
 _CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
 _KINDS = ("lognormal", "normal", "uniform", "loguniform", "point", "choice")
 _OPTIONS = {
@@ -251,6 +253,25 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """An ``[evidence.NAME]`` item: a derived quantity (an expression over the classes' fields, each a
+    vector over classes, reduced with ``sum``/``mean``) and what was measured of it.
+
+    ``kind``: ``normal``/``lognormal`` (a Gaussian likelihood of the quantity, in log space for
+    lognormal, whose 90% interval is ``[lo, hi]``, or ``ci``), ``uniform`` (a hard bound ``[lo, hi]``),
+    ``upper``/``lower`` (a hard one-sided bound ``lo``).
+    """
+
+    name: str
+    quantity: str
+    kind: str
+    lo: float
+    hi: float = math.nan
+    ci: float = 0.9
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class PriorSpec:
     """A validated prior file."""
 
@@ -267,6 +288,7 @@ class PriorSpec:
     # [correlations]: (site, site, Spearman rank correlation), sites as the model names them
     correlations: tuple[tuple[str, str, float], ...] = ()
     scenarios: tuple[Scenario, ...] = ()  # [scenarios], in file order (the ``scenario`` site indexes them)
+    evidence: tuple[Evidence, ...] = ()  # [evidence.NAME] items: what conditions the prior
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -328,6 +350,8 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         spec = replace(spec, correlations=p.correlations(doc["correlations"], spec, defaults))
     if "scenarios" in doc:
         spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec, defaults))
+    if "evidence" in doc:
+        spec = replace(spec, evidence=p.evidence(doc["evidence"], spec))
     return spec
 
 
@@ -597,6 +621,67 @@ class _Parser:
         if not sites:
             self.fail(where, f"no class has a field '{name}'")
         return sites
+
+    def evidence(self, table: Any, spec: PriorSpec) -> tuple[Evidence, ...]:
+        if not isinstance(table, dict) or not table:
+            self.fail("evidence", "must hold [evidence.NAME] tables with quantity and observed")
+        out = []
+        for name, body in table.items():
+            where = f"evidence.{name}"
+            if not isinstance(body, dict):
+                self.fail(where, 'must be a table: quantity = "...", observed = { ... }, source = "..."')
+            self.no_unknown(body, ("quantity", "observed", "source"), where)
+            for key in ("quantity", "observed"):
+                if key not in body:
+                    self.fail(where, f"missing '{key}'")
+            text = body["quantity"]
+            if not isinstance(text, str):
+                self.fail(f"{where}.quantity", f"expected an expression in quotes, got {_show(text)}")
+            self.evidence_quantity(text, f"{where}.quantity", spec)
+            source = body.get("source", "")
+            if not isinstance(source, str):
+                self.fail(f"{where}.source", "must be text")
+            out.append(Evidence(name, text, *self.observed(body["observed"], f"{where}.observed"), source=source))
+        return tuple(out)
+
+    def evidence_quantity(self, text: str, key: str, spec: PriorSpec) -> None:
+        """Names must be fields of every class; the result must be one number per draw."""
+        import jax.numpy as jnp
+
+        try:
+            expr = parse_expression(text, {**FUNCTIONS, **REDUCERS})
+        except ExpressionError as exc:
+            self.fail(key, str(exc))
+        for n in expr.names:
+            missing = [c.name for c in spec.classes if n not in c.params]
+            if missing:
+                self.fail(key, f"unknown name '{n}': not a field of class '{missing[0]}' (every class needs it)")
+        shape = jnp.shape(expr({n: jnp.ones((2, len(spec.classes))) for n in expr.names}))
+        if shape not in ((2,), ()):
+            self.fail(key, "gives one value per class, not one number: reduce the fields with sum(...) or mean(...)")
+
+    def observed(self, value: Any, key: str) -> tuple:
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table naming one likelihood: " + ", ".join(LIKELIHOODS))
+        self.no_unknown(value, (*LIKELIHOODS, "ci"), key)
+        kinds = [k for k in value if k in LIKELIHOODS]
+        if len(kinds) != 1:
+            self.fail(key, f"name exactly one likelihood ({', '.join(LIKELIHOODS)}), got {len(kinds)}")
+        kind = kinds[0]
+        if "ci" in value and kind not in ("normal", "lognormal"):
+            self.fail(f"{key}.ci", f"'ci' does not apply to {kind}")
+        if kind in ("upper", "lower"):
+            bound = self.number(value[kind], f"{key}.{kind}")
+            if bound <= 0:
+                self.fail(f"{key}.{kind}", f"a bound on a positive quantity must be > 0, got {bound:g}")
+            return kind, bound
+        lo, hi = self.interval(value[kind], f"{key}.{kind}")
+        if lo <= 0:
+            self.fail(f"{key}.{kind}", f"the quantity is positive; lo must be > 0, got {lo:g}")
+        ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
+        if not 0.0 < ci < 1.0:
+            self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
+        return kind, lo, hi, ci
 
     # -- values ------------------------------------------------------------
 

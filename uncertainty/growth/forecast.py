@@ -25,7 +25,7 @@ from jax import Array
 
 from .._arviz import az
 from ..brain.distributions import to_distribution
-from ..brain.engine import sample_brain
+from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, Point, PriorSpec
 from ..errors import DataError, PriorError
@@ -153,7 +153,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
 
-        brain = sample_brain(spec, n, seed)
+        brain, conditioned = brain_draws(spec, n, seed)
         log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10
         times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
         year = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None])).reshape(o.num_chains, per_chain)
@@ -189,6 +189,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         num_warmup=o.num_warmup,
         num_chains=o.num_chains,
         precision="float64",
+        **_conditioning_attrs(conditioned),
     )
     if len(fits) > 1:
         # the random walk scores increments (each point given the one before), the Kalman models every point:
@@ -224,9 +225,16 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
         flat = {k: jnp.asarray(v[0].reshape(n, *v.shape[3:])) for k, v in result.samples.items()}
         times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
         for name, spec in specs.items():
-            log2_brain = jnp.asarray(sample_brain(spec, n, seed)["log10_brain_flops"]) * LOG2_10
+            log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
             out[name] = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
     return out
+
+
+def _conditioning_attrs(conditioned) -> dict:
+    """How the brain draws were conditioned on the file's [evidence] (nothing when it has none)."""
+    if conditioned is None:
+        return {}
+    return {"brain_inference": "PSIS", "brain_pareto_k": conditioned.k_hat, "brain_ess_importance": conditioned.ess}
 
 
 PATH_STEP = 0.25  # years between the points of a simulated future path
@@ -325,7 +333,7 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
         raise PriorError(spec.path, "growth", "missing: --model scenario needs a [growth] table")
     n = o.num_samples
     root = growth_key(seed)
-    brain = sample_brain(spec, n, seed)
+    brain, conditioned = brain_draws(spec, n, seed)
     growth = {}
     with jax.enable_x64(True):
         for i, name in enumerate(GROWTH_FIELDS):
@@ -359,6 +367,7 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
         horizon=o.horizon,
         whole_periods=int(spec.growth.whole_periods),
         precision="float64",
+        **_conditioning_attrs(conditioned),
     )
     idata.prior.attrs.update(attrs)
     return idata

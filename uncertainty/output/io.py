@@ -8,6 +8,7 @@ precision, package and library versions and the devices it ran on.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -48,12 +49,19 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
 
 
 def brain_inference_data(
-    draws: dict[str, np.ndarray], spec: PriorSpec, attrs: dict[str, Any], keep_parameters: bool = True
+    draws: dict[str, np.ndarray],
+    spec: PriorSpec,
+    attrs: dict[str, Any],
+    keep_parameters: bool = True,
+    conditioned=None,
 ) -> az.InferenceData:
     """Package brain-model draws as ``InferenceData``.
 
-    No data condition brain FLOP/s, so the draws are Monte Carlo samples of the
-    prior and live in the ``prior`` group (one chain). Parameter draws are stored
+    The draws are Monte Carlo samples of the prior and live in the ``prior`` group
+    (one chain). With ``conditioned`` (:func:`uncertainty.brain.evidence.condition`
+    of a file with ``[evidence]``), its resampled draws form the ``posterior``
+    group, the evidence quantities' prior and posterior draws go beside them, and
+    the PSIS diagnostics (``pareto_k``, ``ess_importance``) join the attributes. Parameter draws are stored
     as float32 (7 significant digits; half the file), or left out with
     ``keep_parameters=False`` (a smaller run, without the sensitivity table); the
     derived log10 FLOP/s are kept at the precision they were computed in. Fixed
@@ -65,16 +73,27 @@ def brain_inference_data(
     coords = {"neuron_class": list(spec.class_names)}
     if has_stages(spec):
         coords["stage"] = list(spec.convention.stages)
-    idata = az.from_dict(
-        prior={k: _stored(k, v)[None, ...] for k, v in draws.items()},
-        coords=coords,
-        dims=dims,
-    )
+    groups = {"prior": {k: _stored(k, v)[None, ...] for k, v in draws.items()}}
+    if conditioned is not None:
+        post = conditioned.draws if keep_parameters else {k: conditioned.draws[k] for k in draws}
+        groups["posterior"] = {k: _stored(k, v)[None, ...] for k, v in post.items()}
+        for name, (before, after) in conditioned.quantities.items():
+            groups["prior"][f"evidence_{name}"] = before[None, :]
+            groups["posterior"][f"evidence_{name}"] = after[None, :]
+    idata = az.from_dict(**groups, coords=coords, dims=dims)
     constants = fixed_values(spec)
     if constants:
         idata.add_groups(constant_data=xr.Dataset({k: ((), v) for k, v in constants.items()}))
     if spec.scenarios:  # the ``scenario`` site indexes them
         attrs = {**attrs, "scenario_names": ",".join(sc.name for sc in spec.scenarios)}
+    if conditioned is not None:
+        attrs = {**attrs, "pareto_k": conditioned.k_hat, "ess_importance": conditioned.ess, "inference": "PSIS"}
+        attrs["evidence"] = json.dumps(
+            {
+                e.name: {"quantity": e.quantity, "kind": e.kind, "lo": e.lo, "hi": e.hi, "ci": e.ci}
+                for e in spec.evidence
+            }
+        )
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata

@@ -387,9 +387,68 @@ def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+    """For a run conditioned on ``[evidence]``: brain FLOP/s (and each scenario's share) in the prior
+    and the posterior; each evidence item's measured interval beside its prior and posterior
+    (median, 5%, 95%); and a note with the PSIS diagnostics. None for other runs."""
+    if "posterior" not in idata.groups() or "prior" not in idata.groups():
+        return None
+    attrs = idata.posterior.attrs
+    if "pareto_k" not in attrs:
+        return None
+    items = json.loads(attrs["evidence"])
+
+    def stats_of(x):
+        q5, q50, q95 = np.quantile(np.asarray(x, dtype=np.float64).ravel(), [0.05, 0.5, 0.95])
+        return q50, q5, q95
+
+    rows = {}
+    for group in ("prior", "posterior"):
+        m, lo, hi = stats_of(idata[group]["log10_brain_flops"])
+        rows[group] = {"median": 10.0**m, "q5": 10.0**lo, "q95": 10.0**hi}
+        if "scenario" in idata[group] and attrs.get("scenario_names"):
+            index = idata[group]["scenario"].values.ravel()
+            for k, name in enumerate(str(attrs["scenario_names"]).split(",")):
+                rows[group][f"p_{name}"] = float(np.mean(index == k))
+    brain = pd.DataFrame.from_dict(rows, orient="index")
+    checks = {}
+    for name, item in items.items():
+        prior = stats_of(idata.prior[f"evidence_{name}"])
+        post = stats_of(idata.posterior[f"evidence_{name}"])
+        lo, hi = item["lo"], item["hi"]
+        checks[name] = {
+            "observed_lo": lo,
+            "observed_hi": hi if item["kind"] not in ("upper", "lower") else np.nan,
+            "prior_median": prior[0],
+            "posterior_median": post[0],
+            "posterior_q5": post[1],
+            "posterior_q95": post[2],
+        }
+    k, ess = float(attrs["pareto_k"]), float(attrs["ess_importance"])
+    verdict = "reliable" if k <= 0.7 and ess >= 100 else "UNRELIABLE: the posterior is not to be trusted"
+    note = (
+        f"PSIS of the prior draws: Pareto k-hat {k:.2f}, importance ESS {ess:.0f} ({verdict}); "
+        "posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
+    )
+    return brain, pd.DataFrame.from_dict(checks, orient="index"), note
+
+
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
     sections = [Section("brain FLOP/s", summary(idata))]
+    conditioned = evidence_tables(idata)
+    if conditioned is not None:
+        brain, checks, note = conditioned
+        probs = {c: _prob for c in brain.columns if c.startswith("p_")}
+        sections.append(Section("prior vs posterior", brain, index_name="group", formats=probs, note=note))
+        sections.append(
+            Section(
+                "evidence",
+                checks,
+                index_name="item",
+                note="observed: the measurement's 90% interval (or bound); prior/posterior: the quantity's draws",
+            )
+        )
     by_scenario = scenario_table(idata)
     if by_scenario is not None:
         note = "share: the scenario's share of the draws (its weight, up to Monte Carlo error)"
