@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..brain.engine import sample_brain
+from ..brain.evidence import brain_draws
 from ..brain.priors import PriorSpec
 from ..errors import InputError
 
@@ -27,14 +28,18 @@ BY_YEAR = 2050
 def sample_files(
     specs: Sequence[PriorSpec], num_samples: int, seed: int = 0, progress: bool = False
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Draws of each prior file, by file name (the stem; a number is appended to repeated stems)."""
+    """Draws of each prior file, by file name (the stem; a number is appended to repeated stems); the
+    posterior draws for a file with ``[evidence]``."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for spec in specs:
         name = Path(spec.path).stem
         k = 2
         while name in out:
             name, k = f"{Path(spec.path).stem}-{k}", k + 1
-        out[name] = sample_brain(spec, num_samples, seed, progress=progress)
+        if spec.evidence:  # a file with [evidence] speaks through its posterior
+            out[name] = brain_draws(spec, num_samples, seed)[0]
+        else:
+            out[name] = sample_brain(spec, num_samples, seed, progress=progress)
     return out
 
 
