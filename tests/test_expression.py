@@ -19,6 +19,8 @@ from uncertainty.brain.priors import parse_priors
 from uncertainty.cli import main
 from uncertainty.errors import PriorError
 
+from conftest import one_class_text
+
 
 @pytest.mark.parametrize(
     ("text", "values", "expected"),
@@ -149,22 +151,8 @@ def test_one_product_class_matches_the_analytic_lognormal():
 
 
 def test_mixed_lnp_and_expression_classes_sum():
-    lnp = "\n".join(
-        f"{k} = {v}"
-        for k, v in dict(
-            count=1e9,
-            rate=10,
-            synapses=1000,
-            time_steps=5,
-            branches=3,
-            dendrites=4,
-            filter_steps=5,
-            soma_steps=5,
-            outputs=100,
-        ).items()
-    )
     glia = 'method = "expression"\nflops_per_second = "n * f"\nn = 1e10\nf = 50'
-    text = f"[classes.cell]\n{lnp}\n\n[classes.glia]\n{glia}\n"
+    text = f"{one_class_text()}\n[classes.glia]\n{glia}\n"
     draws = sample_brain(parse_priors(text), 4, seed=0)
     # LNP by hand (SPEC section 3): per update 2*S*T*B*D*K + D*T + 2*D*T*K_s + 2*T + 2*O*T
     per_update = 2 * 1000 * 5 * 3 * 4 * 5 + 4 * 5 + 2 * 4 * 5 * 5 + 2 * 5 + 2 * 100 * 5
@@ -278,18 +266,7 @@ def test_synapse_rate_against_merkle_and_kurzweil():
 
 # -- uncertain conventions -------------------------------------------------------------------------
 
-LNP_CELL = """\
-[classes.cell]
-count = 1e9
-rate = 10
-synapses = 1000
-time_steps = 5
-branches = 3
-dendrites = 4
-filter_steps = 5
-soma_steps = 5
-outputs = 100
-"""
+LNP_CELL = one_class_text()  # count 1e9, rate 10 Hz, S 1000, T 5, B 3, D 4, K 5, K_s 5, O 100
 
 
 def test_uncertain_flops_per_mac_scales_the_mac_stages_draw_by_draw():

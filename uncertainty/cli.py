@@ -342,10 +342,11 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     idata = forecast(spec, args.seed, options)
     attrs = idata[next(iter(idata.groups()))].attrs
     if "brain_pareto_k" in attrs:
+        from .brain.evidence import verdict
+
         k, ess = float(attrs["brain_pareto_k"]), float(attrs["brain_ess_importance"])
-        verdict = "reliable" if k <= 0.7 and ess >= 100 else "UNRELIABLE: the posterior is not to be trusted"
         print(
-            f"brain FLOP/s conditioned on [evidence] (PSIS: Pareto k-hat {k:.2f}, ESS {ess:.0f}, {verdict})",
+            f"brain FLOP/s conditioned on [evidence] (PSIS: Pareto k-hat {k:.2f}, ESS {ess:.0f}, {verdict(k, ess)})",
             file=sys.stderr,
         )
     return _print_and_save(idata, args)

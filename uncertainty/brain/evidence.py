@@ -24,7 +24,7 @@ from .._arviz import az
 from ..errors import PriorError
 from .expression import FUNCTIONS, REDUCERS, parse_expression
 from .intervals import lognormal_params, normal_params
-from .model import fixed_values, site_name
+from .model import field_site, fixed_values
 from .priors import Evidence, PriorSpec
 
 __all__ = [
@@ -35,9 +35,12 @@ __all__ = [
     "evidence_log_likelihood",
     "evidence_quantities",
     "reliable",
+    "reliable_weights",
+    "verdict",
 ]
 
 K_HAT_LIMIT = 0.7  # PSIS: above this the importance weights are unreliable
+MIN_ESS = 100  # fewer effective draws than this carry no usable posterior
 
 
 class Conditioned(NamedTuple):
@@ -54,7 +57,7 @@ def _field(spec: PriorSpec, draws: dict[str, np.ndarray], name: str, n: int) -> 
     fixed = fixed_values(spec)
     columns = []
     for c in spec.classes:
-        site = site_name("shared", name) if name in spec.shared and name in c.inherited else site_name(c.name, name)
+        site = field_site(spec, c, name)
         if site in draws:
             columns.append(np.asarray(draws[site], dtype=np.float64))
         else:
@@ -124,17 +127,29 @@ def condition(spec: PriorSpec, draws: dict[str, np.ndarray], seed: int = 0) -> C
     return Conditioned(posterior, float(k_hat), ess, checks)
 
 
+def reliable_weights(k_hat: float, ess: float) -> bool:
+    """Whether importance weights can be trusted: Pareto k-hat <= 0.7 and ESS >= 100."""
+    return k_hat <= K_HAT_LIMIT and ess >= MIN_ESS and math.isfinite(k_hat)
+
+
 def reliable(c: Conditioned) -> bool:
-    """Whether the importance weights can be trusted (Pareto k-hat <= 0.7 and ESS >= 100)."""
-    return c.k_hat <= K_HAT_LIMIT and c.ess >= 100 and math.isfinite(c.k_hat)
+    """Whether the conditioning's importance weights can be trusted (:func:`reliable_weights`)."""
+    return reliable_weights(c.k_hat, c.ess)
 
 
-def brain_draws(spec: PriorSpec, num_samples: int, seed: int = 0) -> tuple[dict[str, np.ndarray], Conditioned | None]:
+def verdict(k_hat: float, ess: float) -> str:
+    """The words reports and warnings use for :func:`reliable_weights`."""
+    return "reliable" if reliable_weights(k_hat, ess) else "UNRELIABLE: the posterior is not to be trusted"
+
+
+def brain_draws(
+    spec: PriorSpec, num_samples: int, seed: int = 0, progress: bool = False
+) -> tuple[dict[str, np.ndarray], Conditioned | None]:
     """Brain draws for a crossover run: the prior's, or, when ``spec`` has ``[evidence]``, the posterior's
     (the prior draws resampled by their PSIS weights), with the conditioning."""
     from .engine import sample_brain
 
-    draws = sample_brain(spec, num_samples, seed)
+    draws = sample_brain(spec, num_samples, seed, progress=progress)
     if not spec.evidence:
         return draws, None
     conditioned = condition(spec, draws, seed)

@@ -27,7 +27,7 @@ from .distributions import quantile, to_distribution
 from .expression import parse_expression
 from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
 
-__all__ = ["DERIVED_SITES", "brain_model", "has_stages", "site_name", "fixed_values"]
+__all__ = ["DERIVED_SITES", "brain_model", "field_site", "has_stages", "site_name", "fixed_values"]
 
 _LN10 = 2.302585092994046
 COPULA_SITE = "_copula_z"  # the correlated standard normals behind [correlations]; not stored
@@ -49,6 +49,12 @@ def fixed_values(spec: PriorSpec) -> dict[str, float]:
         for f, prior in c.params.items()
         if isinstance(prior, Point) and site_name(c.name, f) not in tied
     }
+
+
+def field_site(spec: PriorSpec, cls, field: str) -> str:
+    """The site holding class ``cls``'s ``field``: ``shared_{field}`` for a shared [defaults] field it
+    inherits, else ``{class}_{field}``."""
+    return site_name("shared", field) if field in spec.shared and field in cls.inherited else site_name(cls.name, field)
 
 
 def brain_model(spec: PriorSpec, num_draws: int) -> None:
@@ -87,16 +93,14 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
             k: draw(site_name("convention", k), True, spec.convention_priors.get(k, Point(getattr(spec.convention, k))))
             for k in dict.fromkeys(keys)
         }
-        shared = {}
+        drawn: dict[str, jnp.ndarray] = {}
         for c in spec.classes:
             for f, prior in c.params.items():
                 positive = CLASS_FIELDS[f].positive if c.method == "lnp" else True
-                if f in spec.shared and f in c.inherited:
-                    if f not in shared:
-                        shared[f] = draw(site_name("shared", f), positive, prior)
-                    value = shared[f]
-                else:
-                    value = draw(site_name(c.name, f), positive, prior)
+                site = field_site(spec, c, f)
+                if site not in drawn:  # a shared site is drawn once, for the first class that takes it
+                    drawn[site] = draw(site, positive, prior)
+                value = drawn[site]
                 if c.method == "lnp":
                     columns[f].append(value)
                 else:
@@ -107,10 +111,10 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
         params = BrainParams.from_fields({f: jnp.stack(v, axis=-1) for f, v in columns.items()})  # (draw, class)
         if convention:  # uncertain counting: each draw has its own FLOPs per MAC / per nonlinearity
 
-            def one(p, conv):
+            def with_convention(p, conv):
                 return brain_log10_flops(p, spec.convention._replace(**conv))
 
-            flops = jax.vmap(one)(params, convention)
+            flops = jax.vmap(with_convention)(params, convention)
         else:
             flops = jax.vmap(brain_log10_flops, in_axes=(0, None))(params, spec.convention)
         log10_class.update({name: flops.per_class[:, i] for i, name in enumerate(lnp)})

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..brain.engine import sample_brain
 from ..brain.evidence import brain_draws
 from ..brain.priors import PriorSpec
 from ..errors import InputError
+from .report import flops_interval
 
 __all__ = ["THRESHOLDS", "BY_YEAR", "compare_table", "crossover_columns", "pool_draws", "sample_files"]
 
@@ -36,10 +36,7 @@ def sample_files(
         k = 2
         while name in out:
             name, k = f"{Path(spec.path).stem}-{k}", k + 1
-        if spec.evidence:  # a file with [evidence] speaks through its posterior
-            out[name] = brain_draws(spec, num_samples, seed)[0]
-        else:
-            out[name] = sample_brain(spec, num_samples, seed, progress=progress)
+        out[name] = brain_draws(spec, num_samples, seed, progress=progress)[0]  # [evidence]: the posterior
     return out
 
 
@@ -56,8 +53,7 @@ def pool_draws(key_seed: int, log10_flops: Sequence[np.ndarray], weights: Sequen
 
 
 def _row(x: np.ndarray) -> dict[str, float]:
-    q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
-    row = {"median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95, "log10_median": q50}
+    row = {**flops_interval(x), "log10_median": float(np.median(x))}
     for t in THRESHOLDS:
         row[f"p_gt_1e{t}"] = float(np.mean(x > t))
     return row

@@ -370,6 +370,13 @@ def _crossover_section(idata: az.InferenceData) -> Section:
     )
 
 
+def flops_interval(log10_flops) -> dict[str, float]:
+    """Median, 5% and 95% of FLOP/s from draws of log10 FLOP/s (NaN for no draws)."""
+    x = np.asarray(log10_flops, dtype=np.float64).ravel()
+    q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95]) if x.size else (np.nan,) * 3
+    return {"median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95}
+
+
 def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
     """Per ``[scenarios]`` entry: its share of the draws and the median, 5% and 95% of brain FLOP/s in
     its draws. None for runs without scenarios."""
@@ -382,8 +389,7 @@ def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
     rows = {}
     for k, name in enumerate(names.split(",")):
         sel = x[index == k]
-        q5, q50, q95 = np.quantile(sel, [0.05, 0.5, 0.95]) if sel.size else (np.nan,) * 3
-        rows[name] = {"share": sel.size / x.size, "median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95}
+        rows[name] = {"share": sel.size / x.size, **flops_interval(sel)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -404,8 +410,7 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
 
     rows = {}
     for group in ("prior", "posterior"):
-        m, lo, hi = stats_of(idata[group]["log10_brain_flops"])
-        rows[group] = {"median": 10.0**m, "q5": 10.0**lo, "q95": 10.0**hi}
+        rows[group] = flops_interval(idata[group]["log10_brain_flops"])
         if "scenario" in idata[group] and attrs.get("scenario_names"):
             index = idata[group]["scenario"].values.ravel()
             for k, name in enumerate(str(attrs["scenario_names"]).split(",")):
@@ -424,10 +429,11 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
             "posterior_q5": post[1],
             "posterior_q95": post[2],
         }
+    from ..brain.evidence import verdict
+
     k, ess = float(attrs["pareto_k"]), float(attrs["ess_importance"])
-    verdict = "reliable" if k <= 0.7 and ess >= 100 else "UNRELIABLE: the posterior is not to be trusted"
     note = (
-        f"PSIS of the prior draws: Pareto k-hat {k:.2f}, importance ESS {ess:.0f} ({verdict}); "
+        f"PSIS of the prior draws: Pareto k-hat {k:.2f}, importance ESS {ess:.0f} ({verdict(k, ess)}); "
         "posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
     )
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
