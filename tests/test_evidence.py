@@ -1,4 +1,5 @@
-"""[evidence]: PSIS conditioning of the prior draws, against a closed-form posterior; bad evidence."""
+"""[evidence]: PSIS conditioning of the prior draws and the NUTS fallback, against closed-form posteriors
+and each other; choice odds; bad evidence."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from uncertainty.brain.engine import sample_brain
-from uncertainty.brain.evidence import condition, reliable
+from uncertainty.brain.evidence import condition, evidence_log_likelihood, reliable
 from uncertainty.brain.priors import parse_priors
 from uncertainty.cli import main
 from uncertainty.errors import PriorError
@@ -69,13 +70,120 @@ def test_evidence_that_every_draw_contradicts_is_an_error():
         condition(spec, sample_brain(spec, 1000, seed=0))
 
 
-def test_far_off_evidence_is_reported_unreliable(tmp_path, capsys):
+def _conjugate(prior_mean: float, v0: float, obs_mean: float, s2: float) -> tuple[float, float]:
+    vp = 1 / (1 / v0 + 1 / s2)
+    return vp * (prior_mean / v0 + obs_mean / s2), vp
+
+
+def test_far_off_evidence_falls_back_to_nuts_and_matches_the_closed_form(tmp_path, capsys):
+    """A measurement far in the prior's tail: PSIS weights collapse (k-hat > 0.7), NUTS takes over and
+    recovers the conjugate posterior of log10(a b)."""
     path = tmp_path / "far.toml"
     path.write_text(PRODUCT + _evidence("sum(a * b)", "{ lognormal = [1e19, 1.1e19] }"))
-    assert main(["sample", str(path), "-n", "20000", "-q"]) == 0
+    out = tmp_path / "far.nc"
+    assert main(["sample", str(path), "-n", "20000", "-q", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "unreliable" in captured.err and "k-hat" in captured.err
+    assert "NUTS (PSIS k-hat" in captured.out and "(reliable)" in captured.out and "warning" not in captured.err
+    from uncertainty.output.io import load_run
+
+    idata = load_run(out)
+    assert {"prior", "posterior", "sample_stats", "observed_data"} <= set(idata.groups())
+    post = idata.posterior
+    assert post.sizes["chain"] == 4 and post.attrs["inference"] == "NUTS" and post.attrs["pareto_k"] > 0.7
+    assert post.attrs["max_rhat"] <= 1.01 and post.attrs["divergences"] == 0
+    np.testing.assert_allclose(idata.observed_data["evidence_product"].values, [1e19, 1.1e19])
+    lo, hi = 19.0, math.log10(1.1e19)
+    mp, vp = _conjugate(15.5, (0.5 / Z90) ** 2 + (1.0 / Z90) ** 2, (lo + hi) / 2, ((hi - lo) / 2 / Z90) ** 2)
+    x = post["log10_brain_flops"].values.ravel()
+    assert abs(x.mean() - mp) < 5 * math.sqrt(vp / post.attrs["ess_bulk"])
+    assert abs(x.std() / math.sqrt(vp) - 1) < 0.1
+
+
+def test_psis_only_reports_far_off_evidence_unreliable(tmp_path, capsys):
+    path = tmp_path / "far.toml"
+    path.write_text(PRODUCT + _evidence("sum(a * b)", "{ lognormal = [1e19, 1.1e19] }"))
+    assert main(["sample", str(path), "-n", "20000", "-q", "--inference", "psis"]) == 0
+    captured = capsys.readouterr()
+    assert "UNRELIABLE" in captured.err and "k-hat" in captured.err
     assert "UNRELIABLE" in captured.out
+
+
+def test_psis_and_nuts_agree_on_a_moderate_case():
+    """Evidence two prior sds away from the prior median: both paths give the same quantiles of brain
+    FLOP/s and of each parameter (within Monte Carlo error), and the closed-form posterior."""
+    spec = parse_priors(PRODUCT + _evidence("sum(a * b)", "{ lognormal = [1e16, 1e17] }"))
+    draws = sample_brain(spec, 100_000, seed=5)
+    psis = condition(spec, draws, seed=6, inference="psis")
+    nuts = condition(spec, draws, seed=6, inference="nuts")
+    assert psis.method == "PSIS" and reliable(psis)
+    assert nuts.method == "NUTS" and reliable(nuts) and nuts.divergences() == 0
+    v0 = (0.5 / Z90) ** 2 + (1.0 / Z90) ** 2
+    mp, vp = _conjugate(15.5, v0, 16.5, (0.5 / Z90) ** 2)
+    for site, scale in [("log10_brain_flops", 1.0), ("syn_a", None), ("syn_b", None)]:
+        a = psis.draws[site] if scale else np.log10(psis.draws[site])
+        b = nuts.draws[site] if scale else np.log10(nuts.draws[site])
+        sd = b.std()
+        for q, z in ((0.05, -Z90), (0.5, 0.0), (0.95, Z90)):
+            # MCSE of a normal quantile: sd sqrt(q (1 - q) / ESS) / phi(z_q); 5 of them, the NUTS ESS dominating
+            phi = math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+            tol = 5 * sd * math.sqrt(q * (1 - q) / min(nuts.ess, psis.ess)) / phi
+            assert abs(np.quantile(a, q) - np.quantile(b, q)) < tol, (site, q)
+    assert abs(nuts.draws["log10_brain_flops"].mean() - mp) < 5 * math.sqrt(vp / nuts.ess)
+
+
+CHOICE = """\
+[classes.syn]
+method = "expression"
+flops_per_second = "a * b"
+a = { point = 1e14 }
+b = { choice = [{ lognormal = [1, 10] }, { lognormal = [100, 1000] }], weights = [0.7, 0.3] }
+"""
+
+
+@pytest.mark.parametrize("inference", ["psis", "nuts"])
+def test_choice_odds_match_the_marginal_likelihoods(inference):
+    """A choice between two lognormal views of b and a lognormal measurement of b: the posterior odds of
+    each view are its prior weight times the Normal density of the measurement's log-mean under the
+    view's log-prior widened by the measurement's variance (closed form)."""
+    spec = parse_priors(CHOICE + _evidence("sum(b)", "{ lognormal = [10, 100] }", "b"))
+    c = condition(spec, sample_brain(spec, 200_000, seed=7), seed=8, inference=inference)
+    s = 0.5 / Z90  # sd of log10 b in each view, and of the measurement
+    dens = [w * math.exp(-0.5 * (1.5 - m) ** 2 / (2 * s * s)) for w, m in ((0.7, 0.5), (0.3, 2.5))]
+    expected = dens[0] / sum(dens)
+    odds = c.choice_odds["syn_b"]
+    assert odds["prior"] == pytest.approx([0.7, 0.3])
+    assert odds["components"] == ["lognormal [1, 10]", "lognormal [100, 1000]"]
+    se = math.sqrt(expected * (1 - expected) / c.ess)
+    assert abs(odds["posterior"][0] - expected) < 5 * se + 0.01
+    assert sum(odds["posterior"]) == pytest.approx(1.0)
+
+
+def test_student_t_likelihood_at_the_interval_end():
+    """df = 4: at the interval's end z = t_0.95(4) = 2.1318, and log-lik = -(5/2) log(1 + z^2 / 4) = -1.8977
+    below the centre (hand-computed)."""
+    spec = parse_priors(PRODUCT + _evidence("sum(a)", "{ student_t = [1e14, 3e14], df = 4 }", "a"))
+    ll = evidence_log_likelihood(spec, {"a": np.array([2e14, 3e14, 1e14, 2e16])})["a"]
+    np.testing.assert_allclose(ll[:3], [0.0, -1.8977, -1.8977], atol=2e-4)
+    z = 1.98e16 / (1e14 / 2.131847)  # 99 interval half-widths out: a Gaussian would give -0.5 z^2 ~ -1e5
+    assert ll[3] == pytest.approx(-2.5 * math.log1p(z**2 / 4), rel=1e-6) and ll[3] > -30
+    default = parse_priors(PRODUCT + _evidence("sum(a)", "{ student_t = [1e14, 3e14] }", "a"))
+    assert default.evidence[0].df == 4.0
+
+
+def test_nuts_cannot_sample_scenarios(tmp_path, capsys):
+    text = (
+        PRODUCT
+        + '[scenarios]\nlow = { weight = 1, "syn.b" = 1 }\nhigh = { weight = 1, "syn.b" = 100 }\n'
+        + _evidence("sum(a * b)", "{ lognormal = [1e19, 1.1e19] }")
+    )
+    path = tmp_path / "sc.toml"
+    path.write_text(text)
+    assert main(["sample", str(path), "-n", "5000", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "UNRELIABLE" in err and "NUTS could not run: [scenarios]" in err
+    assert main(["sample", str(path), "-n", "5000", "-q", "--inference", "nuts"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "evidence" in err and "[scenarios]" in err
 
 
 def test_cli_sample_report_shows_prior_posterior_and_checks(tmp_path, capsys):
@@ -90,7 +198,17 @@ def test_cli_sample_report_shows_prior_posterior_and_checks(tmp_path, capsys):
     from uncertainty.output.io import load_run
 
     idata = load_run(out)
-    assert {"prior", "posterior"} <= set(idata.groups())
+    assert {"prior", "posterior", "observed_data"} <= set(idata.groups())
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "prior_posterior.png").stat().st_size > 0
+
+
+def test_report_shows_choice_odds(tmp_path, capsys):
+    path = tmp_path / "choice.toml"
+    path.write_text(CHOICE + _evidence("sum(b)", "{ lognormal = [10, 100] }", "b"))
+    assert main(["sample", str(path), "-n", "20000", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "choice odds" in text and "syn_b: lognormal [100, 1000]" in text and "bayes factor" in text
 
 
 @pytest.mark.parametrize(
@@ -106,6 +224,8 @@ def test_cli_sample_report_shows_prior_posterior_and_checks(tmp_path, capsys):
         (_evidence("sum(a)", "{ cauchy = [1, 2] }"), "evidence.product.observed", "unknown key 'cauchy'"),
         (_evidence("sum(a)", "{ normal = [1, 2], upper = 3 }"), "evidence.product.observed", "exactly one"),
         (_evidence("sum(a)", "3"), "evidence.product.observed", "must be a table"),
+        (_evidence("sum(a)", "{ normal = [1, 2], df = 3 }"), "evidence.product.observed.df", "student_t only"),
+        (_evidence("sum(a)", "{ student_t = [1, 2], df = 0 }"), "evidence.product.observed.df", "must be > 0"),
         ("[evidence.product]\nobserved = { normal = [1, 2] }\n", "evidence.product", "missing 'quantity'"),
         ('[evidence.product]\nquantity = "sum(a)"\n', "evidence.product", "missing 'observed'"),
         (_evidence("sum(a)", "{ normal = [1, 2] }") + 'unit = "W"\n', "evidence.product", "unknown key 'unit'"),

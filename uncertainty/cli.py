@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep only the log10 FLOP/s draws in the run, not every parameter draw (smaller; no sensitivity table)",
     )
+    s.add_argument(
+        "--inference",
+        choices=("auto", "psis", "nuts"),
+        default="auto",
+        help="how a file with [evidence] is conditioned: PSIS of the prior draws, NUTS, or auto (PSIS, NUTS when "
+        "its Pareto k-hat > 0.7; default auto)",
+    )
     s.set_defaults(run=_cmd_sample)
 
     r = sub.add_parser(
@@ -298,15 +305,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     )
     conditioned = None
     if spec.evidence:
-        from .brain.evidence import condition, reliable
+        from .brain.evidence import condition, diagnosis_of, reliable
+        from .output.io import conditioning_attrs
 
-        conditioned = condition(spec, draws, args.seed)
+        conditioned = condition(spec, draws, args.seed, inference=args.inference)
         if not reliable(conditioned):
-            print(
-                f"warning: {spec.path}: evidence: the importance weights are unreliable (Pareto k-hat "
-                f"{conditioned.k_hat:.2f}, ESS {conditioned.ess:.0f}); the posterior is not to be trusted",
-                file=sys.stderr,
-            )
+            text = diagnosis_of(conditioning_attrs(conditioned))
+            print(f"warning: {spec.path}: evidence: {text}", file=sys.stderr)
     idata = brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only, conditioned=conditioned)
     return _print_and_save(idata, args)
 
@@ -342,13 +347,9 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     idata = forecast(spec, args.seed, options)
     attrs = idata[next(iter(idata.groups()))].attrs
     if "brain_pareto_k" in attrs:
-        from .brain.evidence import verdict
+        from .brain.evidence import diagnosis_of
 
-        k, ess = float(attrs["brain_pareto_k"]), float(attrs["brain_ess_importance"])
-        print(
-            f"brain FLOP/s conditioned on [evidence] (PSIS: Pareto k-hat {k:.2f}, ESS {ess:.0f}, {verdict(k, ess)})",
-            file=sys.stderr,
-        )
+        print(f"brain FLOP/s conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})", file=sys.stderr)
     return _print_and_save(idata, args)
 
 

@@ -199,7 +199,8 @@ GROWTH_FIELDS: dict[str, Field] = {
 }
 
 _TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios", "evidence")
-LIKELIHOODS = ("normal", "lognormal", "uniform", "upper", "lower")
+LIKELIHOODS = ("normal", "lognormal", "student_t", "uniform", "upper", "lower")
+STUDENT_T_DF = 4.0  # degrees of freedom of a student_t measurement unless it gives df
 _CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
 _KINDS = ("lognormal", "normal", "uniform", "loguniform", "point", "choice")
 _OPTIONS = {
@@ -258,8 +259,9 @@ class Evidence:
     vector over classes, reduced with ``sum``/``mean``) and what was measured of it.
 
     ``kind``: ``normal``/``lognormal`` (a Gaussian likelihood of the quantity, in log space for
-    lognormal, whose 90% interval is ``[lo, hi]``, or ``ci``), ``uniform`` (a hard bound ``[lo, hi]``),
-    ``upper``/``lower`` (a hard one-sided bound ``lo``).
+    lognormal, whose 90% interval is ``[lo, hi]``, or ``ci``), ``student_t`` (a Student-t likelihood
+    with ``df`` degrees of freedom and that central interval: robust to an outlying measurement),
+    ``uniform`` (a hard bound ``[lo, hi]``), ``upper``/``lower`` (a hard one-sided bound ``lo``).
     """
 
     name: str
@@ -268,6 +270,7 @@ class Evidence:
     lo: float
     hi: float = math.nan
     ci: float = 0.9
+    df: float = math.nan
     source: str = ""
 
 
@@ -663,13 +666,15 @@ class _Parser:
     def observed(self, value: Any, key: str) -> tuple:
         if not isinstance(value, dict):
             self.fail(key, "must be a table naming one likelihood: " + ", ".join(LIKELIHOODS))
-        self.no_unknown(value, (*LIKELIHOODS, "ci"), key)
+        self.no_unknown(value, (*LIKELIHOODS, "ci", "df"), key)
         kinds = [k for k in value if k in LIKELIHOODS]
         if len(kinds) != 1:
             self.fail(key, f"name exactly one likelihood ({', '.join(LIKELIHOODS)}), got {len(kinds)}")
         kind = kinds[0]
-        if "ci" in value and kind not in ("normal", "lognormal"):
+        if "ci" in value and kind not in ("normal", "lognormal", "student_t"):
             self.fail(f"{key}.ci", f"'ci' does not apply to {kind}")
+        if "df" in value and kind != "student_t":
+            self.fail(f"{key}.df", f"'df' applies to student_t only, not to {kind}")
         if kind in ("upper", "lower"):
             bound = self.number(value[kind], f"{key}.{kind}")
             if bound <= 0:
@@ -681,7 +686,12 @@ class _Parser:
         ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
         if not 0.0 < ci < 1.0:
             self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
-        return kind, lo, hi, ci
+        if kind != "student_t":
+            return kind, lo, hi, ci
+        df = self.number(value["df"], f"{key}.df") if "df" in value else STUDENT_T_DF
+        if df <= 0:
+            self.fail(f"{key}.df", f"degrees of freedom must be > 0, got {df:g}")
+        return kind, lo, hi, ci, df
 
     # -- values ------------------------------------------------------------
 

@@ -234,7 +234,9 @@ def _conditioning_attrs(conditioned) -> dict:
     """How the brain draws were conditioned on the file's [evidence] (nothing when it has none)."""
     if conditioned is None:
         return {}
-    return {"brain_inference": "PSIS", "brain_pareto_k": conditioned.k_hat, "brain_ess_importance": conditioned.ess}
+    from ..output.io import conditioning_attrs
+
+    return conditioning_attrs(conditioned, "brain_")
 
 
 PATH_STEP = 0.25  # years between the points of a simulated future path

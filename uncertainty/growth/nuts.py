@@ -76,19 +76,20 @@ def _program(model: Callable, settings: NutsSettings) -> Callable:
     return _COMPILED[key]
 
 
-def _run(model: Callable, s: NutsSettings, key: Array, data: Any):
+def _run(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str, Array] | None = None):
     batch = jax.tree_util.tree_leaves(data)[0].shape[0]
     lanes = batch * s.num_chains
     lane_data = jax.tree_util.tree_map(lambda x: jnp.repeat(x, s.num_chains, axis=0), data)
     keys = jax.random.split(key, (lanes, 2))
+    lane_init = None if init is None else jax.tree_util.tree_map(lambda x: x.reshape(lanes, *x.shape[2:]), init)
 
     def potential_gen(d):
         return partial(potential_energy, model, (d,), {})
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
 
-    def init_one(k, d):
-        z = _init_params(model, k[0], d)
+    def init_one(k, d, z0):
+        z = _init_params(model, k[0], d) if z0 is None else z0
         return init_kernel(
             z,
             s.num_warmup,
@@ -98,7 +99,7 @@ def _run(model: Callable, s: NutsSettings, key: Array, data: Any):
             rng_key=k[1],
         )
 
-    state = jax.vmap(init_one)(keys, lane_data)
+    state = jax.vmap(init_one)(keys, lane_data, lane_init)
     step = jax.vmap(lambda st, d: sample_kernel(st, model_args=(d,)))
 
     def warm(st, _):
@@ -124,15 +125,23 @@ def _run(model: Callable, s: NutsSettings, key: Array, data: Any):
     return jax.tree_util.tree_map(to_batch, (values, diverging, accept, steps))
 
 
-def run_nuts(key: Array, model: Callable, data: Any, settings: NutsSettings | None = None) -> NutsResult:
+def run_nuts(
+    key: Array,
+    model: Callable,
+    data: Any,
+    settings: NutsSettings | None = None,
+    init: dict[str, Array] | None = None,
+) -> NutsResult:
     """Run NUTS on ``model(data_b)`` for every data set ``b`` of the batched pytree ``data``.
 
     ``data`` holds arrays with a leading batch axis; ``model`` takes one data set
     (the arrays without that axis) and must not branch on its values. Runs in
     float64 (the caller enables x64). Observed sites should be masked where the
-    data are padding.
+    data are padding. ``init``: the chains' starting points in unconstrained space, arrays
+    of shape ``(batch, chain, ...)`` by site; by default each chain starts at the median of
+    15 prior draws.
     """
-    values, diverging, accept, steps = _program(model, settings or NutsSettings())(key, data)
+    values, diverging, accept, steps = _program(model, settings or NutsSettings())(key, data, init)
     samples = {k: np.asarray(v) for k, v in values.items()}
     return NutsResult(samples, np.asarray(diverging), np.asarray(accept), np.asarray(steps))
 

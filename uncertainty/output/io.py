@@ -23,7 +23,7 @@ from ..brain.model import DERIVED_SITES, fixed_values, has_stages
 from ..brain.priors import PriorSpec
 from ..errors import OutputError, RunFileError
 
-__all__ = ["brain_inference_data", "check_output_path", "load_run", "save_run", "run_attrs"]
+__all__ = ["brain_inference_data", "check_output_path", "conditioning_attrs", "load_run", "save_run", "run_attrs"]
 
 
 def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
@@ -59,9 +59,12 @@ def brain_inference_data(
 
     The draws are Monte Carlo samples of the prior and live in the ``prior`` group
     (one chain). With ``conditioned`` (:func:`uncertainty.brain.evidence.condition`
-    of a file with ``[evidence]``), its resampled draws form the ``posterior``
-    group, the evidence quantities' prior and posterior draws go beside them, and
-    the PSIS diagnostics (``pareto_k``, ``ess_importance``) join the attributes. Parameter draws are stored
+    of a file with ``[evidence]``), its draws form the ``posterior`` group (one chain
+    of resampled draws for PSIS, the chains for NUTS, whose statistics form
+    ``sample_stats``), the evidence quantities' prior and posterior draws go beside
+    them, each item's measured interval goes to ``observed_data`` (``bound`` lo, hi;
+    hi NaN for a one-sided bound) and the diagnostics (:func:`conditioning_attrs`) join
+    the attributes. Parameter draws are stored
     as float32 (7 significant digits; half the file), or left out with
     ``keep_parameters=False`` (a smaller run, without the sensitivity table); the
     derived log10 FLOP/s are kept at the precision they were computed in. Fixed
@@ -75,28 +78,56 @@ def brain_inference_data(
         coords["stage"] = list(spec.convention.stages)
     groups = {"prior": {k: _stored(k, v)[None, ...] for k, v in draws.items()}}
     if conditioned is not None:
+        chains = conditioned.num_chains
+
+        def by_chain(v: np.ndarray) -> np.ndarray:
+            return v.reshape(chains, len(v) // chains, *v.shape[1:])
+
         post = conditioned.draws if keep_parameters else {k: conditioned.draws[k] for k in draws}
-        groups["posterior"] = {k: _stored(k, v)[None, ...] for k, v in post.items()}
+        groups["posterior"] = {k: by_chain(_stored(k, v)) for k, v in post.items()}
         for name, (before, after) in conditioned.quantities.items():
             groups["prior"][f"evidence_{name}"] = before[None, :]
-            groups["posterior"][f"evidence_{name}"] = after[None, :]
+            groups["posterior"][f"evidence_{name}"] = by_chain(after)
+        if conditioned.sample_stats is not None:
+            groups["sample_stats"] = conditioned.sample_stats
     idata = az.from_dict(**groups, coords=coords, dims=dims)
+    if conditioned is not None:
+        observed = {f"evidence_{e.name}": ("bound", np.array([e.lo, e.hi])) for e in spec.evidence}
+        idata.add_groups(observed_data=xr.Dataset(observed, coords={"bound": ["lo", "hi"]}))
     constants = fixed_values(spec)
     if constants:
         idata.add_groups(constant_data=xr.Dataset({k: ((), v) for k, v in constants.items()}))
     if spec.scenarios:  # the ``scenario`` site indexes them
         attrs = {**attrs, "scenario_names": ",".join(sc.name for sc in spec.scenarios)}
     if conditioned is not None:
-        attrs = {**attrs, "pareto_k": conditioned.k_hat, "ess_importance": conditioned.ess, "inference": "PSIS"}
+        attrs = {**attrs, **conditioning_attrs(conditioned)}
         attrs["evidence"] = json.dumps(
             {
-                e.name: {"quantity": e.quantity, "kind": e.kind, "lo": e.lo, "hi": e.hi, "ci": e.ci}
+                e.name: {"quantity": e.quantity, "kind": e.kind, "lo": e.lo, "hi": e.hi, "ci": e.ci, "df": e.df}
                 for e in spec.evidence
             }
         )
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
+
+
+def conditioning_attrs(conditioned, prefix: str = "") -> dict[str, Any]:
+    """How a posterior was obtained, as netCDF attributes (``prefix`` ``brain_`` for crossover runs):
+    ``inference`` (PSIS or NUTS), ``pareto_k``, ``ess_importance``; for NUTS ``max_rhat``, ``ess_bulk``,
+    ``divergences``; ``choice_odds`` (JSON) and ``nuts_unavailable`` (why NUTS could not run)."""
+    out: dict[str, Any] = {
+        "inference": conditioned.method,
+        "pareto_k": conditioned.k_hat,
+        "ess_importance": conditioned.ess_importance,
+    }
+    if conditioned.method == "NUTS":
+        out.update(max_rhat=conditioned.max_rhat, ess_bulk=conditioned.ess, divergences=conditioned.divergences())
+    if conditioned.choice_odds:
+        out["choice_odds"] = json.dumps(conditioned.choice_odds)
+    if conditioned.fallback:
+        out["nuts_unavailable"] = conditioned.fallback
+    return {prefix + k: v for k, v in out.items()}
 
 
 def _stored(name: str, values: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ figure that fits a run. ArviZ draws the forest plots.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -91,6 +92,46 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     name = idata[run_group(idata)].attrs.get("prior_name", "")
     ax.set_title(f"Brain FLOP/s ({name} priors, {x.size:,} draws)")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    return fig
+
+
+def _edges(x: np.ndarray, bins: int) -> np.ndarray:
+    lo, hi = np.quantile(x, [0.001, 0.999])
+    return np.linspace(lo, hi if hi > lo else lo + 1e-9, bins + 1)
+
+
+def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
+    """A run conditioned on ``[evidence]``: the prior and posterior densities of log10 brain FLOP/s and
+    of each evidence quantity (log10), with the measured interval (or bound) shaded."""
+    items = json.loads(idata.posterior.attrs["evidence"])
+    fig, axes = _new(1, 1 + len(items), figsize=(4.2 * (1 + len(items)), 3.8), squeeze=False)
+    panels = [("log10_brain_flops", "brain computation, log10 FLOP/s", None)]
+    panels += [(f"evidence_{name}", f"{name}, log10", item) for name, item in items.items()]
+    for ax, (var, label, item) in zip(axes[0], panels, strict=True):
+        prior = np.asarray(idata.prior[var].values, dtype=np.float64).ravel()
+        post = np.asarray(idata.posterior[var].values, dtype=np.float64).ravel()
+        if item is not None:
+            prior, post = (np.log10(x[x > 0]) for x in (prior, post))
+        prior_edges, post_edges = _edges(prior, bins), _edges(post, bins)
+        edges = (min(prior_edges[0], post_edges[0]), max(prior_edges[-1], post_edges[-1]))
+        if item is not None:
+            lo, hi = item["lo"], item["hi"]
+            if item["kind"] == "upper":
+                lo, hi = 0.0, lo
+            elif item["kind"] == "lower":
+                hi = math.inf
+            left = math.log10(lo) if lo > 0 else edges[0]
+            right = math.log10(hi) if math.isfinite(hi) else edges[-1]
+            ax.axvspan(max(left, edges[0]), min(right, edges[-1]), color="0.85", label="observed")
+        # each its own bins: a posterior far narrower than its prior still shows its shape
+        ax.hist(prior, bins=prior_edges, density=True, histtype="step", color="0.4", lw=1.5, label="prior")
+        ax.hist(post, bins=post_edges, density=True, color="tab:blue", alpha=0.6, label="posterior")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel(label)
+    axes[0][0].set_ylabel("probability density per log10 unit")
+    axes[0][-1].legend(fontsize=8)
+    method = idata.posterior.attrs.get("inference", "")
+    fig.suptitle(f"Prior and posterior given the evidence ({method})")
     return fig
 
 
@@ -271,6 +312,8 @@ def figures_for(idata: az.InferenceData | xr.Dataset) -> dict[str, object]:
     if isinstance(idata, xr.Dataset):
         return {"calibration": calibration_figure(idata)}
     figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
+    if {"prior", "posterior"} <= set(idata.groups()) and "evidence" in idata.posterior.attrs:
+        figs["prior_posterior"] = prior_posterior_figure(idata)
     if sensitivity(idata) is not None:
         figs["sensitivity"] = sensitivity_figure(idata)
     if "crossover_year" in idata[run_group(idata)]:

@@ -421,22 +421,47 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
         prior = stats_of(idata.prior[f"evidence_{name}"])
         post = stats_of(idata.posterior[f"evidence_{name}"])
         lo, hi = item["lo"], item["hi"]
+        if item["kind"] == "upper":
+            lo, hi = -np.inf, lo
+        elif item["kind"] == "lower":
+            hi = np.inf
+
+        def inside(x, lo=lo, hi=hi):
+            x = np.asarray(x, dtype=np.float64).ravel()
+            return float(np.mean((x >= lo) & (x <= hi)))
+
         checks[name] = {
             "observed_lo": lo,
-            "observed_hi": hi if item["kind"] not in ("upper", "lower") else np.nan,
+            "observed_hi": hi,
             "prior_median": prior[0],
             "posterior_median": post[0],
             "posterior_q5": post[1],
             "posterior_q95": post[2],
+            "prior_inside": inside(idata.prior[f"evidence_{name}"]),
+            "posterior_inside": inside(idata.posterior[f"evidence_{name}"]),
         }
-    from ..brain.evidence import verdict
+    from ..brain.evidence import diagnosis_of
 
-    k, ess = float(attrs["pareto_k"]), float(attrs["ess_importance"])
-    note = (
-        f"PSIS of the prior draws: Pareto k-hat {k:.2f}, importance ESS {ess:.0f} ({verdict(k, ess)}); "
-        "posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
-    )
+    note = diagnosis_of(attrs)
+    if attrs.get("inference") == "PSIS":
+        note += (
+            "; posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
+        )
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
+
+
+def choice_odds_table(idata: az.InferenceData) -> pd.DataFrame | None:
+    """For a conditioned run with ``choice`` priors: each component's prior weight, posterior probability
+    and Bayes factor (posterior odds / prior odds). None for other runs."""
+    if "posterior" not in idata.groups() or "choice_odds" not in idata.posterior.attrs:
+        return None
+    rows = {}
+    for site, odds in json.loads(idata.posterior.attrs["choice_odds"]).items():
+        for label, prior, post in zip(odds["components"], odds["prior"], odds["posterior"], strict=True):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = (post / (1.0 - post)) / (prior / (1.0 - prior)) if 0 < prior < 1 else np.nan
+            rows[f"{site}: {label}"] = {"prior": prior, "posterior": post, "bayes_factor": factor}
+    return pd.DataFrame.from_dict(rows, orient="index") if rows else None
 
 
 def report_sections(idata: az.InferenceData) -> list[Section]:
@@ -452,9 +477,26 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
                 "evidence",
                 checks,
                 index_name="item",
-                note="observed: the measurement's 90% interval (or bound); prior/posterior: the quantity's draws",
+                note="observed: the measurement's interval (or bound); prior/posterior: the quantity's draws; "
+                "inside: the share of them inside the observed interval (a predictive check)",
+                formats={"prior_inside": _prob, "posterior_inside": _prob},
             )
         )
+        odds = choice_odds_table(idata)
+        if odds is not None:
+            note = (
+                "each choice component's prior weight and posterior probability (the mean responsibility of the "
+                "component for the posterior draws); bayes_factor = posterior odds / prior odds"
+            )
+            sections.append(
+                Section(
+                    "choice odds",
+                    odds,
+                    index_name="choice component",
+                    formats={"prior": _prob, "posterior": _prob},
+                    note=note,
+                )
+            )
     by_scenario = scenario_table(idata)
     if by_scenario is not None:
         note = "share: the scenario's share of the draws (its weight, up to Monte Carlo error)"
