@@ -242,3 +242,60 @@ def test_duplicate_evidence_name_is_malformed_toml():
     text = PRODUCT + _evidence("sum(a)", "{ normal = [1, 2] }") + _evidence("sum(b)", "{ normal = [1, 2] }")
     with pytest.raises(PriorError, match="malformed TOML"):
         parse_priors(text, "ev.toml")
+
+
+LNP_TWO = """\
+[defaults]
+rate = { lognormal = [0.1, 10] }
+time_steps = 3
+filter_steps = 3
+soma_steps = 3
+synapses = 1000
+outputs = 100
+branches = 3
+dendrites = 4
+atp_per_spike = { lognormal = [1e8, 1e9] }
+
+[classes.big]
+count = 6e10
+
+[classes.small]
+count = 2e10
+atp_per_spike = { lognormal = [1e7, 1e8] }
+"""
+
+
+def test_fields_only_evidence_uses_are_priors_of_lnp_classes_and_defaults():
+    """atp_per_spike is no LNP field: it is drawn (from [defaults] or the class's own prior) for the
+    evidence only and leaves the cost alone; a hard bound on the ATP spent on spikes holds in the posterior."""
+    spec = parse_priors(LNP_TWO + _evidence("sum(count * rate * atp_per_spike)", "{ upper = 1e19 }", "atp"))
+    assert {c.name: "atp_per_spike" in c.inherited for c in spec.classes} == {"big": True, "small": False}
+    draws = sample_brain(spec, 20_000, seed=9)
+    assert {"big_atp_per_spike", "small_atp_per_spike"} <= set(draws)
+    np.testing.assert_allclose(np.median(draws["small_atp_per_spike"]), math.sqrt(1e7 * 1e8), rtol=0.05)
+    # the cost does not see it: the class FLOP/s depend on count and rate only (all else fixed)
+    per_class = 10 ** draws["log10_class_flops"][:, 0] / draws["big_rate"]
+    np.testing.assert_allclose(per_class, per_class[0], rtol=1e-9)
+    c = condition(spec, draws, seed=10)
+    spent = 6e10 * c.draws["big_rate"] * c.draws["big_atp_per_spike"]
+    spent += 2e10 * c.draws["small_rate"] * c.draws["small_atp_per_spike"]
+    assert spent.max() <= 1e19 * (1 + 1e-12) and reliable(c)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        # a typo in an LNP class is still unknown: no evidence names it
+        (LNP_TWO.replace("count = 2e10", "count = 2e10\nsynapse = 5"), "classes.small", "unknown key 'synapse'"),
+        # an evidence field no class has (not in [defaults] either)
+        (
+            LNP_TWO.replace("atp_per_spike = { lognormal = [1e8, 1e9] }\n", ""),
+            "evidence.atp.quantity",
+            "unknown name 'atp_per_spike': not a field of class 'big'",
+        ),
+    ],
+)
+def test_bad_evidence_fields(text, key, problem):
+    with pytest.raises(PriorError) as exc:
+        parse_priors(text + _evidence("sum(count * rate * atp_per_spike)", "{ upper = 1e19 }", "atp"), "ev.toml")
+    assert key in str(exc.value) and problem in str(exc.value)

@@ -96,15 +96,17 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
         drawn: dict[str, jnp.ndarray] = {}
         for c in spec.classes:
             for f, prior in c.params.items():
-                positive = CLASS_FIELDS[f].positive if c.method == "lnp" else True
+                lnp_field = c.method == "lnp" and f in CLASS_FIELDS  # else an expression's or evidence's field
+                positive = CLASS_FIELDS[f].positive if lnp_field else True
                 site = field_site(spec, c, f)
                 if site not in drawn:  # a shared site is drawn once, for the first class that takes it
                     drawn[site] = draw(site, positive, prior)
                 value = drawn[site]
-                if c.method == "lnp":
+                if lnp_field:
                     columns[f].append(value)
-                else:
+                elif c.method == "expression":
                     values.setdefault(c.name, {})[f] = value
+                # else: an LNP class's field that only [evidence] uses: drawn, not part of the cost
     log10_class: dict[str, jnp.ndarray] = {}
     lnp = [c.name for c in spec.classes if c.method == "lnp"]
     if lnp:

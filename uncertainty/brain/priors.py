@@ -321,6 +321,23 @@ def load_priors(path: str | Path) -> PriorSpec:
     return parse_priors(text, path)
 
 
+def _evidence_names(table: Any) -> tuple[str, ...]:
+    """Names the ``[evidence]`` quantities use that are not LNP fields (parse errors are reported later)."""
+    names: dict[str, None] = {}
+    if not isinstance(table, dict):
+        return ()
+    for body in table.values():
+        text = body.get("quantity") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            continue
+        try:
+            expr = parse_expression(text, {**FUNCTIONS, **REDUCERS})
+        except ExpressionError:
+            continue
+        names.update((n, None) for n in expr.names if n not in CLASS_FIELDS and n.isidentifier())
+    return tuple(names)
+
+
 def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     """Validate TOML ``text`` as a prior file; ``path`` is used in error messages."""
     p = _Parser(str(path))
@@ -338,9 +355,15 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         p.fail("defaults", "must be a table")
-    p.no_unknown(defaults, (*CLASS_FIELDS, "shared"), "defaults")
+    extra = _evidence_names(doc.get("evidence"))  # fields only evidence uses (e.g. atp_per_spike)
+    p.extra = extra
+    p.no_unknown(defaults, (*CLASS_FIELDS, *extra, "shared"), "defaults")
     shared = p.shared(defaults)
-    defaults = {k: p.prior(v, f"defaults.{k}", CLASS_FIELDS[k]) for k, v in defaults.items() if k != "shared"}
+    defaults = {
+        k: p.prior(v, f"defaults.{k}", CLASS_FIELDS.get(k) or expression_field(k))
+        for k, v in defaults.items()
+        if k != "shared"
+    }
     classes = doc.get("classes")
     if classes is None:
         p.fail("classes", "missing: define at least one [classes.NAME] table")
@@ -392,6 +415,8 @@ def correlation_matrix(spec: PriorSpec) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 class _Parser:
+    extra: tuple[str, ...] = ()  # fields only [evidence] uses
+
     def __init__(self, path: str):
         self.path = path
 
@@ -438,7 +463,7 @@ class _Parser:
         for n in names:
             if n not in defaults or n == "shared":
                 self.fail("defaults.shared", f"'{n}' is not a field set in [defaults]")
-        return tuple(f for f in CLASS_FIELDS if f in names)
+        return tuple(f for f in (*CLASS_FIELDS, *self.extra) if f in names)
 
     def neuron_class(self, name: str, body: Any, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
@@ -453,7 +478,7 @@ class _Parser:
             self.fail(f"{where}.method", f"unknown method {_show(method)} (expected one of {', '.join(METHODS)})")
         if method == "expression":
             return self.expression_class(name, body, defaults)
-        self.no_unknown(body, (*CLASS_FIELDS, "method"), where)
+        self.no_unknown(body, (*CLASS_FIELDS, *self.extra, "method"), where)
         params, inherited = {}, set()
         for fname, fld in CLASS_FIELDS.items():
             if fname in body:
@@ -465,7 +490,17 @@ class _Parser:
                 self.fail(
                     where, f"missing field '{fname}' ({fld.description}, {fld.unit}); set it here or in [defaults]"
                 )
+        self.evidence_fields(where, body, defaults, params, inherited)
         return NeuronClassSpec(name, params, frozenset(inherited))
+
+    def evidence_fields(self, where: str, body: dict, defaults: dict, params: dict, inherited: set) -> None:
+        """Fields only ``[evidence]`` uses (any unit, positive), from the class or from [defaults]."""
+        for fname in self.extra:
+            if fname in body:
+                params[fname] = self.prior(body[fname], f"{where}.{fname}", expression_field(fname))
+            elif fname in defaults and fname not in params:
+                params[fname] = defaults[fname]
+                inherited.add(fname)
 
     def expression_class(self, name: str, body: dict, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
@@ -483,7 +518,7 @@ class _Parser:
         for k in fields:
             if not k.isidentifier() or k in FUNCTIONS:
                 self.fail(f"{where}.{k}", "a field name must be an identifier and not a function name")
-            if k not in expr.names:
+            if k not in expr.names and k not in self.extra:
                 used = ", ".join(expr.names) or "none"
                 self.fail(f"{where}.{k}", f"field '{k}' is not used in flops_per_second (it uses: {used})")
         params, inherited = {}, set()
@@ -495,7 +530,9 @@ class _Parser:
                 inherited.add(n)
             else:
                 self.fail(key, f"unknown name '{n}': set it as a field of [{where}] (or in [defaults])")
-        return NeuronClassSpec(name, params, frozenset(inherited), "expression", text)
+        inherited_set = set(inherited)
+        self.evidence_fields(where, fields, defaults, params, inherited_set)
+        return NeuronClassSpec(name, params, frozenset(inherited_set), "expression", text)
 
     def growth(self, table: Any) -> GrowthSpec:
         if not isinstance(table, dict):
