@@ -3,6 +3,7 @@
 import os
 
 os.environ["JAX_PLATFORMS"] = "cpu"
+os.environ["UNCERTAINTY_NO_CACHE"] = "1"  # no test writes a compilation cache into the user's home
 
 import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402

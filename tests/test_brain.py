@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from uncertainty.article import point_brain_flops, preset_path
 from uncertainty.brain.cost import BrainParams, brain_log10_flops
 from uncertainty.brain.lnp import STAGES, Convention, LNPParams, neuron_flops
 from uncertainty.brain.priors import load_priors
-from uncertainty.reproduce import point_brain_flops, preset_path
 
 
 def test_dettmers2015_published_arithmetic():

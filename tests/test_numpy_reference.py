@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from uncertainty.article import point_brain_flops
 from uncertainty.benchmark import main as benchmark_main
 from uncertainty.brain.engine import sample_brain
 from uncertainty.brain.numpy_reference import numpy_sample_brain
 from uncertainty.brain.priors import load_priors
-from uncertainty.reproduce import point_brain_flops
 
 from conftest import PRIORS
 

@@ -13,57 +13,137 @@ Public API::
 
 __version__ = "0.1.0"
 
-from .brain.cost import BrainFlops as BrainFlops
-from .brain.cost import BrainParams as BrainParams
-from .brain.cost import brain_log10_flops as brain_log10_flops
-from .brain.engine import sample_brain as sample_brain
-from .brain.expression import parse_expression as parse_expression
-from .brain.lnp import STAGES as STAGES
-from .brain.lnp import Convention as Convention
-from .brain.lnp import LNPParams as LNPParams
-from .brain.lnp import neuron_flops as neuron_flops
-from .brain.lnp import stage_flops as stage_flops
-from .brain.priors import PriorSpec as PriorSpec
-from .brain.priors import load_priors as load_priors
-from .brain.priors import parse_priors as parse_priors
-from .errors import InputError as InputError
-from .errors import PriorError as PriorError
-from .growth.crossover import doublings_needed as doublings_needed
-from .growth.crossover import scenario_crossover_year as scenario_crossover_year
-from .growth.forecast import DEFAULT_MODEL as DEFAULT_MODEL
-from .growth.forecast import ForecastOptions as ForecastOptions
-from .growth.forecast import crossover_years as crossover_years
-from .growth.forecast import forecast as forecast
-from .growth.hindcast import BacktestOptions as BacktestOptions
-from .growth.hindcast import backtest as backtest
-from .growth.hindcast import backtest_table as backtest_table
-from .growth.hindcast import summarize_backtest as summarize_backtest
-from .growth.history import load_growth_data as load_growth_data
-from .literature import ESTIMATES as ESTIMATES
-from .output.compare import compare_table as compare_table
-from .output.compare import pool_draws as pool_draws
-from .output.io import brain_inference_data as brain_inference_data
-from .output.io import load_run as load_run
-from .output.io import run_attrs as run_attrs
-from .output.io import save_run as save_run
-from .output.plots import brain_flops_figure as brain_flops_figure
-from .output.plots import calibration_figure as calibration_figure
-from .output.plots import compare_figure as compare_figure
-from .output.plots import contributions_figure as contributions_figure
-from .output.plots import crossover_cdf_figure as crossover_cdf_figure
-from .output.plots import growth_fit_figure as growth_fit_figure
-from .output.plots import write_figures as write_figures
-from .output.report import backtest_summary as backtest_summary
-from .output.report import comparison_summary as comparison_summary
-from .output.report import crossover_summary as crossover_summary
-from .output.report import format_summary as format_summary
-from .output.report import growth_summary as growth_summary
-from .output.report import render as render
-from .output.report import report_sections as report_sections
-from .output.report import summary as summary
-from .published import format_published as format_published
-from .published import reproduce_published as reproduce_published
-from .reproduce import format_reproduction as format_reproduction
-from .reproduce import point_brain_flops as point_brain_flops
-from .reproduce import preset_path as preset_path
-from .reproduce import reproduce as reproduce
+from typing import TYPE_CHECKING
+
+# Public names -> the module that defines them. They are imported on first use (PEP 562), so
+# `import uncertainty` and `uncertainty --help` do not load JAX, NumPyro, ArviZ or Matplotlib.
+_EXPORTS = {
+    "BrainFlops": ".brain.cost",
+    "BrainParams": ".brain.cost",
+    "brain_log10_flops": ".brain.cost",
+    "sample_brain": ".brain.engine",
+    "parse_expression": ".brain.expression",
+    "STAGES": ".brain.lnp",
+    "Convention": ".brain.lnp",
+    "LNPParams": ".brain.lnp",
+    "neuron_flops": ".brain.lnp",
+    "stage_flops": ".brain.lnp",
+    "PriorSpec": ".brain.priors",
+    "load_priors": ".brain.priors",
+    "parse_priors": ".brain.priors",
+    "InputError": ".errors",
+    "PriorError": ".errors",
+    "doublings_needed": ".growth.crossover",
+    "scenario_crossover_year": ".growth.crossover",
+    "DEFAULT_MODEL": ".growth.forecast",
+    "ForecastOptions": ".growth.forecast",
+    "crossover_years": ".growth.forecast",
+    "forecast": ".growth.forecast",
+    "BacktestOptions": ".growth.hindcast",
+    "backtest": ".growth.hindcast",
+    "backtest_table": ".growth.hindcast",
+    "summarize_backtest": ".growth.hindcast",
+    "load_growth_data": ".growth.history",
+    "ESTIMATES": ".literature",
+    "compare_table": ".output.compare",
+    "pool_draws": ".output.compare",
+    "brain_inference_data": ".output.io",
+    "load_run": ".output.io",
+    "run_attrs": ".output.io",
+    "save_run": ".output.io",
+    "brain_flops_figure": ".output.plots",
+    "calibration_figure": ".output.plots",
+    "compare_figure": ".output.plots",
+    "contributions_figure": ".output.plots",
+    "crossover_cdf_figure": ".output.plots",
+    "growth_fit_figure": ".output.plots",
+    "write_figures": ".output.plots",
+    "backtest_summary": ".output.report",
+    "comparison_summary": ".output.report",
+    "crossover_summary": ".output.report",
+    "format_summary": ".output.report",
+    "growth_summary": ".output.report",
+    "render": ".output.report",
+    "report_sections": ".output.report",
+    "summary": ".output.report",
+    "format_published": ".published",
+    "reproduce_published": ".published",
+    "format_reproduction": ".article",
+    "point_brain_flops": ".article",
+    "preset_path": ".article",
+    "reproduce": ".article",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from .article import format_reproduction as format_reproduction
+    from .article import point_brain_flops as point_brain_flops
+    from .article import preset_path as preset_path
+    from .article import reproduce as reproduce
+    from .brain.cost import BrainFlops as BrainFlops
+    from .brain.cost import BrainParams as BrainParams
+    from .brain.cost import brain_log10_flops as brain_log10_flops
+    from .brain.engine import sample_brain as sample_brain
+    from .brain.expression import parse_expression as parse_expression
+    from .brain.lnp import STAGES as STAGES
+    from .brain.lnp import Convention as Convention
+    from .brain.lnp import LNPParams as LNPParams
+    from .brain.lnp import neuron_flops as neuron_flops
+    from .brain.lnp import stage_flops as stage_flops
+    from .brain.priors import PriorSpec as PriorSpec
+    from .brain.priors import load_priors as load_priors
+    from .brain.priors import parse_priors as parse_priors
+    from .errors import InputError as InputError
+    from .errors import PriorError as PriorError
+    from .growth.crossover import doublings_needed as doublings_needed
+    from .growth.crossover import scenario_crossover_year as scenario_crossover_year
+    from .growth.forecast import DEFAULT_MODEL as DEFAULT_MODEL
+    from .growth.forecast import ForecastOptions as ForecastOptions
+    from .growth.forecast import crossover_years as crossover_years
+    from .growth.forecast import forecast as forecast
+    from .growth.hindcast import BacktestOptions as BacktestOptions
+    from .growth.hindcast import backtest as backtest
+    from .growth.hindcast import backtest_table as backtest_table
+    from .growth.hindcast import summarize_backtest as summarize_backtest
+    from .growth.history import load_growth_data as load_growth_data
+    from .literature import ESTIMATES as ESTIMATES
+    from .output.compare import compare_table as compare_table
+    from .output.compare import pool_draws as pool_draws
+    from .output.io import brain_inference_data as brain_inference_data
+    from .output.io import load_run as load_run
+    from .output.io import run_attrs as run_attrs
+    from .output.io import save_run as save_run
+    from .output.plots import brain_flops_figure as brain_flops_figure
+    from .output.plots import calibration_figure as calibration_figure
+    from .output.plots import compare_figure as compare_figure
+    from .output.plots import contributions_figure as contributions_figure
+    from .output.plots import crossover_cdf_figure as crossover_cdf_figure
+    from .output.plots import growth_fit_figure as growth_fit_figure
+    from .output.plots import write_figures as write_figures
+    from .output.report import backtest_summary as backtest_summary
+    from .output.report import comparison_summary as comparison_summary
+    from .output.report import crossover_summary as crossover_summary
+    from .output.report import format_summary as format_summary
+    from .output.report import growth_summary as growth_summary
+    from .output.report import render as render
+    from .output.report import report_sections as report_sections
+    from .output.report import summary as summary
+    from .published import format_published as format_published
+    from .published import reproduce_published as reproduce_published

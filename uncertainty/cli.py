@@ -69,7 +69,7 @@ def _seed(text: str) -> int:
 
 def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
     """The arguments every command that draws a run shares."""
-    from .output.report import FORMATS
+    from .choices import FORMATS
 
     p.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
     p.add_argument(
@@ -83,12 +83,16 @@ def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .brain.engine import DEFAULT_CHUNK_SIZE, PRECISIONS
-    from .growth.forecast import DEFAULT_MODEL, MODELS
-    from .growth.models import GROWTH_MODELS
-    from .output.report import FORMATS
-    from .published import PUBLISHED
-    from .reproduce import PRESETS
+    from .choices import (
+        DEFAULT_CHUNK_SIZE,
+        DEFAULT_MODEL,
+        FORECAST_MODELS,
+        FORMATS,
+        GROWTH_MODELS,
+        PRECISIONS,
+        PRESETS,
+        PUBLISHED_PRESETS,
+    )
 
     parser = _Parser(
         prog="uncertainty",
@@ -154,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--model",
-        choices=MODELS,
+        choices=FORECAST_MODELS,
         default=DEFAULT_MODEL,
         help=f"growth model (default {DEFAULT_MODEL}: the best calibrated in the hpl hindcast, see `backtest`)",
     )
@@ -241,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         "years. The other published presets (Carlsmith 2020, synapses x rate, Sandberg & Bostrom 2008) are "
         "sampled (200000 draws, seed 0) and each published figure is set beside the engine's median or 90% interval.",
     )
-    p.add_argument("preset", choices=(*PRESETS, *PUBLISHED), help="which preset")
+    p.add_argument("preset", choices=(*PRESETS, *PUBLISHED_PRESETS), help="which preset")
     p.set_defaults(run=_cmd_reproduce)
     return parser
 
@@ -379,8 +383,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
+    from .choices import GROWTH_MODELS
     from .growth.hindcast import BacktestOptions, backtest, render_backtest, summarize
-    from .growth.models import GROWTH_MODELS
     from .output.io import check_output_path, save_run
 
     models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
@@ -462,8 +466,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .article import format_reproduction, reproduce
     from .published import PUBLISHED, format_published, reproduce_published
-    from .reproduce import format_reproduction, reproduce
 
     if args.preset in PUBLISHED:
         print(format_published(args.preset, reproduce_published(args.preset)))
@@ -472,12 +476,45 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPILING = ("sample", "crossover", "compare", "backtest", "reproduce")  # commands that compile JAX programs
+
+
+def compilation_cache_dir() -> str | None:
+    """Where compiled programs persist between runs: ``$UNCERTAINTY_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/uncertainty/jax`` (``~/.cache/uncertainty/jax``); ``None`` when
+    ``UNCERTAINTY_NO_CACHE`` is set (to anything but ``0`` or empty)."""
+    if os.environ.get("UNCERTAINTY_NO_CACHE", "") not in ("", "0"):
+        return None
+    if os.environ.get("UNCERTAINTY_CACHE_DIR"):
+        return os.environ["UNCERTAINTY_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "uncertainty", "jax")
+
+
+def _enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache, so a second run of the same prior file does not compile
+    again. A folder that cannot be made is skipped silently: the run only loses the warm start."""
+    folder = compilation_cache_dir()
+    if folder is None:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     from .errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in COMPILING:
+        _enable_compilation_cache()
     try:
         return args.run(args)
     except InputError as exc:

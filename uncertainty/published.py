@@ -4,7 +4,7 @@ For every preset of :data:`PUBLISHED`, :func:`reproduce_published` samples the f
 sets each published figure beside the engine's matching statistic: a median beside a central
 estimate, a 90% interval beside a published range, a per-scenario median beside a per-level
 figure. The Dettmers (2015) presets, whose fields are all fixed, are reproduced exactly by
-:mod:`uncertainty.reproduce` instead.
+:mod:`uncertainty.article` instead.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ PUBLISHED: dict[str, tuple[str, tuple[Figure, ...]]] = {
 
 def reproduce_published(preset: str, num_samples: int = 200_000, seed: int = 0) -> list[PublishedRow]:
     """Sample a published preset and set each published figure beside the engine's statistic."""
-    from .reproduce import preset_path
+    from .article import preset_path
 
     _, figures = PUBLISHED[preset]
     draws = sample_brain(load_priors(preset_path(preset)), num_samples, seed)

@@ -23,6 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro import handlers
 from tqdm.auto import tqdm
 
+from ..choices import DEFAULT_CHUNK_SIZE, PRECISIONS
 from ..errors import InputError, PriorError
 from .model import brain_model
 from .priors import Point, PriorSpec
@@ -36,9 +37,6 @@ __all__ = [
     "bytes_per_draw",
     "draw_sharding",
 ]
-
-DEFAULT_CHUNK_SIZE = 1 << 17
-PRECISIONS = ("float64", "float32")
 
 
 def chunk_keys(seed: int, num_chunks: int) -> list[jax.Array]:

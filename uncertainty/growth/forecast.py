@@ -28,6 +28,7 @@ from ..brain.distributions import to_distribution
 from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, Point, PriorSpec
+from ..choices import DEFAULT_MODEL, FORECAST_MODELS
 from ..errors import DataError, PriorError
 from ..output.io import run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
@@ -39,9 +40,7 @@ from .scores import predictive_samples
 
 __all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "crossover_years", "forecast", "LOG2_10"]
 
-MODELS = (*GROWTH_MODELS, "scenario")
-# the default growth model: the best calibrated model of the hpl hindcast (README, `uncertainty backtest`)
-DEFAULT_MODEL = "walkcycle"
+MODELS = FORECAST_MODELS
 LOG2_10 = math.log2(10.0)
 _BRAIN_DIMS = {"log10_class_flops": "neuron_class", "log10_stage_flops": "stage"}
 

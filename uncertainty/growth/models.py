@@ -79,6 +79,8 @@ import numpyro
 import numpyro.distributions as dist
 from jax import Array
 
+from ..choices import GROWTH_MODELS
+
 __all__ = [
     "GROWTH_MODELS",
     "MODELS_BY_NAME",
@@ -616,8 +618,6 @@ class GrowthModel:
     summary_vars: tuple[str, ...]
     description: str
 
-
-GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")
 
 MODELS_BY_NAME: dict[str, GrowthModel] = {
     "linear": GrowthModel(

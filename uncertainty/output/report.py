@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from .._arviz import az
+from ..choices import FORMATS
 
 __all__ = [
     "FORMATS",
@@ -41,7 +42,7 @@ __all__ = [
     "run_group",
 ]
 
-FORMATS = ("table", "markdown", "json", "csv")
+
 HDI_PROB = 0.9
 BY_YEARS = (2030, 2050, 2100)
 

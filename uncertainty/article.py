@@ -17,12 +17,11 @@ import numpy as np
 from .brain.cost import BrainParams, brain_log10_flops
 from .brain.lnp import STAGES, Convention
 from .brain.priors import CLASS_FIELDS, Point, PriorSpec, load_priors
+from .choices import PRESETS
 from .errors import InputError, PriorError
 from .growth.crossover import doublings_needed, scenario_crossover_year
 
 __all__ = ["ARTICLE", "PRESETS", "Reproduction", "point_brain_flops", "preset_path", "reproduce", "format_reproduction"]
-
-PRESETS = ("dettmers2015", "dettmers2015-text")
 
 
 @dataclass(frozen=True)

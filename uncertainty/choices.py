@@ -1,0 +1,27 @@
+"""The names the command line offers, free of heavy imports (``uncertainty --help`` stays fast).
+
+Each constant has its home here; the modules that use them (the engine, the growth models, the
+report, the presets) import them from this module, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MODEL",
+    "FORECAST_MODELS",
+    "FORMATS",
+    "GROWTH_MODELS",
+    "PRECISIONS",
+    "PRESETS",
+    "PUBLISHED_PRESETS",
+]
+
+FORMATS = ("table", "markdown", "json", "csv")  # report output formats
+DEFAULT_CHUNK_SIZE = 1 << 17  # draws per jitted chunk
+PRECISIONS = ("float64", "float32")
+GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")
+FORECAST_MODELS = (*GROWTH_MODELS, "scenario")  # the growth models plus the prior file's [growth] table
+DEFAULT_MODEL = "walkcycle"  # best mean CRPS among the calibrated models of the hpl hindcast
+PRESETS = ("dettmers2015", "dettmers2015-text")  # the source article's numbers
+PUBLISHED_PRESETS = ("carlsmith2020-mechanistic", "synapse-rate", "sandberg-bostrom2008")  # other published counts
