@@ -14,7 +14,7 @@ the arithmetic for each device count.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import jax
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "PRECISIONS",
     "sample_brain",
+    "draw_chunks",
     "chunk_keys",
     "check_memory",
     "bytes_per_draw",
@@ -112,6 +113,42 @@ def check_memory(spec: PriorSpec, num_samples: int) -> None:
         )
 
 
+def draw_chunks(
+    spec: PriorSpec,
+    num_samples: int,
+    seed: int = 0,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    precision: str = "float64",
+    progress: bool = False,
+) -> Iterator[tuple[int, int, dict[str, jax.Array]]]:
+    """The run's chunks as ``(start, take, draws)``: device arrays of the full chunk size, of which the
+    first ``take`` belong to the run (the last chunk is cut). The next chunk is dispatched before a
+    chunk is handed out, so the device draws it while the caller fetches or reduces this one.
+    Runs inside ``jax.enable_x64`` of the precision; a progress bar with ETA when ``progress``."""
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    chunk = min(chunk_size, num_samples)
+    num_chunks = -(-num_samples // chunk)
+    with jax.enable_x64(precision == "float64"):
+        draw = _compiled_draw(spec, chunk, precision == "float64")
+        keys = chunk_keys(seed, num_chunks)
+        with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
+            pending = draw(keys[0])
+            for i in range(num_chunks):
+                current = pending
+                if i + 1 < num_chunks:
+                    pending = draw(keys[i + 1])  # asynchronous: runs while the caller works on `current`
+                start = i * chunk
+                take = min(chunk, num_samples - start)
+                yield start, take, current
+                bar.update(take)
+
+
 def sample_brain(
     spec: PriorSpec,
     num_samples: int,
@@ -126,27 +163,14 @@ def sample_brain(
     Returns NumPy arrays by site name, each with a leading draw axis. ``precision``
     is the floating-point type of the computation ("float64" or "float32").
     """
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    chunk = min(chunk_size, num_samples)
-    num_chunks = -(-num_samples // chunk)
-    x64 = precision == "float64"
     out: dict[str, np.ndarray] = {}
-    with jax.enable_x64(x64):
-        draw = _compiled_draw(spec, chunk, x64)
-        with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
-            for i, key in enumerate(chunk_keys(seed, num_chunks)):
-                start = i * chunk
-                take = min(chunk, num_samples - start)
-                for name, value in draw(key).items():
-                    if name not in out:
-                        out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
-                    out[name][start : start + take] = np.asarray(value)[:take]
-                bar.update(take)
+    for start, take, chunk in draw_chunks(
+        spec, num_samples, seed, chunk_size=chunk_size, precision=precision, progress=progress
+    ):
+        for name, value in chunk.items():
+            if name not in out:
+                out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
+            out[name][start : start + take] = np.asarray(value)[:take]
     _check_expressions(spec, out)
     return out
 
