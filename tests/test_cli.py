@@ -170,7 +170,7 @@ def test_console_script_and_broken_pipe():
 
 
 def test_too_many_samples_for_memory(capsys):
-    assert main(["sample", str(PRIORS / "default.toml"), "-n", "1e12", "-q"]) == 2
+    assert main(["sample", str(PRIORS / "default.toml"), "-n", "1e12", "-q", "--keep-draws"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "GiB" in err and "--samples" in err
 

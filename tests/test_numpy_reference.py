@@ -36,6 +36,8 @@ def test_engine_and_numpy_agree_in_distribution(key):
 
 
 def test_benchmark_smoke(capsys):
-    assert benchmark_main(["--priors", str(PRIORS / "dettmers2015.toml"), "--samples", "200", "--repeats", "1"]) == 0
+    argv = ["--priors", str(PRIORS / "dettmers2015.toml"), "--samples", "200", "--repeats", "1", "--end-to-end", "300"]
+    assert benchmark_main(argv) == 0
     out = capsys.readouterr().out
     assert "numpy" in out and "jax" in out and "speed-up" in out
+    assert "end to end" in out and "cold" in out and "warm" in out

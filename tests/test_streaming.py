@@ -87,3 +87,36 @@ def test_quantiles_at_ten_million_draws_within_the_bound():
     got = _quantile(stats.counts[0], int(stats.under[0]), float(layout.lo[0]), n, probs)
     exact = np.quantile(x, probs)
     assert np.max(np.abs(got - exact)) <= BIN_WIDTH
+
+
+def test_cli_streams_when_asked_and_report_reads_the_summaries(tmp_path, capsys):
+    from uncertainty.cli import main
+
+    out = tmp_path / "big.nc"
+    argv = ["sample", str(PRIORS / "default.toml"), "-n", "5000", "-q", "--chunk-size", "2048", "--no-keep-draws"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "streamed: 5,000 independent draws" in printed and "share of stage dendrites" in printed
+    assert out.stat().st_size < 2_000_000  # statistics, not draws
+    assert main(["report", str(out), "--format", "csv"]) == 0
+    again = capsys.readouterr().out
+    assert "log10 brain FLOP/s" in again and "shared_rate" in again
+    # the same numbers as the run printed
+    assert main(["report", str(out)]) == 0
+    assert capsys.readouterr().out.split("brain FLOP/s:")[1] == printed.split("brain FLOP/s:")[1]
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "brain_flops.png").stat().st_size > 0
+
+
+def test_cli_keeps_the_draws_of_a_file_with_evidence(tmp_path, capsys):
+    from uncertainty.cli import main
+
+    path = tmp_path / "ev.toml"
+    path.write_text(
+        '[classes.syn]\nmethod = "expression"\nflops_per_second = "a * b"\n'
+        "a = { lognormal = [1e14, 1e15] }\nb = { lognormal = [1, 100] }\n"
+        '[evidence.b]\nquantity = "sum(b)"\nobserved = { upper = 10 }\n'
+    )
+    assert main(["sample", str(path), "-n", "1000", "-q", "--no-keep-draws"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-keep-draws" in err and "[evidence]" in err

@@ -7,6 +7,13 @@ the same prior file ``--repeats`` times after one warm-up run, and reports the
 median wall time, samples per second and peak resident memory; the last column
 is the speed-up of JAX over NumPy. Shared machines are noisy: read the medians
 and the ratio, not single timings.
+
+End to end (``--end-to-end N ...``, default 10^6 and 10^7): the whole command
+``uncertainty sample PRIORS -n N -q`` as a user runs it (imports, compilation,
+drawing, statistics, table printed), once cold (an empty compilation cache) and
+once warm, with wall time and peak RSS of that process; the last column is its
+time over the NumPy reference's bare draw time for N draws (median rate above).
+Above 10^6 draws ``sample`` streams its summaries instead of keeping the draws.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 __all__ = ["main"]
@@ -61,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--priors", default="priors/default.toml", help="prior file (default priors/default.toml)")
     parser.add_argument("--samples", type=int, default=1_000_000, help="draws per run (default 1000000)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up (default 5)")
+    parser.add_argument(
+        "--end-to-end",
+        type=lambda text: [int(float(x)) for x in text.split(",") if x],
+        default=[1_000_000, 10_000_000],
+        metavar="N,N",
+        help="draw counts of the end-to-end runs of `uncertainty sample` (default 1e6,1e7; empty: none)",
+    )
     parser.add_argument("--worker", choices=("jax", "numpy"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -85,7 +101,37 @@ def main(argv: list[str] | None = None) -> int:
             f"{impl:<16}{r['device'][:13]:<14}{r['first_s']:>12.3f}{med:>12.3f}{args.samples / med:>12.3g}"
             f"{r['peak_mb']:>12.0f}{base / med:>11.2f}x"
         )
+    if args.end_to_end:
+        numpy_rate = args.samples / base
+        print(f"\nend to end: `uncertainty sample {args.priors} -n N -q`, whole process")
+        head = ("draws", "cache", "wall s", "peak MB", "x numpy draws")
+        print(f"{head[0]:>12}{head[1]:>8}" + "".join(f"{h:>15}" for h in head[2:]))
+        with tempfile.TemporaryDirectory() as cache:
+            for n in args.end_to_end:
+                for label in ("cold", "warm"):
+                    if label == "cold":
+                        shutil.rmtree(cache, ignore_errors=True)
+                    wall, peak_mb, ok = _end_to_end(args.priors, n, cache)
+                    if not ok:
+                        return 1
+                    print(f"{n:>12,}{label:>8}{wall:>15.2f}{peak_mb:>15.0f}{wall / (n / numpy_rate):>14.2f}x")
     return 0
+
+
+def _end_to_end(priors: str, n: int, cache: str) -> tuple[float, float, bool]:
+    """Wall time and peak RSS (MB) of one `uncertainty sample` process."""
+    env = {**os.environ, "UNCERTAINTY_CACHE_DIR": cache, "UNCERTAINTY_NO_CACHE": ""}
+    cmd = [sys.executable, "-m", "uncertainty", "sample", priors, "-n", str(n), "-q"]
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            print(err.read().decode(), file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024, proc.returncode == 0
 
 
 if __name__ == "__main__":

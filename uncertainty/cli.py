@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep only the log10 FLOP/s draws in the run, not every parameter draw (smaller; no sensitivity table)",
     )
     s.add_argument(
+        "--keep-draws",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"keep every draw (an InferenceData run) or only streamed summaries (O(chunk) memory; quantiles within "
+        f"0.001 decade); default: keep up to {KEEP_DRAWS_LIMIT:,} draws, and always for a file with [evidence]",
+    )
+    s.add_argument(
         "--inference",
         choices=("auto", "psis", "nuts"),
         default="auto",
@@ -283,14 +290,24 @@ def _print_and_save(idata, args: argparse.Namespace) -> int:
     return 0
 
 
+KEEP_DRAWS_LIMIT = 1_000_000  # above this, `sample` streams its summaries unless --keep-draws
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .brain.engine import check_memory, sample_brain
     from .brain.priors import load_priors
+    from .errors import InputError
     from .output.io import brain_inference_data, check_output_path, run_attrs
 
     spec = load_priors(args.priors)
     if args.out is not None:
         check_output_path(args.out, args.force)  # fail before the work, not after
+    keep = args.keep_draws if args.keep_draws is not None else (args.samples <= KEEP_DRAWS_LIMIT or bool(spec.evidence))
+    if not keep:
+        if spec.evidence:
+            problem = "a file with [evidence] keeps its draws (the posterior reweights them); drop --no-keep-draws"
+            raise InputError("--no-keep-draws", None, problem)
+        return _sample_streamed(spec, args)
     check_memory(spec, args.samples)
     draws = sample_brain(
         spec,
@@ -357,9 +374,44 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     return _print_and_save(idata, args)
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from .output.io import load_run
+def _sample_streamed(spec, args: argparse.Namespace) -> int:
+    """``sample`` without keeping the draws: per-chunk statistics, merged (O(chunk) memory)."""
+    from .output.io import run_attrs, save_run
+    from .output.report import render
+    from .output.streaming import summaries_dataset, summarize_brain, summary_sections
 
+    stats, layout = summarize_brain(
+        spec,
+        args.samples,
+        args.seed,
+        chunk_size=args.chunk_size,
+        precision=args.precision,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    attrs = run_attrs(
+        spec,
+        seed=args.seed,
+        num_samples=args.samples,
+        chunk_size=min(args.chunk_size, args.samples),
+        precision=args.precision,
+    )
+    print(render(summary_sections(stats, layout), args.format, _header(attrs)))
+    if args.out is not None:
+        path = save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .output.io import load_run, load_summaries
+
+    saved = load_summaries(args.run_file)
+    if saved is not None:
+        from .output.report import render
+        from .output.streaming import from_dataset, summary_sections
+
+        print(render(summary_sections(*from_dataset(saved)), args.format, _header(dict(saved.attrs))))
+        return 0
     _print_run(load_run(args.run_file), args.format)
     return 0
 
@@ -369,12 +421,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
 
-    from .output.io import load_backtest, load_run
+    from .output.io import load_backtest, load_run, load_summaries
     from .output.plots import _names, write_figures
 
     def load(path):
-        backtest = load_backtest(path)
-        return backtest if backtest is not None else load_run(path)
+        for loader in (load_backtest, load_summaries):
+            saved = loader(path)
+            if saved is not None:
+                return saved
+        return load_run(path)
 
     runs = dict(zip(_names(args.run_files), (load(p) for p in args.run_files), strict=True))
     for path in write_figures(runs, args.out, args.format, args.force):

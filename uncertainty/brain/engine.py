@@ -136,13 +136,14 @@ def draw_chunks(
     num_chunks = -(-num_samples // chunk)
     with jax.enable_x64(precision == "float64"):
         draw = _compiled_draw(spec, chunk, precision == "float64")
-        keys = chunk_keys(seed, num_chunks)
+        root = jax.random.key(seed)
+        keys = (jax.random.fold_in(root, i) for i in range(num_chunks))  # lazily: 10^9 draws are 7,630 chunks
         with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
-            pending = draw(keys[0])
+            pending = draw(next(keys))
             for i in range(num_chunks):
                 current = pending
                 if i + 1 < num_chunks:
-                    pending = draw(keys[i + 1])  # asynchronous: runs while the caller works on `current`
+                    pending = draw(next(keys))  # asynchronous: runs while the caller works on `current`
                 start = i * chunk
                 take = min(chunk, num_samples - start)
                 yield start, take, current

@@ -23,7 +23,16 @@ from ..brain.model import DERIVED_SITES, fixed_values, has_stages
 from ..brain.priors import PriorSpec
 from ..errors import OutputError, RunFileError
 
-__all__ = ["brain_inference_data", "check_output_path", "conditioning_attrs", "load_run", "save_run", "run_attrs"]
+__all__ = [
+    "brain_inference_data",
+    "check_output_path",
+    "conditioning_attrs",
+    "load_backtest",
+    "load_run",
+    "load_summaries",
+    "save_run",
+    "run_attrs",
+]
 
 
 def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
@@ -207,11 +216,20 @@ def load_run(path: str | Path) -> az.InferenceData:
 
 def load_backtest(path: str | Path) -> xr.Dataset | None:
     """The hindcast saved by ``uncertainty backtest --out`` at ``path``, or None if the file is not one."""
+    return _load_kind(path, "backtest")
+
+
+def load_summaries(path: str | Path) -> xr.Dataset | None:
+    """The streamed summaries saved by ``uncertainty sample --no-keep-draws --out`` at ``path``, or None."""
+    return _load_kind(path, "summaries")
+
+
+def _load_kind(path: str | Path, kind: str) -> xr.Dataset | None:
     path = Path(path)
     _check_path(path)
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
-            if ds.attrs.get("kind") != "backtest":
+            if ds.attrs.get("kind") != kind:
                 return None
             return ds.load()
     except Exception:  # not a plain netCDF dataset: leave the error to load_run

@@ -135,6 +135,34 @@ def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
     return fig
 
 
+def summaries_brain_flops_figure(ds: xr.Dataset, decades_per_bar: float = 0.05):
+    """A streamed run (saved summaries): the histogram of log10 brain FLOP/s, its median and 90% HDI,
+    with other authors' estimates marked."""
+    from .streaming import BIN_WIDTH, from_dataset, summary_table
+
+    stats, layout = from_dataset(ds)
+    table = summary_table(stats, layout, HDI_PROB)
+    counts = stats.counts[0]
+    step = max(1, round(decades_per_bar / BIN_WIDTH))
+    usable = len(counts) // step * step
+    bars = counts[:usable].reshape(-1, step).sum(axis=1)
+    left = float(layout.lo[0]) + BIN_WIDTH * step * np.arange(len(bars))
+    fig, ax = _new()
+    ax.bar(left, bars / (stats.n * BIN_WIDTH * step), width=BIN_WIDTH * step, align="edge", color="tab:blue", alpha=0.6)
+    row = table.loc["log10 brain FLOP/s"]
+    ax.axvspan(row["hdi_lo"], row["hdi_hi"], color="tab:blue", alpha=0.08, label=f"{HDI_PROB:.0%} HDI")
+    ax.axvline(row["median"], color="tab:blue", linewidth=2, label=f"median {row['median']:.2f}")
+    lo, hi = float(stats.minimum[0]) - 0.5, float(stats.maximum[0]) + 0.5
+    left_edge, right_edge = min(lo, 14.5), max(hi, 25.5)
+    _mark_estimates(ax, left_edge, right_edge)
+    ax.set_xlim(left_edge, right_edge)
+    ax.set_xlabel("brain computation, log10 FLOP/s")
+    ax.set_ylabel("probability density per log10 unit")
+    ax.set_title(f"Brain FLOP/s ({ds.attrs.get('prior_name', '')} priors, {stats.n:,} draws, streamed)")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    return fig
+
+
 def contributions_figure(idata: az.InferenceData):
     """Forest plots of log10 FLOP/s per class and, when some class is an LNP neuron, per counted stage
     (median, 50% and 90% HDI)."""
@@ -310,6 +338,8 @@ def calibration_figure(ds: xr.Dataset):
 def figures_for(idata: az.InferenceData | xr.Dataset) -> dict[str, object]:
     """Every figure that fits one run (or a backtest), by file stem."""
     if isinstance(idata, xr.Dataset):
+        if idata.attrs.get("kind") == "summaries":
+            return {"brain_flops": summaries_brain_flops_figure(idata)}
         return {"calibration": calibration_figure(idata)}
     figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
     if {"prior", "posterior"} <= set(idata.groups()) and "evidence" in idata.posterior.attrs:

@@ -23,6 +23,7 @@ the quantiles at ``p -+ sqrt(p (1 - p) / n)``.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ __all__ = [
 BIN_WIDTH = 0.001  # decades per histogram bin
 MARGIN = 2.0  # decades added below and above the first chunk's range
 TAIL = 0.1  # the sensitivity table's tails
+COMPLEMENT = "1 - "  # label prefix of the log10(1 - share) histograms
 
 
 class Layout(NamedTuple):
@@ -93,6 +95,11 @@ def _log10_quantities(draws: dict) -> tuple[tuple[str, ...], jnp.ndarray]:
             share = jnp.asarray(draws[site]) - total[:, None]
             columns += [share[:, i] for i in range(share.shape[1])]
             labels += [f"share of {word} {name}" for name in names]
+            # log10(1 - share): resolves a share near 1 as finely as the log10 share resolves one near 0
+            # (floored at 1e-20, below float64's resolution of a share: a share of exactly 1 stays finite)
+            rest = jnp.log10(jnp.maximum(-jnp.expm1(jnp.minimum(share, 0.0) * math.log(10.0)), 1e-20))
+            columns += [rest[:, i] for i in range(share.shape[1])]
+            labels += [f"{COMPLEMENT}share of {word} {name}" for name in names]
     return tuple(labels), jnp.stack(columns, axis=-1)
 
 
@@ -102,10 +109,12 @@ def layout_of(first: dict, class_names, stage_names, parameters: tuple[str, ...]
     labels, x = _log10_quantities(named)
     x = np.asarray(x, dtype=np.float64)
     finite = np.where(np.isfinite(x), x, np.nan)
-    lo = np.floor(np.nanmin(finite, axis=0)) - MARGIN
-    hi = np.ceil(np.nanmax(finite, axis=0)) + MARGIN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite value (a share of exactly 1)
+        lo = np.nan_to_num(np.floor(np.nanmin(finite, axis=0)), nan=-1.0) - MARGIN
+        hi = np.nan_to_num(np.ceil(np.nanmax(finite, axis=0)), nan=0.0) + MARGIN
+        offset = np.nan_to_num(np.round(np.nanmedian(finite, axis=0)))
     bins = int(np.ceil(np.max(hi - lo) / BIN_WIDTH))
-    offset = np.round(np.nanmedian(finite, axis=0))
     cuts = np.array([np.quantile(np.asarray(first[p], dtype=np.float64), [TAIL, 1 - TAIL]) for p in parameters])
     cuts = cuts.reshape(len(parameters), 2)
     return Layout(labels, lo, bins, offset, tuple(parameters), cuts[:, 0], cuts[:, 1])
@@ -249,16 +258,34 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
     n = stats.n
     rows = {}
     p_lo, p_hi = 0.5 - math.sqrt(0.25 / n), 0.5 + math.sqrt(0.25 / n)
+    index = {label: i for i, label in enumerate(layout.labels)}
+    probs = [0.5, 0.05, 0.95, p_lo, p_hi]
     for i, label in enumerate(layout.labels):
-        q = _quantile(stats.counts[i], int(stats.under[i]), float(layout.lo[i]), n, [0.5, 0.05, 0.95, p_lo, p_hi])
+        if label.startswith(COMPLEMENT):
+            continue
+        q = _quantile(stats.counts[i], int(stats.under[i]), float(layout.lo[i]), n, probs)
         sd_log = math.sqrt(stats.m2_log[i] / (n - 1)) if n > 1 else np.nan
         scale = 10.0 ** float(layout.offset[i])
         mean_lin, sd_lin = stats.mean_lin[i] * scale, math.sqrt(stats.m2_lin[i] / max(n - 1, 1)) * scale
         hdi_log = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, False)
         hdi_lin = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, True)
-        mcse_q = (q[4] - q[3]) / 2.0
         lin_q = 10.0**q
-        linear = [mean_lin, sd_lin, *lin_q[:3], *hdi_lin, sd_lin / math.sqrt(n), (lin_q[4] - lin_q[3]) / 2.0, float(n)]
+        c = index.get(COMPLEMENT + label)
+        if c is not None and lin_q[0] > 0.5:  # a share near 1: its complement's histogram is the finer one
+            cq = _quantile(stats.counts[c], int(stats.under[c]), float(layout.lo[c]), n, [1.0 - p for p in probs])
+            lin_q = 1.0 - 10.0**cq
+            a, b = _hdi(stats.counts[c], float(layout.lo[c]), n, hdi_prob, True)
+            hdi_lin = (1.0 - b, 1.0 - a)
+        mcse_q = (q[4] - q[3]) / 2.0
+        linear = [
+            mean_lin,
+            sd_lin,
+            *lin_q[:3],
+            *hdi_lin,
+            sd_lin / math.sqrt(n),
+            abs(lin_q[4] - lin_q[3]) / 2.0,
+            float(n),
+        ]
         if label.startswith("share"):
             rows[label] = linear
         else:
@@ -325,3 +352,73 @@ def summarize_brain(
             layout = layout_of(first, spec.class_names, stages, _parameters(spec, first))
         stats = merge(stats, chunk_stats(chunk, layout, spec.class_names, stages))
     return stats, layout
+
+
+# -- saved summaries --------------------------------------------------------------------------------
+
+KIND = "summaries"
+_STATS_1D = ("mean_log", "m2_log", "mean_lin", "m2_lin", "minimum", "maximum", "under", "over")
+_SENS = ("low_sum", "low_n", "high_sum", "high_n")
+
+
+def summaries_dataset(stats: StreamStats, layout: Layout, attrs: dict):
+    """The merged statistics as a small ``xarray.Dataset`` (attribute ``kind = "summaries"``): what
+    ``uncertainty report`` and ``plot`` read in place of a run's draws."""
+    import xarray as xr
+
+    data = {name: ("quantity", np.asarray(getattr(stats, name))) for name in _STATS_1D}
+    data["counts"] = (("quantity", "bin"), stats.counts)
+    data["lo"] = ("quantity", layout.lo)
+    data["offset"] = ("quantity", layout.offset)
+    for name in _SENS:
+        data[name] = ("parameter", np.asarray(getattr(stats, name)))
+    data["cut_lo"] = ("parameter", layout.cut_lo)
+    data["cut_hi"] = ("parameter", layout.cut_hi)
+    coords = {"quantity": list(layout.labels), "parameter": list(layout.parameters)}
+    meta = {**attrs, "kind": KIND, "num_draws": int(stats.n), "bin_width": BIN_WIDTH, "bins": int(layout.bins)}
+    return xr.Dataset(data, coords=coords, attrs=meta)
+
+
+def from_dataset(ds) -> tuple[StreamStats, Layout]:
+    """The statistics and layout of a saved summaries dataset."""
+
+    def col(name):
+        return np.asarray(ds[name].values)
+
+    stats = StreamStats(
+        int(ds.attrs["num_draws"]),
+        *(col(n) for n in _STATS_1D[:6]),
+        col("counts"),
+        col("under"),
+        col("over"),
+        *(col(n) for n in _SENS),
+    )
+    layout = Layout(
+        tuple(str(q) for q in ds["quantity"].values),
+        col("lo"),
+        int(ds.attrs["bins"]),
+        col("offset"),
+        tuple(str(p) for p in ds["parameter"].values),
+        col("cut_lo"),
+        col("cut_hi"),
+    )
+    return stats, layout
+
+
+def summary_sections(stats: StreamStats, layout: Layout) -> list:
+    """The report of a streamed run: the brain FLOP/s table and the sensitivity table, with their bounds."""
+    from .report import Section
+
+    note = (
+        f"streamed: {stats.n:,} independent draws summarised chunk by chunk; quantiles and HDI from "
+        f"{BIN_WIDTH:g}-decade histograms (each quantile within one bin of the exact one); ESS = draws"
+    )
+    sections = [Section("brain FLOP/s", summary_table(stats, layout), note=note)]
+    table = sensitivity_table(stats, layout)
+    if table is not None:
+        note = (
+            "mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10% (cut points "
+            "from the first chunk); swing = high - low, in decades"
+        )
+        sections.append(Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note))
+    return sections
