@@ -293,11 +293,19 @@ def _print_and_save(idata, args: argparse.Namespace) -> int:
 KEEP_DRAWS_LIMIT = 1_000_000  # above this, `sample` streams its summaries unless --keep-draws
 
 
+def _sample_attrs(spec, args: argparse.Namespace) -> dict:
+    """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
+    from .output.io import run_attrs
+
+    chunk = min(args.chunk_size, args.samples)
+    return run_attrs(spec, seed=args.seed, num_samples=args.samples, chunk_size=chunk, precision=args.precision)
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .brain.engine import check_memory, sample_brain
     from .brain.priors import load_priors
     from .errors import InputError
-    from .output.io import brain_inference_data, check_output_path, run_attrs
+    from .output.io import brain_inference_data, check_output_path
 
     spec = load_priors(args.priors)
     if args.out is not None:
@@ -317,13 +325,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         precision=args.precision,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    attrs = run_attrs(
-        spec,
-        seed=args.seed,
-        num_samples=args.samples,
-        chunk_size=min(args.chunk_size, args.samples),
-        precision=args.precision,
-    )
+    attrs = _sample_attrs(spec, args)
     conditioned = None
     if spec.evidence:
         from .brain.evidence import condition, diagnosis_of, reliable
@@ -376,7 +378,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
 
 def _sample_streamed(spec, args: argparse.Namespace) -> int:
     """``sample`` without keeping the draws: per-chunk statistics, merged (O(chunk) memory)."""
-    from .output.io import run_attrs, save_run
+    from .output.io import save_run
     from .output.report import render
     from .output.streaming import summaries_dataset, summarize_brain, summary_sections
 
@@ -388,13 +390,7 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
         precision=args.precision,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    attrs = run_attrs(
-        spec,
-        seed=args.seed,
-        num_samples=args.samples,
-        chunk_size=min(args.chunk_size, args.samples),
-        precision=args.precision,
-    )
+    attrs = _sample_attrs(spec, args)
     print(render(summary_sections(stats, layout), args.format, _header(attrs)))
     if args.out is not None:
         path = save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)
