@@ -293,6 +293,15 @@ def _print_and_save(idata, args: argparse.Namespace) -> int:
 KEEP_DRAWS_LIMIT = 1_000_000  # above this, `sample` streams its summaries unless --keep-draws
 
 
+def _draw_options(args: argparse.Namespace) -> dict:
+    """How ``sample`` draws (kept or streamed): chunk size, precision, progress bar."""
+    return {
+        "chunk_size": args.chunk_size,
+        "precision": args.precision,
+        "progress": not args.quiet and sys.stderr.isatty(),
+    }
+
+
 def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
     from .output.io import run_attrs
@@ -317,14 +326,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             raise InputError("--no-keep-draws", None, problem)
         return _sample_streamed(spec, args)
     check_memory(spec, args.samples)
-    draws = sample_brain(
-        spec,
-        args.samples,
-        args.seed,
-        chunk_size=args.chunk_size,
-        precision=args.precision,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    draws = sample_brain(spec, args.samples, args.seed, **_draw_options(args))
     attrs = _sample_attrs(spec, args)
     conditioned = None
     if spec.evidence:
@@ -382,14 +384,7 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
     from .output.report import render
     from .output.streaming import summaries_dataset, summarize_brain, summary_sections
 
-    stats, layout = summarize_brain(
-        spec,
-        args.samples,
-        args.seed,
-        chunk_size=args.chunk_size,
-        precision=args.precision,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args))
     attrs = _sample_attrs(spec, args)
     print(render(summary_sections(stats, layout), args.format, _header(attrs)))
     if args.out is not None:

@@ -40,10 +40,11 @@ __all__ = [
 ]
 
 
-def chunk_keys(seed: int, num_chunks: int) -> list[jax.Array]:
-    """PRNG keys of the chunks of a run: ``fold_in(key(seed), i)``."""
+def chunk_keys(seed: int, num_chunks: int) -> Iterator[jax.Array]:
+    """PRNG keys of the chunks of a run, ``fold_in(key(seed), i)``, made one at a time (10^9 draws are
+    7,630 chunks; 10^12 would be millions of keys)."""
     root = jax.random.key(seed)
-    return [jax.random.fold_in(root, i) for i in range(num_chunks)]
+    return (jax.random.fold_in(root, i) for i in range(num_chunks))
 
 
 def _draw_sites(model: Callable[[], None], key: jax.Array) -> dict[str, jax.Array]:
@@ -136,8 +137,7 @@ def draw_chunks(
     num_chunks = -(-num_samples // chunk)
     with jax.enable_x64(precision == "float64"):
         draw = _compiled_draw(spec, chunk, precision == "float64")
-        root = jax.random.key(seed)
-        keys = (jax.random.fold_in(root, i) for i in range(num_chunks))  # lazily: 10^9 draws are 7,630 chunks
+        keys = chunk_keys(seed, num_chunks)
         with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
             pending = draw(next(keys))
             for i in range(num_chunks):

@@ -265,9 +265,9 @@ def _evidence_model(spec: PriorSpec):
         with handlers.trace() as trace:
             brain_model(spec, 1)
         values = {k: s["value"] for k, s in trace.items() if s["type"] in ("sample", "deterministic")}
-        for name, q in _quantities(spec, values, 1).items():
-            item = next(e for e in spec.evidence if e.name == name)
-            numpyro.factor(f"_evidence_{name}", jnp.sum(_log_likelihood(item, q)))
+        quantities = _quantities(spec, values, 1)
+        for item in spec.evidence:
+            numpyro.factor(f"_evidence_{item.name}", jnp.sum(_log_likelihood(item, quantities[item.name])))
 
     return model
 

@@ -27,7 +27,7 @@ from .distributions import quantile, to_distribution
 from .expression import parse_expression
 from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
 
-__all__ = ["DERIVED_SITES", "brain_model", "field_site", "has_stages", "site_name", "fixed_values"]
+__all__ = ["DERIVED_SITES", "brain_model", "field_site", "has_stages", "is_parameter_site", "site_name", "fixed_values"]
 
 _LN10 = 2.302585092994046
 COPULA_SITE = "_copula_z"  # the correlated standard normals behind [correlations]; not stored
@@ -49,6 +49,13 @@ def fixed_values(spec: PriorSpec) -> dict[str, float]:
         for f, prior in c.params.items()
         if isinstance(prior, Point) and site_name(c.name, f) not in tied
     }
+
+
+def is_parameter_site(name: str, class_names) -> bool:
+    """Whether a stored site is a stochastic parameter of the model: ``{class}_{field}``, ``shared_{field}``
+    or ``convention_{key}`` (not a derived log10 FLOP/s)."""
+    owners = (*class_names, "shared", "convention")
+    return name not in DERIVED_SITES and any(name.startswith(f"{owner}_") for owner in owners)
 
 
 def field_site(spec: PriorSpec, cls, field: str) -> str:

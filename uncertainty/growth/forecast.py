@@ -30,7 +30,7 @@ from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, Point, PriorSpec
 from ..choices import DEFAULT_MODEL, FORECAST_MODELS
 from ..errors import DataError, PriorError
-from ..output.io import run_attrs
+from ..output.io import conditioning_attrs, run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
@@ -231,11 +231,7 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
 
 def _conditioning_attrs(conditioned) -> dict:
     """How the brain draws were conditioned on the file's [evidence] (nothing when it has none)."""
-    if conditioned is None:
-        return {}
-    from ..output.io import conditioning_attrs
-
-    return conditioning_attrs(conditioned, "brain_")
+    return {} if conditioned is None else conditioning_attrs(conditioned, "brain_")
 
 
 PATH_STEP = 0.25  # years between the points of a simulated future path

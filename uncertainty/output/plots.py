@@ -21,7 +21,7 @@ import xarray as xr
 from .._arviz import az
 from ..errors import OutputError
 from ..literature import ESTIMATES
-from .report import BY_YEARS, HDI_PROB, run_group, sensitivity
+from .report import BY_YEARS, HDI_PROB, observed_interval, run_group, sensitivity
 
 __all__ = [
     "FIGURE_SIZE",
@@ -115,11 +115,7 @@ def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
         prior_edges, post_edges = _edges(prior, bins), _edges(post, bins)
         edges = (min(prior_edges[0], post_edges[0]), max(prior_edges[-1], post_edges[-1]))
         if item is not None:
-            lo, hi = item["lo"], item["hi"]
-            if item["kind"] == "upper":
-                lo, hi = 0.0, lo
-            elif item["kind"] == "lower":
-                hi = math.inf
+            lo, hi = observed_interval(item)
             left = math.log10(lo) if lo > 0 else edges[0]
             right = math.log10(hi) if math.isfinite(hi) else edges[-1]
             ax.axvspan(max(left, edges[0]), min(right, edges[-1]), color="0.85", label="observed")

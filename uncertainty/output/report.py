@@ -128,15 +128,15 @@ def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | No
     model, ``low`` and ``high`` are the brain FLOP/s at the parameter's 5% and 95%
     quantiles. None for runs without parameter draws.
     """
-    from ..brain.model import DERIVED_SITES
+    from ..brain.model import is_parameter_site
 
     ds = idata[run_group(idata)]
-    owners = [*(ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []), "shared", "convention"]
-
-    def is_prior(v: str) -> bool:  # the brain model's sites: {class}_{field}, shared_{field}, convention_{key}
-        return v not in DERIVED_SITES and any(v.startswith(f"{owner}_") for owner in owners)
-
-    names = [v for v in ds.data_vars if is_prior(v) and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0]
+    classes = ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []
+    names = [
+        v
+        for v in ds.data_vars
+        if is_parameter_site(v, classes) and ds[v].dims == ("chain", "draw") and np.ptp(ds[v].values) > 0
+    ]
     if not names:
         return None
     y = ds["log10_brain_flops"].values.ravel().astype(np.float64)
@@ -421,11 +421,7 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
     for name, item in items.items():
         prior = stats_of(idata.prior[f"evidence_{name}"])
         post = stats_of(idata.posterior[f"evidence_{name}"])
-        lo, hi = item["lo"], item["hi"]
-        if item["kind"] == "upper":
-            lo, hi = -np.inf, lo
-        elif item["kind"] == "lower":
-            hi = np.inf
+        lo, hi = observed_interval(item)
 
         def inside(x, lo=lo, hi=hi):
             x = np.asarray(x, dtype=np.float64).ravel()
@@ -449,6 +445,26 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
             "; posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
         )
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
+
+
+def sensitivity_section(table: pd.DataFrame, cuts: str = "") -> Section:
+    """The top 10 of a sensitivity table (kept or streamed draws); ``cuts`` says where the tails' cut
+    points came from, when not from all the draws."""
+    note = (
+        f"mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10%{cuts};"
+        " swing = high - low, in decades"
+    )
+    return Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note)
+
+
+def observed_interval(item: dict) -> tuple[float, float]:
+    """An evidence item's measured interval ``(lo, hi)`` (as stored in a run's ``evidence`` attribute);
+    a one-sided bound is open on its other side."""
+    if item["kind"] == "upper":
+        return -np.inf, item["lo"]
+    if item["kind"] == "lower":
+        return item["lo"], np.inf
+    return item["lo"], item["hi"]
 
 
 def choice_odds_table(idata: az.InferenceData) -> pd.DataFrame | None:
@@ -508,11 +524,7 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
     if "crossover_year" not in idata[group]:
         table = sensitivity(idata)
         if table is not None:
-            note = (
-                "mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10%;"
-                " swing = high - low, in decades"
-            )
-            sections.append(Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note))
+            sections.append(sensitivity_section(table))
         return sections
     sections.append(_crossover_section(idata))
     if group == "prior":  # scenario mode: independent draws, no MCMC

@@ -83,14 +83,11 @@ class StreamStats(NamedTuple):
     high_n: np.ndarray
 
 
-def _log10_quantities(draws: dict) -> tuple[tuple[str, ...], jnp.ndarray]:
+def _log10_quantities(draws: dict, class_names, stage_names) -> tuple[tuple[str, ...], jnp.ndarray]:
     """The reported quantities of a chunk as log10 values, shape (n, k), and their labels."""
     total = jnp.asarray(draws["log10_brain_flops"])
     columns, labels = [total], ["log10 brain FLOP/s"]
-    for site, word, names in (
-        ("log10_class_flops", "class", draws.get("_class_names", ())),
-        ("log10_stage_flops", "stage", draws.get("_stage_names", ())),
-    ):
+    for site, word, names in (("log10_class_flops", "class", class_names), ("log10_stage_flops", "stage", stage_names)):
         if site in draws:
             share = jnp.asarray(draws[site]) - total[:, None]
             columns += [share[:, i] for i in range(share.shape[1])]
@@ -105,8 +102,7 @@ def _log10_quantities(draws: dict) -> tuple[tuple[str, ...], jnp.ndarray]:
 
 def layout_of(first: dict, class_names, stage_names, parameters: tuple[str, ...]) -> Layout:
     """The layout of a run, from its first chunk of draws (a dict of host or device arrays)."""
-    named = {**first, "_class_names": tuple(class_names), "_stage_names": tuple(stage_names)}
-    labels, x = _log10_quantities(named)
+    labels, x = _log10_quantities(first, class_names, stage_names)
     x = np.asarray(x, dtype=np.float64)
     finite = np.where(np.isfinite(x), x, np.nan)
     with warnings.catch_warnings():
@@ -157,8 +153,7 @@ def _reduce(x, lo, offset, params, y, cut_lo, cut_hi, *, bins: int):
 
 def chunk_stats(draws: dict, layout: Layout, class_names, stage_names) -> StreamStats:
     """Reduce one chunk of draws (device arrays) to its statistics (fetched to the host)."""
-    named = {**draws, "_class_names": tuple(class_names), "_stage_names": tuple(stage_names)}
-    _, x = _log10_quantities(named)
+    _, x = _log10_quantities(draws, class_names, stage_names)
     dtype = x.dtype
     n = x.shape[0]
     if layout.parameters:
@@ -268,7 +263,6 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
         scale = 10.0 ** float(layout.offset[i])
         mean_lin, sd_lin = stats.mean_lin[i] * scale, math.sqrt(stats.m2_lin[i] / max(n - 1, 1)) * scale
         hdi_log = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, False)
-        hdi_lin = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, True)
         lin_q = 10.0**q
         c = index.get(COMPLEMENT + label)
         if c is not None and lin_q[0] > 0.5:  # a share near 1: its complement's histogram is the finer one
@@ -276,6 +270,8 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
             lin_q = 1.0 - 10.0**cq
             a, b = _hdi(stats.counts[c], float(layout.lo[c]), n, hdi_prob, True)
             hdi_lin = (1.0 - b, 1.0 - a)
+        else:
+            hdi_lin = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, True)
         mcse_q = (q[4] - q[3]) / 2.0
         linear = [
             mean_lin,
@@ -311,16 +307,12 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
 
 def _parameters(spec, first: dict) -> tuple[str, ...]:
     """The stochastic parameter sites the sensitivity table ranks (as :func:`report.sensitivity`)."""
-    from ..brain.model import DERIVED_SITES
+    from ..brain.model import is_parameter_site
 
-    owners = [*spec.class_names, "shared", "convention"]
     return tuple(
         name
         for name, value in first.items()
-        if name not in DERIVED_SITES
-        and any(name.startswith(f"{o}_") for o in owners)
-        and np.ndim(value) == 1
-        and np.ptp(np.asarray(value)) > 0
+        if is_parameter_site(name, spec.class_names) and np.ndim(value) == 1 and np.ptp(np.asarray(value)) > 0
     )
 
 
@@ -407,7 +399,7 @@ def from_dataset(ds) -> tuple[StreamStats, Layout]:
 
 def summary_sections(stats: StreamStats, layout: Layout) -> list:
     """The report of a streamed run: the brain FLOP/s table and the sensitivity table, with their bounds."""
-    from .report import Section
+    from .report import Section, sensitivity_section
 
     note = (
         f"streamed: {stats.n:,} independent draws summarised chunk by chunk; quantiles and HDI from "
@@ -416,9 +408,5 @@ def summary_sections(stats: StreamStats, layout: Layout) -> list:
     sections = [Section("brain FLOP/s", summary_table(stats, layout), note=note)]
     table = sensitivity_table(stats, layout)
     if table is not None:
-        note = (
-            "mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10% (cut points "
-            "from the first chunk); swing = high - low, in decades"
-        )
-        sections.append(Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note))
+        sections.append(sensitivity_section(table, " (cut points from the first chunk)"))
     return sections
