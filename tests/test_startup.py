@@ -1,6 +1,7 @@
-"""Warm start: the command line's help and argument errors load no heavy library; the compilation cache
-persists compiled programs between runs (and can be turned off)."""
+"""Warm start: the command line's help and argument errors load no heavy library; the warm-start caches
+(compiled programs, the exported sampler) persist between runs (and can be turned off)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -67,12 +68,53 @@ def test_names_the_command_line_offers_match_their_modules():
     assert all(preset_path(name).exists() for name in (*PRESETS, *PUBLISHED_PRESETS))
 
 
-def test_compilation_cache_fills_on_a_run_and_can_be_turned_off(tmp_path):
+def test_warm_start_fills_on_a_run_reuses_it_and_can_be_turned_off(tmp_path):
+    """The first run fills both caches; a second run skips NumPyro and the tracing (the exported sampler)
+    and prints the same table as a run without any cache (the exported program is the traced one)."""
     cache, off = tmp_path / "cache", tmp_path / "off"
-    argv = ["sample", str(PRIORS / "default.toml"), "-n", "100", "-q"]
-    code = f"from uncertainty.cli import main; raise SystemExit(main({argv!r}))"
-    done = python(code, UNCERTAINTY_NO_CACHE="", UNCERTAINTY_CACHE_DIR=str(cache))
-    assert done.returncode == 0, done.stderr
-    assert any(p.name.startswith("jit__draw_sites") for p in cache.iterdir())
-    done = python(code, UNCERTAINTY_NO_CACHE="1", UNCERTAINTY_CACHE_DIR=str(off))
-    assert done.returncode == 0 and not off.exists()
+    argv = ["sample", str(PRIORS / "default.toml"), "-n", "3000", "--chunk-size", "1024", "-q", "--format", "json"]
+    code = (
+        "import sys, json\n"
+        "from uncertainty.cli import main\n"
+        f"status = main({argv!r})\n"
+        "print(json.dumps({'numpyro': 'numpyro' in sys.modules}))\n"
+        "raise SystemExit(status)\n"
+    )
+
+    def run(**env):
+        done = python(code, **env)
+        assert done.returncode == 0, done.stderr
+        table, modules = done.stdout.rsplit("\n{", 1)
+        return table, json.loads("{" + modules)
+
+    cold, cold_modules = run(UNCERTAINTY_NO_CACHE="", UNCERTAINTY_CACHE_DIR=str(cache))
+    assert any(p.name.startswith("jit_") for p in cache.iterdir())
+    assert [p.suffix for p in (cache / "exported").iterdir()] == [".jaxexport"]
+    warm, warm_modules = run(UNCERTAINTY_NO_CACHE="", UNCERTAINTY_CACHE_DIR=str(cache))
+    none, _ = run(UNCERTAINTY_NO_CACHE="1", UNCERTAINTY_CACHE_DIR=str(off))
+    assert cold_modules["numpyro"] and not warm_modules["numpyro"]
+    assert json.loads(warm)["tables"] == json.loads(cold)["tables"] == json.loads(none)["tables"]
+    assert not off.exists()
+
+
+def test_a_stale_exported_sampler_is_traced_again(tmp_path, monkeypatch):
+    """An unreadable entry (truncated by a crash, or from another version) is replaced, not trusted."""
+    from uncertainty import warmstart
+    from uncertainty.brain.engine import _exported_draw
+    from uncertainty.brain.priors import load_priors
+
+    monkeypatch.setattr(warmstart, "_EXPORTED", tmp_path)
+    spec = load_priors(PRIORS / "default.toml")
+    path = warmstart.entry(spec, 256, True)
+    path.write_bytes(b"not an exported program")
+    assert warmstart.load_exported(path) is None
+    assert callable(_exported_draw(spec, 256, True))
+    assert warmstart.load_exported(path) is not None  # rewritten
+    assert warmstart.entry(spec, 256, True) == path != warmstart.entry(spec, 512, True)
+
+
+def test_canonical_text_does_not_depend_on_set_order():
+    from uncertainty.warmstart import canonical
+
+    assert canonical(frozenset({"b", "a", "c"})) == canonical(frozenset({"c", "b", "a"})) == "{'a', 'b', 'c'}"
+    assert canonical({"y": 1, "x": (2, {3})}) == "{'x': (2, {3}), 'y': 1}"

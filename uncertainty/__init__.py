@@ -61,9 +61,9 @@ _EXPORTS = {
     "backtest_summary": ".output.report",
     "comparison_summary": ".output.report",
     "crossover_summary": ".output.report",
-    "format_summary": ".output.report",
+    "format_summary": ".output.tables",
     "growth_summary": ".output.report",
-    "render": ".output.report",
+    "render": ".output.tables",
     "report_sections": ".output.report",
     "summary": ".output.report",
     "format_published": ".published",
@@ -140,10 +140,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .output.report import backtest_summary as backtest_summary
     from .output.report import comparison_summary as comparison_summary
     from .output.report import crossover_summary as crossover_summary
-    from .output.report import format_summary as format_summary
     from .output.report import growth_summary as growth_summary
-    from .output.report import render as render
     from .output.report import report_sections as report_sections
     from .output.report import summary as summary
+    from .output.tables import format_summary as format_summary
+    from .output.tables import render as render
     from .published import format_published as format_published
     from .published import reproduce_published as reproduce_published

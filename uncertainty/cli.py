@@ -11,6 +11,7 @@ problem`` to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import sys
@@ -127,8 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help=f"keep every draw (an InferenceData run) or only streamed summaries (O(chunk) memory; quantiles within "
-        f"0.001 decade); default: keep up to {KEEP_DRAWS_LIMIT:,} draws, and always for a file with [evidence]",
+        f"0.001 decade); default: keep the draws of a run saved with --out of up to {KEEP_DRAWS_LIMIT:,} draws, "
+        "and always for a file with [evidence]; stream otherwise",
     )
+    s.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="run as one of several processes (jax.distributed): the address of process 0's coordinator; each "
+        "process draws its own chunks and process 0 prints the merged summary (streamed runs only). Under "
+        "SLURM or Open MPI the processes are found without these flags",
+    )
+    s.add_argument("--num-processes", type=_positive_int, help="how many processes run (with --coordinator)")
+    s.add_argument("--process-id", type=int, help="this process's index, 0 to --num-processes - 1 (with --coordinator)")
     s.add_argument(
         "--inference",
         choices=("auto", "psis", "nuts"),
@@ -268,6 +279,7 @@ def _header(attrs: dict) -> dict:
         "seed",
         "precision",
         "devices",
+        "processes",
         "uncertainty_version",
     )
     return {k: attrs[k] for k in keys if k in attrs}
@@ -304,7 +316,7 @@ def _draw_options(args: argparse.Namespace) -> dict:
 
 def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
-    from .output.io import run_attrs
+    from .output.provenance import run_attrs
 
     chunk = min(args.chunk_size, args.samples)
     return run_attrs(spec, seed=args.seed, num_samples=args.samples, chunk_size=chunk, precision=args.precision)
@@ -314,20 +326,29 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from .brain.engine import check_memory, sample_brain
     from .brain.priors import load_priors
     from .errors import InputError
-    from .output.io import brain_inference_data, check_output_path
+    from .multihost import start_processes
 
     spec = load_priors(args.priors)
     if args.out is not None:
+        from .output.io import check_output_path
+
         check_output_path(args.out, args.force)  # fail before the work, not after
-    keep = args.keep_draws if args.keep_draws is not None else (args.samples <= KEEP_DRAWS_LIMIT or bool(spec.evidence))
+    several = start_processes(args.coordinator, args.num_processes, args.process_id)
+    saved_small = args.out is not None and args.samples <= KEEP_DRAWS_LIMIT
+    keep = args.keep_draws if args.keep_draws is not None else (bool(spec.evidence) or (saved_small and not several))
     if not keep:
         if spec.evidence:
             problem = "a file with [evidence] keeps its draws (the posterior reweights them); drop --no-keep-draws"
             raise InputError("--no-keep-draws", None, problem)
         return _sample_streamed(spec, args)
+    if several:
+        flag = "--keep-draws" if args.keep_draws else "[evidence]"
+        raise InputError(flag, None, "a run that keeps its draws runs in one process; stream it (drop --keep-draws)")
     check_memory(spec, args.samples)
     draws = sample_brain(spec, args.samples, args.seed, **_draw_options(args))
     attrs = _sample_attrs(spec, args)
+    from .output.io import brain_inference_data
+
     conditioned = None
     if spec.evidence:
         from .brain.evidence import condition, diagnosis_of, reliable
@@ -379,15 +400,31 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
 
 
 def _sample_streamed(spec, args: argparse.Namespace) -> int:
-    """``sample`` without keeping the draws: per-chunk statistics, merged (O(chunk) memory)."""
-    from .output.io import save_run
-    from .output.report import render
-    from .output.streaming import summaries_dataset, summarize_brain, summary_sections
+    """``sample`` without keeping the draws: per-chunk statistics, merged (O(chunk) memory). With several
+    processes, each draws its own chunks and process 0 prints and saves the merged summary."""
+    import threading
 
+    import jax
+
+    from .output.streaming import summarize_brain, summary_sections
+
+    # the tables' imports (pandas) load on a second thread while the device draws (it holds no GIL)
+    tables = threading.Thread(target=importlib.import_module, args=("uncertainty.output.tables",), daemon=True)
+    tables.start()
     stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args))
+    tables.join()
+    from .output.tables import render
+
+    if jax.process_index() != 0:
+        return 0
     attrs = _sample_attrs(spec, args)
-    print(render(summary_sections(stats, layout), args.format, _header(attrs)))
+    if jax.process_count() > 1:
+        attrs["processes"] = jax.process_count()
+    print(render(summary_sections(stats, layout), args.format, _header(attrs)), flush=True)
     if args.out is not None:
+        from .output.io import save_run
+        from .output.streaming import summaries_dataset
+
         path = save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)
         print(f"saved {path}", file=sys.stderr)
     return 0
@@ -398,8 +435,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     saved = load_summaries(args.run_file)
     if saved is not None:
-        from .output.report import render
         from .output.streaming import from_dataset, summary_sections
+        from .output.tables import render
 
         print(render(summary_sections(*from_dataset(saved)), args.format, _header(dict(saved.attrs))))
         return 0
@@ -525,34 +562,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 COMPILING = ("sample", "crossover", "compare", "backtest", "reproduce")  # commands that compile JAX programs
 
 
-def compilation_cache_dir() -> str | None:
-    """Where compiled programs persist between runs: ``$UNCERTAINTY_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/uncertainty/jax`` (``~/.cache/uncertainty/jax``); ``None`` when
-    ``UNCERTAINTY_NO_CACHE`` is set (to anything but ``0`` or empty)."""
-    if os.environ.get("UNCERTAINTY_NO_CACHE", "") not in ("", "0"):
-        return None
-    if os.environ.get("UNCERTAINTY_CACHE_DIR"):
-        return os.environ["UNCERTAINTY_CACHE_DIR"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "uncertainty", "jax")
-
-
-def _enable_compilation_cache() -> None:
-    """JAX's persistent compilation cache, so a second run of the same prior file does not compile
-    again. A folder that cannot be made is skipped silently: the run only loses the warm start."""
-    folder = compilation_cache_dir()
-    if folder is None:
-        return
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     from .errors import InputError
@@ -560,7 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in COMPILING:
-        _enable_compilation_cache()
+        from . import warmstart
+
+        warmstart.enable()
     try:
         return args.run(args)
     except InputError as exc:

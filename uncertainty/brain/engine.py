@@ -20,12 +20,10 @@ from functools import partial
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from numpyro import handlers
 from tqdm.auto import tqdm
 
 from ..choices import DEFAULT_CHUNK_SIZE, PRECISIONS
 from ..errors import InputError, PriorError
-from .model import brain_model
 from .priors import Point, PriorSpec
 
 __all__ = [
@@ -33,21 +31,17 @@ __all__ = [
     "PRECISIONS",
     "sample_brain",
     "draw_chunks",
-    "chunk_keys",
+    "draw_chunk",
+    "nonfinite_error",
     "check_memory",
     "bytes_per_draw",
     "draw_sharding",
 ]
 
 
-def chunk_keys(seed: int, num_chunks: int) -> Iterator[jax.Array]:
-    """PRNG keys of the chunks of a run, ``fold_in(key(seed), i)``, made one at a time (10^9 draws are
-    7,630 chunks; 10^12 would be millions of keys)."""
-    root = jax.random.key(seed)
-    return (jax.random.fold_in(root, i) for i in range(num_chunks))
-
-
 def _draw_sites(model: Callable[[], None], key: jax.Array) -> dict[str, jax.Array]:
+    from numpyro import handlers
+
     trace = handlers.trace(handlers.seed(model, key)).get_trace()
     return {
         name: site["value"]
@@ -72,14 +66,40 @@ def draw_sharding(chunk: int) -> NamedSharding | None:
 
 
 def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array], dict[str, jax.Array]]:
-    """The jitted chunk sampler of a prior spec, cached so repeated runs compile once."""
+    """The jitted chunk sampler of a prior spec, cached so repeated runs compile once (and, with the warm
+    start on, exported so that later processes skip NumPyro and the tracing: :mod:`uncertainty.warmstart`)."""
     sharding = draw_sharding(chunk)
     key = (repr(spec), chunk, x64, sharding)  # the repr holds every field of the (frozen) spec
     if key not in _COMPILED:
         if len(_COMPILED) >= 16:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = jax.jit(partial(_draw_sites, partial(brain_model, spec, chunk)), out_shardings=sharding)
+        _COMPILED[key] = _exported_draw(spec, chunk, x64) if sharding is None else None
+        if _COMPILED[key] is None:
+            _COMPILED[key] = _traced_draw(spec, chunk, sharding)
     return _COMPILED[key]
+
+
+def _traced_draw(spec: PriorSpec, chunk: int, sharding=None) -> Callable[[jax.Array], dict[str, jax.Array]]:
+    from .model import brain_model
+
+    return jax.jit(partial(_draw_sites, partial(brain_model, spec, chunk)), out_shardings=sharding)
+
+
+def _exported_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array], dict[str, jax.Array]] | None:
+    """The sampler from the warm-start cache (exported there on first use); ``None`` when the cache is off."""
+    from .. import warmstart
+
+    path = warmstart.entry(spec, chunk, x64)
+    if path is None:
+        return None
+    exported = warmstart.load_exported(path)
+    if exported is None:
+        key = jax.random.key(0)
+        from jax import export
+
+        exported = export.export(_traced_draw(spec, chunk))(jax.ShapeDtypeStruct(key.shape, key.dtype))
+        warmstart.save_exported(path, exported)
+    return jax.jit(exported.call)
 
 
 def bytes_per_draw(spec: PriorSpec) -> int:
@@ -114,6 +134,33 @@ def check_memory(spec: PriorSpec, num_samples: int) -> None:
         )
 
 
+def _run_shape(num_samples: int, seed: int, chunk_size: int, precision: str) -> tuple[int, int]:
+    """A run's chunk size and number of chunks, after checking its arguments."""
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    chunk = min(chunk_size, num_samples)
+    return chunk, -(-num_samples // chunk)
+
+
+def draw_chunk(
+    spec: PriorSpec,
+    num_samples: int,
+    seed: int,
+    index: int,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    precision: str = "float64",
+) -> dict[str, jax.Array]:
+    """Chunk ``index`` of a run, alone (device arrays of the full chunk size), as :func:`draw_chunks` draws it."""
+    chunk, _ = _run_shape(num_samples, seed, chunk_size, precision)
+    with jax.enable_x64(precision == "float64"):
+        return _compiled_draw(spec, chunk, precision == "float64")(jax.random.fold_in(jax.random.key(seed), index))
+
+
 def draw_chunks(
     spec: PriorSpec,
     num_samples: int,
@@ -122,28 +169,29 @@ def draw_chunks(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     precision: str = "float64",
     progress: bool = False,
+    processes: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[int, int, dict[str, jax.Array]]]:
     """The run's chunks as ``(start, take, draws)``: device arrays of the full chunk size, of which the
     first ``take`` belong to the run (the last chunk is cut). The next chunk is dispatched before a
     chunk is handed out, so the device draws it while the caller fetches or reduces this one.
-    Runs inside ``jax.enable_x64`` of the precision; a progress bar with ETA when ``progress``."""
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    chunk = min(chunk_size, num_samples)
-    num_chunks = -(-num_samples // chunk)
+    Runs inside ``jax.enable_x64`` of the precision; a progress bar with ETA when ``progress``.
+
+    ``processes = (p, P)``: only chunks ``p, p + P, p + 2P, ...`` (process ``p`` of ``P`` in a
+    multi-process run); a chunk's draws depend on its index, not on who draws it."""
+    chunk, num_chunks = _run_shape(num_samples, seed, chunk_size, precision)
+    first, step = processes
+    mine = range(first, num_chunks, step)
+    cut = chunk * num_chunks - num_samples  # rows of the last chunk past the run's end
+    total = len(mine) * chunk - (cut if len(mine) and mine[-1] == num_chunks - 1 else 0)
     with jax.enable_x64(precision == "float64"):
         draw = _compiled_draw(spec, chunk, precision == "float64")
-        keys = chunk_keys(seed, num_chunks)
-        with tqdm(total=num_samples, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
-            pending = draw(next(keys))
-            for i in range(num_chunks):
+        root = jax.random.key(seed)
+        with tqdm(total=total, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
+            pending = draw(jax.random.fold_in(root, mine[0])) if len(mine) else None
+            for j, i in enumerate(mine):
                 current = pending
-                if i + 1 < num_chunks:
-                    pending = draw(next(keys))  # asynchronous: runs while the caller works on `current`
+                if j + 1 < len(mine):
+                    pending = draw(jax.random.fold_in(root, mine[j + 1]))  # asynchronous: runs while the caller works
                 start = i * chunk
                 take = min(chunk, num_samples - start)
                 yield start, take, current
@@ -176,6 +224,12 @@ def sample_brain(
     return out
 
 
+def nonfinite_error(spec: PriorSpec, index: int, bad: int, total: int) -> PriorError:
+    """The error of an expression class whose FLOP/s is not a positive finite number in ``bad`` of ``total`` draws."""
+    field = f"classes.{spec.classes[index].name}.flops_per_second"
+    return PriorError(spec.path, field, f"is not a positive finite number in {bad} of {total} draws")
+
+
 def _check_expressions(spec: PriorSpec, draws: dict[str, np.ndarray]) -> None:
     """An expression class must give a positive, finite FLOP/s in every draw (``a - b`` may not)."""
     per_class = draws["log10_class_flops"]
@@ -184,8 +238,4 @@ def _check_expressions(spec: PriorSpec, draws: dict[str, np.ndarray]) -> None:
             continue
         bad = ~np.isfinite(per_class[:, i])
         if bad.any():
-            raise PriorError(
-                spec.path,
-                f"classes.{c.name}.flops_per_second",
-                f"is not a positive finite number in {int(bad.sum())} of {bad.size} draws",
-            )
+            raise nonfinite_error(spec, i, int(bad.sum()), bad.size)

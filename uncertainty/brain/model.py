@@ -26,36 +26,16 @@ from .cost import BrainParams, brain_log10_flops
 from .distributions import quantile, to_distribution
 from .expression import parse_expression
 from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
+from .sites import DERIVED_SITES as DERIVED_SITES
+from .sites import fixed_values as fixed_values
+from .sites import has_stages as has_stages
+from .sites import is_parameter_site as is_parameter_site
+from .sites import site_name as site_name
 
 __all__ = ["DERIVED_SITES", "brain_model", "field_site", "has_stages", "is_parameter_site", "site_name", "fixed_values"]
 
 _LN10 = 2.302585092994046
 COPULA_SITE = "_copula_z"  # the correlated standard normals behind [correlations]; not stored
-
-DERIVED_SITES = ("log10_brain_flops", "log10_class_flops", "log10_stage_flops")
-
-
-def site_name(class_name: str, field: str) -> str:
-    """Name of the sample site of ``field`` in neuron class ``class_name``."""
-    return f"{class_name}_{field}"
-
-
-def fixed_values(spec: PriorSpec) -> dict[str, float]:
-    """The prior file's fixed (point) values, by site name."""
-    tied = {site for sc in spec.scenarios for site, _ in sc.settings}  # scenario-set sites are draws
-    return {
-        site_name(c.name, f): prior.value
-        for c in spec.classes
-        for f, prior in c.params.items()
-        if isinstance(prior, Point) and site_name(c.name, f) not in tied
-    }
-
-
-def is_parameter_site(name: str, class_names) -> bool:
-    """Whether a stored site is a stochastic parameter of the model: ``{class}_{field}``, ``shared_{field}``
-    or ``convention_{key}`` (not a derived log10 FLOP/s)."""
-    owners = (*class_names, "shared", "convention")
-    return name not in DERIVED_SITES and any(name.startswith(f"{owner}_") for owner in owners)
 
 
 def field_site(spec: PriorSpec, cls, field: str) -> str:
@@ -151,8 +131,3 @@ def _copula_draws(spec: PriorSpec) -> dict[str, jnp.ndarray]:
     eps = jnp.finfo(z.dtype).eps
     u = jnp.clip(ndtr(z @ chol.T), eps, 1.0 - eps)
     return {site: quantile(priors[site], u[..., i]) for i, site in enumerate(sites)}
-
-
-def has_stages(spec: PriorSpec) -> bool:
-    """Whether a run of ``spec`` has per-stage FLOP/s (it has at least one LNP class)."""
-    return any(c.method == "lnp" for c in spec.classes)

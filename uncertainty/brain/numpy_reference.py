@@ -7,6 +7,8 @@ compare its quantiles with the engine's within Monte Carlo error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import special
 
@@ -46,12 +48,19 @@ def numpy_draw(rng: np.random.Generator, prior: Prior, n: int) -> np.ndarray:
     return rng.uniform(prior.lo, prior.hi, n)  # Uniform
 
 
-def numpy_sample_brain(spec: PriorSpec, num_samples: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """``log10_brain_flops``, ``log10_class_flops`` and ``log10_stage_flops`` of ``num_samples`` draws."""
+def numpy_sample_brain(
+    spec: PriorSpec,
+    num_samples: int,
+    seed: int = 0,
+    draw: Callable[[np.random.Generator, Prior, int], np.ndarray] = numpy_draw,
+) -> dict[str, np.ndarray]:
+    """``log10_brain_flops``, ``log10_class_flops`` and ``log10_stage_flops`` of ``num_samples`` draws.
+
+    ``draw(rng, prior, n)`` draws one prior (:func:`numpy_draw`; the benchmark passes squigglepy's)."""
     if spec.correlations:
         raise NotImplementedError("the NumPy reference draws independent priors; [correlations] is engine-only")
     rng = np.random.default_rng(seed)
-    drawn = {k: numpy_draw(rng, p, num_samples) for k, p in spec.convention_priors.items()}
+    drawn = {k: draw(rng, p, num_samples) for k, p in spec.convention_priors.items()}
     c = spec.convention._replace(**drawn)
     stage_costs = []
     counts, rates = [], []
@@ -61,10 +70,10 @@ def numpy_sample_brain(spec: PriorSpec, num_samples: int, seed: int = 0) -> dict
         for f in CLASS_FIELDS:
             if f in spec.shared and f in cls.inherited:
                 if f not in shared:
-                    shared[f] = numpy_draw(rng, cls.params[f], num_samples)
+                    shared[f] = draw(rng, cls.params[f], num_samples)
                 v[f] = shared[f]
             else:
-                v[f] = numpy_draw(rng, cls.params[f], num_samples)
+                v[f] = draw(rng, cls.params[f], num_samples)
         fields = ("synapses", "time_steps", "branches", "dendrites", "filter_steps", "soma_steps", "outputs")
         s, t, b, d, k, ks, o = (v[f] for f in fields)
         stage_costs.append(

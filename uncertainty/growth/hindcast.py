@@ -312,7 +312,7 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     """The hindcast scores as a table (or Markdown, CSV); ``json`` gives the :func:`summarize` dict."""
     import json
 
-    from ..output.report import Section, render
+    from ..output.tables import Section, render
 
     if fmt == "json":
         return json.dumps(summary, indent=2)

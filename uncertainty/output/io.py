@@ -7,14 +7,12 @@ precision, package and library versions and the devices it ran on.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 import xarray as xr
 
@@ -22,6 +20,7 @@ from .._arviz import az
 from ..brain.model import DERIVED_SITES, fixed_values, has_stages
 from ..brain.priors import PriorSpec
 from ..errors import OutputError, RunFileError
+from .provenance import run_attrs as run_attrs
 
 __all__ = [
     "brain_inference_data",
@@ -33,28 +32,6 @@ __all__ = [
     "save_run",
     "run_attrs",
 ]
-
-
-def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
-    """Provenance attributes of a run."""
-    import numpyro
-
-    from .. import __version__
-
-    attrs = {
-        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "uncertainty_version": __version__,
-        "jax_version": jax.__version__,
-        "numpyro_version": numpyro.__version__,
-        "devices": ", ".join(str(d) for d in jax.devices()),
-        "prior_file": spec.path,
-        "prior_name": spec.name,
-        "prior_text": spec.text,
-        "seed": int(seed),
-        "num_samples": int(num_samples),
-    }
-    attrs.update({k: v for k, v in extra.items() if v is not None})
-    return attrs
 
 
 def brain_inference_data(

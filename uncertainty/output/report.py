@@ -14,16 +14,16 @@ and, with ``--data-until``, the backtest. Formats: table, markdown, json, csv.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .._arviz import az
-from ..choices import FORMATS
+from .tables import BRAIN_COLUMNS, BY_YEARS, FORMATS, HDI_PROB, Section, _prob, _year
+from .tables import format_summary as format_summary
+from .tables import render as render
+from .tables import sensitivity_section as sensitivity_section
 
 __all__ = [
     "FORMATS",
@@ -43,10 +43,6 @@ __all__ = [
 ]
 
 
-HDI_PROB = 0.9
-BY_YEARS = (2030, 2050, 2100)
-
-
 def run_group(idata: az.InferenceData) -> str:
     """The group holding the run's draws: ``posterior`` if present, else ``prior``."""
     for group in ("posterior", "prior"):
@@ -56,19 +52,6 @@ def run_group(idata: az.InferenceData) -> str:
 
 
 # -- brain FLOP/s ----------------------------------------------------------------
-
-_BRAIN_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]
-_HEADERS = {
-    "q5": "5%",
-    "q95": "95%",
-    "hdi_lo": f"hdi {HDI_PROB:.0%} lo",
-    "hdi_hi": f"hdi {HDI_PROB:.0%} hi",
-    "mcse_mean": "mcse mean",
-    "mcse_median": "mcse median",
-    "ess_bulk": "ess bulk",
-    "ess_tail": "ess tail",
-    "r_hat": "r_hat",
-}
 
 
 def _quantities(ds: xr.Dataset) -> xr.Dataset:
@@ -113,7 +96,7 @@ def _stats_table(ds: xr.Dataset) -> pd.DataFrame:
             float(mcse_median[name]),
             float(ess[name]),
         ]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=_BRAIN_COLUMNS)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=BRAIN_COLUMNS)
 
 
 # -- sensitivity -------------------------------------------------------------------
@@ -323,39 +306,6 @@ def backtest_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None
     return table, note
 
 
-# -- rendering -----------------------------------------------------------------------
-
-
-def _g4(v: float) -> str:
-    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.4g}")
-
-
-def _year(v: float) -> str:
-    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.1f}")
-
-
-def _prob(v: float) -> str:
-    return "nan" if np.isnan(v) else f"{v:.3f}"
-
-
-@dataclass
-class Section:
-    """One table of a report: a DataFrame plus how to label and format it."""
-
-    title: str
-    table: pd.DataFrame
-    index_name: str = "quantity"
-    formats: dict[str, Callable[[float], str]] = field(default_factory=dict)
-    note: str = ""
-
-    def cells(self) -> tuple[list[str], list[list[str]]]:
-        head = [self.index_name] + [_HEADERS.get(c, c.replace("_", " ")) for c in self.table.columns]
-        rows = [
-            [str(i)] + [self.formats.get(c, _g4)(float(v)) for c, v in row.items()] for i, row in self.table.iterrows()
-        ]
-        return head, rows
-
-
 def _crossover_section(idata: az.InferenceData) -> Section:
     table = crossover_summary(idata)
     horizon = idata[run_group(idata)].attrs.get("horizon", np.inf)
@@ -445,16 +395,6 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
             "; posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
         )
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
-
-
-def sensitivity_section(table: pd.DataFrame, cuts: str = "") -> Section:
-    """The top 10 of a sensitivity table (kept or streamed draws); ``cuts`` says where the tails' cut
-    points came from, when not from all the draws."""
-    note = (
-        f"mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10%{cuts};"
-        " swing = high - low, in decades"
-    )
-    return Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note)
 
 
 def observed_interval(item: dict) -> tuple[float, float]:
@@ -549,64 +489,3 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
         formats = {"percentile": _prob, "in_50": _prob, "in_90": _prob}
         sections.append(Section("backtest", backtest[0], index_name="list", formats=formats, note=backtest[1]))
     return sections
-
-
-def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] | None = None) -> str:
-    """Render report sections as a terminal table, Markdown, JSON or CSV."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    if fmt == "json":
-        tables = {
-            s.title: {
-                "rows": [
-                    {s.index_name: str(i), **{k: _json_float(v) for k, v in row.items()}}
-                    for i, row in s.table.iterrows()
-                ],
-                **({"note": s.note} if s.note else {}),
-            }
-            for s in sections
-        }
-        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "tables": tables}, indent=2, default=_json_default)
-    if fmt == "csv":
-        parts = []
-        for s in sections:
-            csv = s.table.rename_axis(s.index_name).to_csv(float_format="%.10g").rstrip("\n")
-            parts.append(csv if len(sections) == 1 else f"# {s.title}\n{csv}")
-        return "\n\n".join(parts)
-    lines = []
-    if header:
-        lines += [f"{k}: {v}" for k, v in header.items()]
-    for s in sections:
-        head, rows = s.cells()
-        if lines:
-            lines.append("")
-        if len(sections) > 1:
-            lines.append(f"## {s.title}" if fmt == "markdown" else f"{s.title}:")
-        if fmt == "markdown":
-            lines.append("| " + " | ".join(head) + " |")
-            lines.append("|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|")
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
-        else:
-            widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-            for r in [head] + rows:
-                cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
-                lines.append("  ".join(cells))
-        if s.note:
-            lines.append(s.note)
-    return "\n".join(lines)
-
-
-def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, Any] | None = None) -> str:
-    """Render the brain-FLOP/s :func:`summary` alone."""
-    return render([Section("brain FLOP/s", table)], fmt, header)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.generic, np.ndarray)):  # attributes read back from netCDF are NumPy values
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _json_float(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None

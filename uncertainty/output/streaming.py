@@ -22,15 +22,19 @@ the quantiles at ``p -+ sqrt(p (1 - p) / n)``.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import warnings
+import os
+import sys
 from functools import partial
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BIN_WIDTH",
@@ -38,6 +42,8 @@ __all__ = [
     "Layout",
     "StreamStats",
     "chunk_stats",
+    "fetch_stats",
+    "reduce_chunk",
     "layout_of",
     "merge",
     "sensitivity_table",
@@ -83,36 +89,66 @@ class StreamStats(NamedTuple):
     high_n: np.ndarray
 
 
-def _log10_quantities(draws: dict, class_names, stage_names) -> tuple[tuple[str, ...], jnp.ndarray]:
-    """The reported quantities of a chunk as log10 values, shape (n, k), and their labels."""
+def _log10_columns(draws: dict) -> jnp.ndarray:
+    """The reported quantities of a chunk as log10 values, shape (n, k), in the order of :func:`quantity_labels`."""
     total = jnp.asarray(draws["log10_brain_flops"])
-    columns, labels = [total], ["log10 brain FLOP/s"]
-    for site, word, names in (("log10_class_flops", "class", class_names), ("log10_stage_flops", "stage", stage_names)):
+    columns = [total[:, None]]
+    for site in ("log10_class_flops", "log10_stage_flops"):
         if site in draws:
             share = jnp.asarray(draws[site]) - total[:, None]
-            columns += [share[:, i] for i in range(share.shape[1])]
-            labels += [f"share of {word} {name}" for name in names]
             # log10(1 - share): resolves a share near 1 as finely as the log10 share resolves one near 0
             # (floored at 1e-20, below float64's resolution of a share: a share of exactly 1 stays finite)
             rest = jnp.log10(jnp.maximum(-jnp.expm1(jnp.minimum(share, 0.0) * math.log(10.0)), 1e-20))
-            columns += [rest[:, i] for i in range(share.shape[1])]
+            columns += [share, rest]
+    return jnp.concatenate(columns, axis=-1)
+
+
+def quantity_labels(sites, class_names, stage_names) -> tuple[str, ...]:
+    """The labels of the columns of :func:`_log10_columns` for a run that stores ``sites``."""
+    labels = ["log10 brain FLOP/s"]
+    for site, word, names in (("log10_class_flops", "class", class_names), ("log10_stage_flops", "stage", stage_names)):
+        if site in sites:
+            labels += [f"share of {word} {name}" for name in names]
             labels += [f"{COMPLEMENT}share of {word} {name}" for name in names]
-    return tuple(labels), jnp.stack(columns, axis=-1)
+    return tuple(labels)
 
 
-def layout_of(first: dict, class_names, stage_names, parameters: tuple[str, ...]) -> Layout:
-    """The layout of a run, from its first chunk of draws (a dict of host or device arrays)."""
-    labels, x = _log10_quantities(first, class_names, stage_names)
-    x = np.asarray(x, dtype=np.float64)
-    finite = np.where(np.isfinite(x), x, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite value (a share of exactly 1)
-        lo = np.nan_to_num(np.floor(np.nanmin(finite, axis=0)), nan=-1.0) - MARGIN
-        hi = np.nan_to_num(np.ceil(np.nanmax(finite, axis=0)), nan=0.0) + MARGIN
-        offset = np.nan_to_num(np.round(np.nanmedian(finite, axis=0)))
+def _stack(draws: dict, names: tuple[str, ...], like: jnp.ndarray) -> jnp.ndarray:
+    if not names:
+        return jnp.zeros((like.shape[0], 0), dtype=like.dtype)
+    return jnp.stack([jnp.asarray(draws[p], dtype=like.dtype) for p in names], axis=-1)
+
+
+@jax.jit
+def _first_look(draws: dict):
+    """What the layout needs from the first chunk: each quantity's finite min, max and mean."""
+    x = _log10_columns(draws)
+    finite = jnp.isfinite(x)
+    count = jnp.sum(finite, axis=0)
+    mean = jnp.sum(jnp.where(finite, x, 0.0), axis=0) / jnp.maximum(count, 1)
+    lo = jnp.min(jnp.where(finite, x, jnp.inf), axis=0)
+    hi = jnp.max(jnp.where(finite, x, -jnp.inf), axis=0)
+    return lo, hi, jnp.where(count > 0, mean, jnp.nan)
+
+
+def layout_of(first: dict, class_names, stage_names, candidates: tuple[str, ...]) -> Layout:
+    """The layout of a run, from its first chunk of draws (a dict of device arrays): the histogram ranges
+    and, of the ``candidates``, the parameters that vary, with their tails' cut points (the chunk's 10% and
+    90% quantiles)."""
+    labels = quantity_labels(first, class_names, stage_names)
+    lo, hi, mean = (np.asarray(a, dtype=np.float64) for a in _first_look(first))
+    none = ~np.isfinite(lo)  # a column with no finite value (a share of exactly 0 or 1)
+    lo = np.where(none, -1.0, np.floor(np.where(none, 0.0, lo))) - MARGIN
+    hi = np.where(none, 0.0, np.ceil(np.where(none, 0.0, hi))) + MARGIN
+    offset = np.nan_to_num(np.round(mean))  # log10 units that keep the linear moments in range
     bins = int(np.ceil(np.max(hi - lo) / BIN_WIDTH))
-    cuts = np.array([np.quantile(np.asarray(first[p], dtype=np.float64), [TAIL, 1 - TAIL]) for p in parameters])
-    cuts = cuts.reshape(len(parameters), 2)
+    parameters, cuts = [], []
+    for name in candidates:
+        values = np.asarray(first[name], dtype=np.float64)
+        if np.ptp(values) > 0:
+            parameters.append(name)
+            cuts.append(np.quantile(values, [TAIL, 1 - TAIL]))
+    cuts = np.asarray(cuts, dtype=np.float64).reshape(len(parameters), 2)
     return Layout(labels, lo, bins, offset, tuple(parameters), cuts[:, 0], cuts[:, 1])
 
 
@@ -121,71 +157,117 @@ def _moments(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return mean, jnp.sum((x - mean) ** 2, axis=0)
 
 
-@partial(jax.jit, static_argnames=("bins",))
-def _reduce(x, lo, offset, params, y, cut_lo, cut_hi, *, bins: int):
-    idx = jnp.floor((x - lo) / BIN_WIDTH).astype(jnp.int32)  # (n, k)
+@partial(jax.jit, static_argnames=("take", "bins", "parameters", "checked"))
+def _reduce(draws: dict, lo, offset, cut_lo, cut_hi, *, take: int, bins: int, parameters: tuple, checked: tuple):
+    """One chunk's statistics, on the device, over its first ``take`` rows (a static size: the full chunks
+    share one compiled program, a cut last chunk gets its own; masking rows instead costs more than that)."""
+    draws = {name: v[:take] for name, v in draws.items()}
+    x = _log10_columns(draws)
     k = x.shape[1]
-    under = jnp.sum(idx < 0, axis=0)
-    over = jnp.sum(idx >= bins, axis=0)
-    inside = (idx >= 0) & (idx < bins)
-    flat = jnp.where(inside, idx + bins * jnp.arange(k)[None, :], k * bins)  # outside -> a dropped slot
-    counts = jnp.bincount(flat.ravel(), length=k * bins + 1)[:-1].reshape(k, bins)
+    # one scatter-add for the histogram and the tails: slot 0 below the range, 1..bins the bins,
+    # bins + 1 above the range (+-inf included), bins + 2 NaN (in no bin and no tail)
+    pos = jnp.clip(jnp.floor((x - lo) / BIN_WIDTH), -1, bins) + 1
+    slot = jnp.where(jnp.isnan(pos), bins + 2, pos).astype(jnp.int32) + (bins + 3) * jnp.arange(k)[None, :]
+    slots = jnp.zeros(k * (bins + 3), dtype=jnp.int32).at[slot.ravel()].add(1).reshape(k, bins + 3)
     mean_log, m2_log = _moments(x)
-    mean_lin, m2_lin = _moments(10.0 ** (x - offset))
-    low = params <= cut_lo  # (n, p)
-    high = params >= cut_hi
+    mean_lin, m2_lin = _moments(jnp.exp((x - offset) * math.log(10.0)))
+    # the tails' sums of log10 brain FLOP/s as products with 0/1 masks (a column-wise masked sum is
+    # several times slower on a CPU), in float32 (twice as fast again): exact counts below 2**24 draws
+    # per chunk, sums of terms centred on the first chunk's mean within about 1e-6 decade; a draw within
+    # float32's rounding (1e-7 relative) of a cut point may fall on either side of it
+    y = (x[:, 0] - offset[0]).astype(jnp.float32)
+    params = _stack(draws, parameters, y)
+    low = (params <= cut_lo.astype(jnp.float32)).astype(jnp.float32)
+    high = (params >= cut_hi.astype(jnp.float32)).astype(jnp.float32)
+    per_class = jnp.asarray(draws["log10_class_flops"])[:, list(checked)] if checked else x[:, :0]
     return (
-        mean_log,
-        m2_log,
-        mean_lin,
-        m2_lin,
-        jnp.min(x, axis=0),
-        jnp.max(x, axis=0),
-        counts,
-        under,
-        over,
-        jnp.sum(jnp.where(low, y[:, None], 0.0), axis=0),
-        jnp.sum(low, axis=0),
-        jnp.sum(jnp.where(high, y[:, None], 0.0), axis=0),
-        jnp.sum(high, axis=0),
+        (mean_log, m2_log, mean_lin, m2_lin),
+        (jnp.min(x, axis=0), jnp.max(x, axis=0)),
+        (slots[:, 1 : bins + 1], slots[:, 0], slots[:, bins + 1]),
+        (y @ low, jnp.sum(low, axis=0)),
+        (y @ high, jnp.sum(high, axis=0)),
+        jnp.sum(~jnp.isfinite(per_class), axis=0),
     )
 
 
-def chunk_stats(draws: dict, layout: Layout, class_names, stage_names) -> StreamStats:
-    """Reduce one chunk of draws (device arrays) to its statistics (fetched to the host)."""
-    _, x = _log10_quantities(draws, class_names, stage_names)
-    dtype = x.dtype
-    n = x.shape[0]
-    if layout.parameters:
-        params = jnp.stack([jnp.asarray(draws[p], dtype=dtype) for p in layout.parameters], axis=-1)
-    else:
-        params = jnp.zeros((n, 0), dtype=dtype)
-    out = _reduce(
-        x,
-        jnp.asarray(layout.lo, dtype=dtype),
-        jnp.asarray(layout.offset, dtype=dtype),
-        params,
-        x[:, 0],
-        jnp.asarray(layout.cut_lo, dtype=dtype),
-        jnp.asarray(layout.cut_hi, dtype=dtype),
+def reduce_chunk(draws: dict, take: int, layout: Layout, checked: tuple[int, ...] = (), arrays=None):
+    """Dispatch the reduction of one chunk (device arrays; the first ``take`` rows count) and return its
+    device outputs without waiting (:func:`fetch_stats` waits). ``arrays``: the layout's arrays already
+    on the device (``None``: sent now)."""
+    if arrays is None:
+        dtype = jnp.asarray(draws["log10_brain_flops"]).dtype
+        arrays = [jnp.asarray(a, dtype=dtype) for a in (layout.lo, layout.offset, layout.cut_lo, layout.cut_hi)]
+    return _reduce(
+        draws,
+        *arrays,
+        take=int(take),
         bins=layout.bins,
+        parameters=layout.parameters,
+        checked=checked,
     )
-    host = [np.asarray(a) for a in out]
-    f64 = [a.astype(np.float64) for a in host[:6]]
-    ints = [a.astype(np.int64) for a in host[6:9]]
-    sens = [
-        host[9].astype(np.float64),
-        host[10].astype(np.int64),
-        host[11].astype(np.float64),
-        host[12].astype(np.int64),
-    ]
-    return StreamStats(n, *f64, *ints, *sens)
+
+
+def fetch_stats(reduced, take: int, layout: Layout) -> tuple[StreamStats, np.ndarray]:
+    """The statistics of a reduced chunk on the host, and the number of non-finite log10 FLOP/s of each
+    checked class."""
+    moments, extremes, hist, low, high, bad = jax.device_get(reduced)
+
+    def f64(a):
+        return np.asarray(a, dtype=np.float64)
+
+    def i64(a):
+        return np.asarray(a, dtype=np.int64)
+
+    low_n, high_n = np.rint(f64(low[1])).astype(np.int64), np.rint(f64(high[1])).astype(np.int64)
+    centre = float(layout.offset[0])  # the tails' sums were centred on it
+    stats = StreamStats(
+        int(take),
+        *(f64(a) for a in moments),
+        *(f64(a) for a in extremes),
+        *(i64(a) for a in hist),
+        f64(low[0]) + centre * low_n,
+        low_n,
+        f64(high[0]) + centre * high_n,
+        high_n,
+    )
+    return stats, i64(bad)
+
+
+def chunk_stats(
+    draws: dict, take: int, layout: Layout, checked: tuple[int, ...] = ()
+) -> tuple[StreamStats, np.ndarray]:
+    """Reduce one chunk of draws to its statistics on the host (:func:`reduce_chunk`, :func:`fetch_stats`)."""
+    return fetch_stats(reduce_chunk(draws, take, layout, checked), take, layout)
+
+
+def empty_stats(layout: Layout) -> StreamStats:
+    """The statistics of no draws (the identity of :func:`merge`)."""
+    k, p = len(layout.labels), len(layout.parameters)
+    zeros = np.zeros(k)
+    return StreamStats(
+        0,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        np.full(k, np.inf),
+        np.full(k, -np.inf),
+        np.zeros((k, layout.bins), dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(p),
+        np.zeros(p, dtype=np.int64),
+        np.zeros(p),
+        np.zeros(p, dtype=np.int64),
+    )
 
 
 def merge(a: StreamStats | None, b: StreamStats) -> StreamStats:
     """The statistics of two disjoint sets of draws together (Chan et al. 1979 for the moments)."""
-    if a is None:
+    if a is None or a.n == 0:
         return b
+    if b.n == 0:
+        return a
     n = a.n + b.n
     wb = b.n / n
 
@@ -287,9 +369,11 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
         else:
             rows[label] = [stats.mean_log[i], sd_log, *q[:3], *hdi_log, sd_log / math.sqrt(n), mcse_q, float(n)]
             rows["brain FLOP/s"] = linear
-    from .report import _BRAIN_COLUMNS
+    import pandas as pd
 
-    return pd.DataFrame.from_dict(rows, orient="index", columns=_BRAIN_COLUMNS)
+    from .tables import BRAIN_COLUMNS
+
+    return pd.DataFrame.from_dict(rows, orient="index", columns=BRAIN_COLUMNS)
 
 
 def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None:
@@ -298,6 +382,8 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
         return None
     low = stats.low_sum / np.maximum(stats.low_n, 1)
     high = stats.high_sum / np.maximum(stats.high_n, 1)
+    import pandas as pd
+
     table = pd.DataFrame({"low": low, "high": high, "swing": high - low}, index=list(layout.parameters))
     return table.reindex(table["swing"].abs().sort_values(ascending=False).index)
 
@@ -305,15 +391,12 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
 # -- a whole run ---------------------------------------------------------------------------------
 
 
-def _parameters(spec, first: dict) -> tuple[str, ...]:
-    """The stochastic parameter sites the sensitivity table ranks (as :func:`report.sensitivity`)."""
-    from ..brain.model import is_parameter_site
+def _candidates(spec, first: dict) -> tuple[str, ...]:
+    """The parameter sites the sensitivity table may rank (as :func:`report.sensitivity`): stochastic
+    parameters with one value per draw (those that do not vary are dropped by :func:`layout_of`)."""
+    from ..brain.sites import is_parameter_site
 
-    return tuple(
-        name
-        for name, value in first.items()
-        if is_parameter_site(name, spec.class_names) and np.ndim(value) == 1 and np.ptp(np.asarray(value)) > 0
-    )
+    return tuple(name for name, v in first.items() if is_parameter_site(name, spec.class_names) and v.ndim == 1)
 
 
 def summarize_brain(
@@ -327,23 +410,76 @@ def summarize_brain(
 ) -> tuple[StreamStats, Layout]:
     """Draw ``num_samples`` draws of ``spec`` chunk by chunk (the same draws as
     :func:`uncertainty.brain.engine.sample_brain` with the same seed and chunk size) and keep only
-    their merged statistics: memory O(chunk), whatever ``num_samples``."""
-    from ..brain.engine import DEFAULT_CHUNK_SIZE, _check_expressions, draw_chunks
-    from ..brain.model import has_stages
+    their merged statistics: memory O(chunk), whatever ``num_samples``.
+
+    Under ``jax.distributed`` (several processes), process ``p`` of ``P`` draws chunks ``p, p + P, ...``
+    and the processes' statistics are gathered and merged, so every process returns the statistics of
+    all the draws: the same histograms (hence quantiles and HDI) as one process, and the same moments up
+    to the order of floating-point sums."""
+    from ..brain.engine import DEFAULT_CHUNK_SIZE, draw_chunk, draw_chunks, nonfinite_error
+    from ..brain.sites import has_stages
 
     stages = spec.convention.stages if has_stages(spec) else ()
-    stats, layout = None, None
-    for _, take, chunk in draw_chunks(
-        spec, num_samples, seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, precision=precision, progress=progress
-    ):
-        if take < len(chunk["log10_brain_flops"]):
-            chunk = {k: v[:take] for k, v in chunk.items()}
-        _check_expressions(spec, {"log10_class_flops": np.asarray(chunk["log10_class_flops"])})
-        if layout is None:
-            first = {k: np.asarray(v) for k, v in chunk.items()}
-            layout = layout_of(first, spec.class_names, stages, _parameters(spec, first))
-        stats = merge(stats, chunk_stats(chunk, layout, spec.class_names, stages))
+    checked = tuple(i for i, c in enumerate(spec.classes) if c.method == "expression")
+    index, count = jax.process_index(), jax.process_count()
+    options = {"chunk_size": chunk_size or DEFAULT_CHUNK_SIZE, "precision": precision}
+    layout, stats, arrays, pending = None, None, None, None
+
+    def fetch(take, reduced):
+        part, bad = fetch_stats(reduced, take, layout)
+        for i, b in zip(checked, bad, strict=True):
+            if b:
+                raise nonfinite_error(spec, i, int(b), take)
+        return part
+
+    with jax.enable_x64(precision == "float64"):
+        if index != 0:  # every process takes its layout from chunk 0, which process 0 draws
+            first = draw_chunk(spec, num_samples, seed, 0, **options)
+            layout = layout_of(first, spec.class_names, stages, _candidates(spec, first))
+        chunks = draw_chunks(spec, num_samples, seed, progress=progress, processes=(index, count), **options)
+        for _, take, chunk in chunks:
+            if layout is None:
+                layout = layout_of(chunk, spec.class_names, stages, _candidates(spec, chunk))
+            if arrays is None:
+                dtype = jnp.asarray(chunk["log10_brain_flops"]).dtype
+                arrays = [jnp.asarray(a, dtype=dtype) for a in (layout.lo, layout.offset, layout.cut_lo, layout.cut_hi)]
+            reduced = reduce_chunk(chunk, take, layout, checked, arrays)
+            if pending is not None:  # the previous chunk's statistics, while the device works on this one
+                stats = merge(stats, fetch(*pending))
+            pending = (take, reduced)
+        if pending is not None:
+            stats = merge(stats, fetch(*pending))
+    if stats is None:
+        stats = empty_stats(layout)
+    if count > 1:
+        stats = _gather(stats)
     return stats, layout
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what native code writes to file descriptor 1 to stderr, so stdout holds only the tables."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _gather(stats: StreamStats) -> StreamStats:
+    """Every process's statistics, merged in process order (a collective: every process calls it)."""
+    from jax.experimental import multihost_utils
+
+    with jax.enable_x64(True), _stdout_to_stderr():  # Gloo logs its connections on stdout
+        fields = [np.asarray(stats.n, dtype=np.int64), *stats[1:]]
+        gathered = [np.asarray(multihost_utils.process_allgather(np.asarray(a))) for a in fields]
+    merged = None
+    for p in range(gathered[0].shape[0]):
+        merged = merge(merged, StreamStats(int(gathered[0][p]), *(g[p] for g in gathered[1:])))
+    return merged
 
 
 # -- saved summaries --------------------------------------------------------------------------------
@@ -399,7 +535,7 @@ def from_dataset(ds) -> tuple[StreamStats, Layout]:
 
 def summary_sections(stats: StreamStats, layout: Layout) -> list:
     """The report of a streamed run: the brain FLOP/s table and the sensitivity table, with their bounds."""
-    from .report import Section, sensitivity_section
+    from .tables import Section, sensitivity_section
 
     note = (
         f"streamed: {stats.n:,} independent draws summarised chunk by chunk; quantiles and HDI from "

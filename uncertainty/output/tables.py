@@ -1,0 +1,146 @@
+"""Report tables as text: one :class:`Section` per table, rendered as a terminal table, Markdown, JSON
+or CSV. Light (NumPy and pandas only), so a streamed run prints its tables without importing ArviZ."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..choices import FORMATS
+
+__all__ = [
+    "BRAIN_COLUMNS",
+    "FORMATS",
+    "HDI_PROB",
+    "BY_YEARS",
+    "Section",
+    "render",
+    "format_summary",
+    "sensitivity_section",
+]
+
+HDI_PROB = 0.9
+BY_YEARS = (2030, 2050, 2100)
+
+
+BRAIN_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]
+_HEADERS = {
+    "q5": "5%",
+    "q95": "95%",
+    "hdi_lo": f"hdi {HDI_PROB:.0%} lo",
+    "hdi_hi": f"hdi {HDI_PROB:.0%} hi",
+    "mcse_mean": "mcse mean",
+    "mcse_median": "mcse median",
+    "ess_bulk": "ess bulk",
+    "ess_tail": "ess tail",
+    "r_hat": "r_hat",
+}
+
+
+# -- rendering -----------------------------------------------------------------------
+
+
+def _g4(v: float) -> str:
+    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.4g}")
+
+
+def _year(v: float) -> str:
+    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.1f}")
+
+
+def _prob(v: float) -> str:
+    return "nan" if np.isnan(v) else f"{v:.3f}"
+
+
+@dataclass
+class Section:
+    """One table of a report: a DataFrame plus how to label and format it."""
+
+    title: str
+    table: pd.DataFrame
+    index_name: str = "quantity"
+    formats: dict[str, Callable[[float], str]] = field(default_factory=dict)
+    note: str = ""
+
+    def cells(self) -> tuple[list[str], list[list[str]]]:
+        head = [self.index_name] + [_HEADERS.get(c, c.replace("_", " ")) for c in self.table.columns]
+        rows = [
+            [str(i)] + [self.formats.get(c, _g4)(float(v)) for c, v in row.items()] for i, row in self.table.iterrows()
+        ]
+        return head, rows
+
+
+def sensitivity_section(table: pd.DataFrame, cuts: str = "") -> Section:
+    """The top 10 of a sensitivity table (kept or streamed draws); ``cuts`` says where the tails' cut
+    points came from, when not from all the draws."""
+    note = (
+        f"mean log10 brain FLOP/s when the parameter is in its lowest (low) or highest (high) 10%{cuts};"
+        " swing = high - low, in decades"
+    )
+    return Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note)
+
+
+def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] | None = None) -> str:
+    """Render report sections as a terminal table, Markdown, JSON or CSV."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "json":
+        tables = {
+            s.title: {
+                "rows": [
+                    {s.index_name: str(i), **{k: _json_float(v) for k, v in row.items()}}
+                    for i, row in s.table.iterrows()
+                ],
+                **({"note": s.note} if s.note else {}),
+            }
+            for s in sections
+        }
+        return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "tables": tables}, indent=2, default=_json_default)
+    if fmt == "csv":
+        parts = []
+        for s in sections:
+            csv = s.table.rename_axis(s.index_name).to_csv(float_format="%.10g").rstrip("\n")
+            parts.append(csv if len(sections) == 1 else f"# {s.title}\n{csv}")
+        return "\n\n".join(parts)
+    lines = []
+    if header:
+        lines += [f"{k}: {v}" for k, v in header.items()]
+    for s in sections:
+        head, rows = s.cells()
+        if lines:
+            lines.append("")
+        if len(sections) > 1:
+            lines.append(f"## {s.title}" if fmt == "markdown" else f"{s.title}:")
+        if fmt == "markdown":
+            lines.append("| " + " | ".join(head) + " |")
+            lines.append("|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|")
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
+        else:
+            widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+            for r in [head] + rows:
+                cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+                lines.append("  ".join(cells))
+        if s.note:
+            lines.append(s.note)
+    return "\n".join(lines)
+
+
+def format_summary(table: pd.DataFrame, fmt: str = "table", header: dict[str, Any] | None = None) -> str:
+    """Render the brain-FLOP/s :func:`summary` alone."""
+    return render([Section("brain FLOP/s", table)], fmt, header)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.generic, np.ndarray)):  # attributes read back from netCDF are NumPy values
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _json_float(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
