@@ -344,6 +344,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if several:
         flag = "--keep-draws" if args.keep_draws else "[evidence]"
         raise InputError(flag, None, "a run that keeps its draws runs in one process; stream it (drop --keep-draws)")
+    if args.out is not None and args.samples > KEEP_DRAWS_LIMIT and not spec.evidence:
+        return _sample_written(spec, args)
     check_memory(spec, args.samples)
     draws = sample_brain(spec, args.samples, args.seed, **_draw_options(args))
     attrs = _sample_attrs(spec, args)
@@ -430,6 +432,22 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_written(spec, args: argparse.Namespace) -> int:
+    """``sample --keep-draws --out`` above 10^6 draws: every draw written to disk chunk by chunk as it is
+    drawn (never all in memory), the table from the same pass's streamed statistics."""
+    from .output.io import RunWriter
+    from .output.streaming import summarize_brain, summary_sections
+    from .output.tables import render
+
+    attrs = _sample_attrs(spec, args)
+    with RunWriter(args.out, args.force, spec, attrs, args.samples, keep_parameters=not args.derived_only) as writer:
+        stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args), on_chunk=writer.add)
+        print(render(summary_sections(stats, layout), args.format, _header(attrs)), flush=True)
+        path = writer.close()
+    print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .output.io import load_run, load_summaries
 
@@ -440,8 +458,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         print(render(summary_sections(*from_dataset(saved)), args.format, _header(dict(saved.attrs))))
         return 0
-    _print_run(load_run(args.run_file), args.format)
+    idata = load_run(args.run_file)
+    if _streams_from_file(idata):
+        from .output.streaming import summarize_run, summary_sections
+        from .output.tables import render
+
+        stats, layout = summarize_run(idata.prior, int(idata.prior.attrs.get("chunk_size", 0)) or None)
+        print(render(summary_sections(stats, layout), args.format, _header(dict(idata.prior.attrs))))
+        return 0
+    _print_run(idata, args.format)
     return 0
+
+
+def _streams_from_file(idata) -> bool:
+    """Whether ``report`` summarises a kept run chunk by chunk from the file: a run of prior draws only
+    (``sample``), of more than 10^6 draws (too many to load and sort)."""
+    only_prior = [g for g in idata.groups() if g not in ("prior", "constant_data")] == []
+    return only_prior and idata.prior.sizes["chain"] == 1 and idata.prior.sizes["draw"] > KEEP_DRAWS_LIMIT
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ precision, package and library versions and the devices it ran on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -31,6 +32,7 @@ __all__ = [
     "load_summaries",
     "save_run",
     "run_attrs",
+    "RunWriter",
 ]
 
 
@@ -171,6 +173,98 @@ def save_run(idata: az.InferenceData | xr.Dataset, path: str | Path, force: bool
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+class RunWriter:
+    """A kept run written to disk chunk by chunk, never assembled in memory (``sample --keep-draws --out``
+    above 10^6 draws).
+
+    The first chunk's ``InferenceData`` is written group by group with an unlimited ``draw`` dimension;
+    each later chunk extends it in place (h5netcdf). The file is a temporary one until :meth:`close`
+    renames it over ``path``; on an error, or when the writer is left without closing, it is removed.
+    Draws are stored as :func:`brain_inference_data` stores them (no compression: speed first)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        force: bool,
+        spec: PriorSpec,
+        attrs: dict[str, Any],
+        num_samples: int,
+        keep_parameters: bool = True,
+    ):
+        self.path = check_output_path(path, force)
+        self.force, self.spec, self.attrs, self.num_samples = force, spec, attrs, num_samples
+        self.keep_parameters = keep_parameters
+        self._tmp: str | None = None
+        self._file = None
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._discard()
+
+    def add(self, start: int, draws: dict[str, np.ndarray]) -> None:
+        """Append the draws ``start, start + 1, ...`` (host arrays by site, one chunk)."""
+        try:
+            if self._tmp is None:
+                self._create(draws)
+                return
+            group = self._file.groups["prior"]
+            stop = start + len(draws["log10_brain_flops"])
+            group.resize_dimension("draw", stop)
+            for name, var in group.variables.items():
+                if name == "draw":
+                    var[start:stop] = np.arange(start, stop)
+                elif "draw" in var.dimensions:
+                    var[0, start:stop] = _stored(name, draws[name])
+        except OSError as exc:
+            self._discard()
+            raise OutputError(self.path, None, f"cannot write: {exc.strerror or exc}") from None
+
+    def _create(self, first: dict[str, np.ndarray]) -> None:
+        import shutil
+
+        import h5netcdf
+
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        idata = brain_inference_data(first, self.spec, self.attrs, keep_parameters=self.keep_parameters)
+        for i, group in enumerate(idata.groups()):
+            ds = idata[group]
+            unlimited = ["draw"] if "draw" in ds.dims else None
+            mode = "w" if i == 0 else "a"
+            ds.to_netcdf(self._tmp, mode=mode, group=group, engine="h5netcdf", unlimited_dims=unlimited)
+        need = os.path.getsize(self._tmp) * (self.num_samples / len(first["log10_brain_flops"]) - 1)
+        free = shutil.disk_usage(self.path.parent).free
+        if need > 0.98 * free:
+            raise OSError(f"{self.num_samples:g} draws need about {need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB free")
+        self._file = h5netcdf.File(self._tmp, "a")
+
+    def close(self) -> Path:
+        """Finish the file and move it to ``path`` (an existing one only with ``force``)."""
+        try:
+            self._file.close()
+            self._file = None
+            os.chmod(self._tmp, 0o666 & ~_umask())
+            check_output_path(self.path, self.force)  # still replaceable after the long write
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+        except OSError as exc:
+            raise OutputError(self.path, None, f"cannot write: {exc.strerror or exc}") from None
+        finally:
+            self._discard()
+        return self.path
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):  # closing a half-written file: nothing left to save
+                self._file.close()
+            self._file = None
+        if self._tmp is not None and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
 
 
 def _umask() -> int:

@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -48,6 +49,7 @@ __all__ = [
     "merge",
     "sensitivity_table",
     "summarize_brain",
+    "summarize_run",
     "summary_table",
 ]
 
@@ -190,13 +192,18 @@ def _reduce(draws: dict, lo, offset, cut_lo, cut_hi, *, take: int, bins: int, pa
     )
 
 
+def _device_layout(layout: Layout, draws: dict) -> list[jnp.ndarray]:
+    """The layout's arrays that the reduction reads, on the device, in the draws' float type."""
+    dtype = jnp.asarray(draws["log10_brain_flops"]).dtype
+    return [jnp.asarray(a, dtype=dtype) for a in (layout.lo, layout.offset, layout.cut_lo, layout.cut_hi)]
+
+
 def reduce_chunk(draws: dict, take: int, layout: Layout, checked: tuple[int, ...] = (), arrays=None):
     """Dispatch the reduction of one chunk (device arrays; the first ``take`` rows count) and return its
     device outputs without waiting (:func:`fetch_stats` waits). ``arrays``: the layout's arrays already
     on the device (``None``: sent now)."""
     if arrays is None:
-        dtype = jnp.asarray(draws["log10_brain_flops"]).dtype
-        arrays = [jnp.asarray(a, dtype=dtype) for a in (layout.lo, layout.offset, layout.cut_lo, layout.cut_hi)]
+        arrays = _device_layout(layout, draws)
     return _reduce(
         draws,
         *arrays,
@@ -391,12 +398,12 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
 # -- a whole run ---------------------------------------------------------------------------------
 
 
-def _candidates(spec, first: dict) -> tuple[str, ...]:
+def _candidates(class_names, first: dict) -> tuple[str, ...]:
     """The parameter sites the sensitivity table may rank (as :func:`report.sensitivity`): stochastic
     parameters with one value per draw (those that do not vary are dropped by :func:`layout_of`)."""
     from ..brain.sites import is_parameter_site
 
-    return tuple(name for name, v in first.items() if is_parameter_site(name, spec.class_names) and v.ndim == 1)
+    return tuple(name for name, v in first.items() if is_parameter_site(name, class_names) and v.ndim == 1)
 
 
 def summarize_brain(
@@ -407,10 +414,12 @@ def summarize_brain(
     chunk_size: int | None = None,
     precision: str = "float64",
     progress: bool = False,
+    on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[StreamStats, Layout]:
     """Draw ``num_samples`` draws of ``spec`` chunk by chunk (the same draws as
     :func:`uncertainty.brain.engine.sample_brain` with the same seed and chunk size) and keep only
-    their merged statistics: memory O(chunk), whatever ``num_samples``.
+    their merged statistics: memory O(chunk), whatever ``num_samples``. ``on_chunk(start, draws)``
+    receives each chunk's draws on the host (cut to the run), e.g. to write them to disk.
 
     Under ``jax.distributed`` (several processes), process ``p`` of ``P`` draws chunks ``p, p + P, ...``
     and the processes' statistics are gathered and merged, so every process returns the statistics of
@@ -435,15 +444,16 @@ def summarize_brain(
     with jax.enable_x64(precision == "float64"):
         if index != 0:  # every process takes its layout from chunk 0, which process 0 draws
             first = draw_chunk(spec, num_samples, seed, 0, **options)
-            layout = layout_of(first, spec.class_names, stages, _candidates(spec, first))
+            layout = layout_of(first, spec.class_names, stages, _candidates(spec.class_names, first))
         chunks = draw_chunks(spec, num_samples, seed, progress=progress, processes=(index, count), **options)
-        for _, take, chunk in chunks:
+        for start, take, chunk in chunks:
             if layout is None:
-                layout = layout_of(chunk, spec.class_names, stages, _candidates(spec, chunk))
+                layout = layout_of(chunk, spec.class_names, stages, _candidates(spec.class_names, chunk))
             if arrays is None:
-                dtype = jnp.asarray(chunk["log10_brain_flops"]).dtype
-                arrays = [jnp.asarray(a, dtype=dtype) for a in (layout.lo, layout.offset, layout.cut_lo, layout.cut_hi)]
+                arrays = _device_layout(layout, chunk)
             reduced = reduce_chunk(chunk, take, layout, checked, arrays)
+            if on_chunk is not None:
+                on_chunk(start, {name: np.asarray(v)[:take] for name, v in chunk.items()})
             if pending is not None:  # the previous chunk's statistics, while the device works on this one
                 stats = merge(stats, fetch(*pending))
             pending = (take, reduced)
@@ -467,6 +477,33 @@ def _stdout_to_stderr():
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def summarize_run(ds, chunk_size: int | None = None) -> tuple[StreamStats, Layout]:
+    """The streamed statistics of a saved run's kept draws (``ds``: its one-chain group, opened lazily),
+    read from the file chunk by chunk: how ``report`` summarises a run too large to load."""
+    from ..brain.engine import DEFAULT_CHUNK_SIZE
+
+    n = int(ds.sizes["draw"])
+    chunk = min(chunk_size or DEFAULT_CHUNK_SIZE, n)
+    names = [str(v) for v in ds.data_vars if ds[v].dims[:2] == ("chain", "draw")]
+    class_names = [str(c) for c in ds["neuron_class"].values] if "neuron_class" in ds.coords else []
+    stage_names = [str(c) for c in ds["stage"].values] if "stage" in ds.coords else []
+    layout, stats, arrays, pending = None, None, None, None
+    with jax.enable_x64(True):
+        for start in range(0, n, chunk):
+            block = ds[names].isel(chain=0, draw=slice(start, min(start + chunk, n)))
+            draws = {name: jnp.asarray(block[name].values) for name in names}
+            take = len(draws["log10_brain_flops"])
+            if layout is None:
+                layout = layout_of(draws, class_names, stage_names, _candidates(class_names, draws))
+                arrays = _device_layout(layout, draws)
+            reduced = reduce_chunk(draws, take, layout, (), arrays)
+            if pending is not None:
+                stats = merge(stats, fetch_stats(pending[1], pending[0], layout)[0])
+            pending = (take, reduced)
+        stats = merge(stats, fetch_stats(pending[1], pending[0], layout)[0])
+    return stats, layout
 
 
 def _gather(stats: StreamStats) -> StreamStats:
