@@ -68,6 +68,9 @@ def test_reproduce(preset, expected, capsys):
     out = capsys.readouterr().out
     for text in expected:
         assert text in out
+    # the footnote quotes the doublings of the table above it
+    table = out.split("doublings needed, log2(brain / practical)")[1].split()[1]
+    assert f"The article rounds {table} up to 21" in out
 
 
 def test_module_entry_point_and_console_script():
@@ -147,6 +150,15 @@ def test_usage_errors_exit_2(capsys):
     capsys.readouterr()
 
 
+def test_abbreviated_options_are_errors_not_guesses(capsys):
+    """`--sample 20` is not taken as `--samples 20` (argparse's prefix matching is off)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", "x.toml", "--sample", "20"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments: --sample 20" in err
+
+
 def test_usage_errors_are_one_line(capsys):
     for argv in (
         ["sample", "x.toml", "--seed", "-1"],
@@ -161,10 +173,10 @@ def test_usage_errors_are_one_line(capsys):
 
 
 def test_console_script_and_broken_pipe():
-    import shutil
+    from pathlib import Path
 
-    exe = shutil.which("uncertainty")
-    assert exe, "the console script is installed with the package"
+    exe = Path(sys.executable).parent / "uncertainty"  # beside the interpreter: no activated PATH needed
+    assert exe.exists(), "the console script is installed with the package"
     done = subprocess.run(f"'{exe}' reproduce dettmers2015 | head -1", shell=True, capture_output=True, text=True)
     assert done.stdout.startswith("Dettmers (2015) reproduced") and done.stderr == ""
 

@@ -1,7 +1,9 @@
 """CLI smoke tests of `uncertainty crossover` with tiny sample and warm-up counts; its bad inputs."""
 
+import io
 import json
 
+import pandas as pd
 import pytest
 
 from uncertainty.cli import main
@@ -39,7 +41,9 @@ def test_crossover_fit_save_and_report(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"brain FLOP/s", "crossover year", "growth model", "model comparison (LOO)"} <= data["tables"].keys()
     assert main(["report", str(run), "--format", "csv"]) == 0
-    assert "# crossover year" in capsys.readouterr().out
+    tidy = pd.read_csv(io.StringIO(capsys.readouterr().out))  # one table that pandas reads
+    assert list(tidy.columns[:2]) == ["table", "row"]
+    assert {"brain FLOP/s", "crossover year", "growth model"} <= set(tidy["table"])
 
 
 def test_crossover_backtest_and_hpl(capsys):
@@ -76,6 +80,8 @@ def test_crossover_user_csv(tmp_path, capsys):
         (["--series", "{csv}"], "", "is empty"),
         (["--series", "{csv}"], "year,flops\n2000,1e12\n2001,many\n2002,3e12\n", "not a number"),
         (["--series", "{csv}"], "year;flops\n2000;1e12\n", "expected columns"),
+        (["--series", "{csv}"], "year,flops\n-20000,1e12\n2001,2e12\n2002,3e12\n", "year -20000 is outside"),
+        (["--series", "{csv}"], "year,flops\n2000,1e12\n4e134,2e12\n2002,3e12\n", "year 4e+134 is outside"),
         (["--data-until", "1990"], None, "before the first list (1993)"),
         (["--series", "hpcg", "--data-until", "2013"], None, "no HPCG measurement"),
         (["--data-until", "2025"], None, "no lists after 2025 to backtest"),

@@ -139,7 +139,8 @@ def test_formats(tiny_run):
     assert data["seed"] == 5 and rows[0]["quantity"] == "log10 brain FLOP/s"
     assert rows[0]["median"] == pytest.approx(table.iloc[0]["median"])
     csv = format_summary(table, "csv").splitlines()
-    assert csv[0].startswith("quantity,mean,sd,median,q5,q95") and len(csv) == 1 + len(table)
+    assert csv[0].startswith("table,row,mean,sd,median,q5,q95") and len(csv) == 1 + len(table)
+    assert csv[1].startswith("brain FLOP/s,log10 brain FLOP/s,")
     with pytest.raises(ValueError):
         format_summary(table, "xml")
 

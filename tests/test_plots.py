@@ -99,3 +99,43 @@ def test_plot_cli(brain_run, tmp_path, capsys):
     assert (tmp_path / "figs" / "brain_flops.png").read_bytes() == before
     assert main(["plot", str(tmp_path / "missing.nc")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_run_names_stay_unique_when_files_share_a_name():
+    from uncertainty.output.plots import _names
+
+    assert _names(["a/x/run.nc", "b/x/run.nc"]) == ["a_x_run", "b_x_run"]
+    assert _names(["run.nc", "other.nc"]) == ["run", "other"]
+    assert _names(["r.nc", "r.nc"]) == ["1_r", "2_r"]  # the same file twice
+
+
+def _total_only_run(path, values):
+    from uncertainty._arviz import az
+
+    az.from_dict(prior={"log10_brain_flops": np.asarray(values, dtype=float)[None, :]}).to_netcdf(str(path))
+    return path
+
+
+def test_plot_accepts_every_run_report_accepts_or_refuses_in_one_line(brain_run, tmp_path, capsys):
+    """A run holding only the total gets its histogram; a run with no finite draw is one line, exit 2;
+    runs in folders of the same name keep a figure each; an output folder that cannot be made is one line."""
+    total = _total_only_run(tmp_path / "total.nc", np.random.default_rng(0).normal(19, 1, 500))
+    assert main(["report", str(total)]) == 0
+    assert main(["plot", str(total), "--out", str(tmp_path / "f1")]) == 0
+    assert [p.name for p in (tmp_path / "f1").iterdir()] == ["brain_flops.png"]
+    inf = _total_only_run(tmp_path / "inf.nc", np.full(50, np.inf))
+    capsys.readouterr()
+    assert main(["plot", str(inf), "--out", str(tmp_path / "f2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no finite draw" in err and not (tmp_path / "f2").exists()
+    for folder in ("a/x", "b/x"):
+        (tmp_path / folder).mkdir(parents=True)
+        brain_run.to_netcdf(str(tmp_path / folder / "run.nc"))
+    runs = [str(tmp_path / "a/x/run.nc"), str(tmp_path / "b/x/run.nc")]
+    assert main(["plot", *runs, "--out", str(tmp_path / "f3")]) == 0
+    names = {p.name for p in (tmp_path / "f3").iterdir()}
+    assert {"a_x_run_brain_flops.png", "b_x_run_brain_flops.png", "compare.png"} <= names
+    capsys.readouterr()
+    assert main(["plot", str(total), "--out", "/proc/nope"]) == 2  # /proc exists; mkdir there fails
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error:")

@@ -388,6 +388,14 @@ BAD = [
     ("ci-one", with_rate("{ lognormal = [1, 10], ci = 1 }"), "classes.granule.rate.ci", "between 0 and 1"),
     ("ci-zero", with_rate("{ normal = [1, 10], ci = 0, min = 0.5 }"), "classes.granule.rate.ci", "between 0 and 1"),
     ("ci-above-one", with_rate("{ lognormal = [1, 10], ci = 90 }"), "classes.granule.rate.ci", "between 0 and 1"),
+    # z of a vanishing interval is 0 (a zero-width scale); of one a hair below 1, infinite
+    ("ci-vanishing", with_rate("{ lognormal = [0.1, 200], ci = 1e-300 }"), "classes.granule.rate.ci", "too close to 0"),
+    (
+        "ci-hair-below-one",
+        with_rate("{ normal = [1, 10], ci = 0.9999999999999999, min = 0.5 }"),
+        "classes.granule.rate.ci",
+        "too close to 1",
+    ),
     ("min-equals-max", with_rate("{ lognormal = [1, 10], min = 5, max = 5 }"), "classes.granule.rate", "min >= max"),
     ("min-above-max", with_rate("{ uniform = [1, 10], min = 6, max = 5 }"), "classes.granule.rate", "min >= max"),
     ("negative-min", with_rate("{ lognormal = [1, 10], min = -1 }"), "classes.granule.rate.min", "> 0"),

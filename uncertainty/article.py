@@ -144,8 +144,10 @@ def format_reproduction(r: Reproduction) -> str:
         lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}")
     lines += [
         "",
-        "The article rounds 20.82 up to 21 whole doubling periods from 2015; its 2037 for Moore's law",
-        "is one year later than 2015 + 21 x 1.0 = 2036, and its 2053 is 2052.8 rounded.",
+        f"The article rounds {r.doublings:.2f} up to {int(np.ceil(r.doublings))} whole doubling periods from "
+        f"{r.start_year:g}; its 2037 for Moore's law",
+        f"is one year later than {r.start_year:g} + {int(np.ceil(r.doublings))} x 1.0 = "
+        f"{r.start_year + np.ceil(r.doublings):g}, and its 2053 is 2052.8 rounded.",
     ]
     if r.preset == "dettmers2015-text":
         lines.append(

@@ -21,7 +21,12 @@ __all__ = ["main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors as one line ``error: PROG: problem`` (exit status 2)."""
+    """argparse, with usage errors as one line ``error: PROG: problem`` (exit status 2), and no abbreviated
+    options (``--sample 20`` is an error, not ``--samples 20``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
@@ -151,11 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "report",
-        help="credible intervals of a saved run",
+        help="credible intervals of a saved run (sample, crossover, or streamed summaries)",
         description="Median, mean, 5%/95% quantiles, 90% HDI and Monte Carlo standard errors of log10 brain "
-        "FLOP/s and brain FLOP/s, and each class's and stage's share, from a saved run.",
+        "FLOP/s and brain FLOP/s, and each class's and stage's share, from a saved run; for a crossover run "
+        "also the crossover year, the growth fit, the model comparison and the backtest; for a run with "
+        "[evidence], the evidence and choice-odds tables.",
     )
-    r.add_argument("run_file", metavar="RUN.nc", help="a run saved by 'uncertainty sample --out'")
+    r.add_argument(
+        "run_file",
+        metavar="RUN.nc",
+        help="a run saved by 'uncertainty sample --out' or 'uncertainty crossover --out' (kept draws or streamed "
+        "summaries)",
+    )
     r.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     r.set_defaults(run=_cmd_report)
 
@@ -314,6 +326,13 @@ def _draw_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _status(args: argparse.Namespace, text: str, *, always: bool = False) -> None:
+    """A status line on stderr (not with --quiet): where no progress bar shows (stderr not a terminal), or
+    ``always`` (a step after the bar, such as the statistics of kept draws)."""
+    if not args.quiet and (always or not sys.stderr.isatty()):
+        print(text, file=sys.stderr, flush=True)
+
+
 def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
     from .output.provenance import run_attrs
@@ -347,6 +366,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.out is not None and args.samples > KEEP_DRAWS_LIMIT and not spec.evidence:
         return _sample_written(spec, args)
     check_memory(spec, args.samples)
+    _status(args, f"drawing {args.samples:,} draws of {spec.path} ...")
     draws = sample_brain(spec, args.samples, args.seed, **_draw_options(args))
     attrs = _sample_attrs(spec, args)
     from .output.io import brain_inference_data
@@ -361,6 +381,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             text = diagnosis_of(conditioning_attrs(conditioned))
             print(f"warning: {spec.path}: evidence: {text}", file=sys.stderr)
     idata = brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only, conditioned=conditioned)
+    _status(args, f"summarising {args.samples:,} kept draws (ArviZ statistics) ...", always=True)
     return _print_and_save(idata, args)
 
 
@@ -413,6 +434,7 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
     # the tables' imports (pandas) load on a second thread while the device draws (it holds no GIL)
     tables = threading.Thread(target=importlib.import_module, args=("uncertainty.output.tables",), daemon=True)
     tables.start()
+    _status(args, f"drawing {args.samples:,} draws of {spec.path} (streamed summaries) ...")
     stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args))
     tables.join()
     from .output.tables import render
@@ -440,6 +462,7 @@ def _sample_written(spec, args: argparse.Namespace) -> int:
     from .output.tables import render
 
     attrs = _sample_attrs(spec, args)
+    _status(args, f"drawing {args.samples:,} draws of {spec.path}, written to {args.out} as drawn ...")
     with RunWriter(args.out, args.force, spec, attrs, args.samples, keep_parameters=not args.derived_only) as writer:
         stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args), on_chunk=writer.add)
         print(render(summary_sections(stats, layout), args.format, _header(attrs)), flush=True)
@@ -483,7 +506,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only, never a window
 
     from .output.io import load_backtest, load_run, load_summaries
-    from .output.plots import _names, write_figures
+    from .output.plots import _names, check_plottable, write_figures
 
     def load(path):
         for loader in (load_backtest, load_summaries):
@@ -493,6 +516,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         return load_run(path)
 
     runs = dict(zip(_names(args.run_files), (load(p) for p in args.run_files), strict=True))
+    for path, run in zip(args.run_files, runs.values(), strict=True):
+        check_plottable(path, run)
     for path in write_figures(runs, args.out, args.format, args.force):
         print(path)
     return 0

@@ -720,9 +720,7 @@ class _Parser:
         lo, hi = self.interval(value[kind], f"{key}.{kind}")
         if lo <= 0:
             self.fail(f"{key}.{kind}", f"the quantity is positive; lo must be > 0, got {lo:g}")
-        ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
-        if not 0.0 < ci < 1.0:
-            self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
+        ci = self.credibility(value, key)
         if kind != "student_t":
             return kind, lo, hi, ci
         df = self.number(value["df"], f"{key}.df") if "df" in value else STUDENT_T_DF
@@ -731,6 +729,19 @@ class _Parser:
         return kind, lo, hi, ci, df
 
     # -- values ------------------------------------------------------------
+
+    def credibility(self, value: dict, key: str) -> float:
+        """The ``ci`` of an interval (default 0.9): strictly between 0 and 1, and far enough from both that
+        its normal quantile is finite and non-zero (a ``ci`` of 1e-300 has z = 0: a zero-width scale)."""
+        ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
+        if not 0.0 < ci < 1.0:
+            self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
+        if not 0.5 < 0.5 + ci / 2.0 < 1.0:
+            self.fail(
+                f"{key}.ci",
+                f"{ci:g} is too close to {0 if ci < 0.5 else 1} to define an interval; use 1e-6 to 0.999999",
+            )
+        return ci
 
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -809,9 +820,7 @@ class _Parser:
 
         lo, hi = self.interval(value[kind], sub)
         if kind in ("lognormal", "normal"):
-            ci = self.number(value["ci"], f"{key}.ci") if "ci" in value else 0.9
-            if not 0.0 < ci < 1.0:
-                self.fail(f"{key}.ci", f"must lie strictly between 0 and 1, got {ci:g}")
+            ci = self.credibility(value, key)
             if kind == "lognormal":
                 if lo <= 0:
                     self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")

@@ -128,6 +128,9 @@ class GrowthData:
         return GrowthData(self.target, self.trend.measurements(), prac)
 
 
+YEARS = (1940, 2200)  # the years a row of a user series may carry
+
+
 def _list_year(label: str) -> float:
     year, month = label.split("-")
     return int(year) + (int(month) - 0.5) / 12.0
@@ -186,6 +189,8 @@ def read_csv_series(path: str | Path) -> Series:
             raise DataError(path, f"line {n}", "values must be finite")
         if f <= 0:
             raise DataError(path, f"line {n}", f"flops must be > 0, got {f:g}")
+        if not YEARS[0] <= y <= YEARS[1]:
+            raise DataError(path, f"line {n}", f"year {y:g} is outside {YEARS[0]}-{YEARS[1]} (electronic computers)")
         years.append(y)
         flops.append(f)
     if len(years) < 3:

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .._arviz import az
-from ..errors import OutputError
+from ..errors import OutputError, RunFileError
 from ..literature import ESTIMATES
 from .report import BY_YEARS, HDI_PROB, observed_interval, run_group, sensitivity
 
@@ -78,6 +78,9 @@ def _mark_estimates(ax, lo: float, hi: float, text: bool = True) -> None:
 def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     """Histogram of log10 brain FLOP/s, 90% HDI and median, with other authors' estimates marked."""
     x = _draws(idata, "log10_brain_flops").ravel()
+    finite = x[np.isfinite(x)]  # check_plottable made sure there is one
+    note = "" if finite.size == x.size else f"; {x.size - finite.size:,} non-finite left out"
+    x = finite
     fig, ax = _new()
     ax.hist(x, bins=bins, density=True, color="tab:blue", alpha=0.6, label="draws")
     lo, hi = az.hdi(x, hdi_prob=HDI_PROB)
@@ -90,7 +93,7 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     ax.set_xlabel("brain computation, log10 FLOP/s")
     ax.set_ylabel("probability density per log10 unit")
     name = idata[run_group(idata)].attrs.get("prior_name", "")
-    ax.set_title(f"Brain FLOP/s ({name} priors, {x.size:,} draws)")
+    ax.set_title(f"Brain FLOP/s ({name} priors, {x.size:,} draws{note})")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     return fig
 
@@ -331,13 +334,24 @@ def calibration_figure(ds: xr.Dataset):
     return fig
 
 
+def check_plottable(path: str | Path, idata: az.InferenceData | xr.Dataset) -> None:
+    """Refuse, in one line, a run whose brain FLOP/s has no finite draw (nothing to draw a histogram of)."""
+    if isinstance(idata, xr.Dataset):
+        return
+    x = _draws(idata, "log10_brain_flops")
+    if not np.isfinite(x).any():
+        raise RunFileError(path, "log10_brain_flops", "has no finite draw to plot")
+
+
 def figures_for(idata: az.InferenceData | xr.Dataset) -> dict[str, object]:
     """Every figure that fits one run (or a backtest), by file stem."""
     if isinstance(idata, xr.Dataset):
         if idata.attrs.get("kind") == "summaries":
             return {"brain_flops": summaries_brain_flops_figure(idata)}
         return {"calibration": calibration_figure(idata)}
-    figs = {"brain_flops": brain_flops_figure(idata), "contributions": contributions_figure(idata)}
+    figs = {"brain_flops": brain_flops_figure(idata)}
+    if "log10_class_flops" in idata[run_group(idata)]:  # a run may hold the total alone
+        figs["contributions"] = contributions_figure(idata)
     if {"prior", "posterior"} <= set(idata.groups()) and "evidence" in idata.posterior.attrs:
         figs["prior_posterior"] = prior_posterior_figure(idata)
     if sensitivity(idata) is not None:
@@ -388,9 +402,10 @@ def write_figures(
         for fig in figures.values():
             plt.close(fig)
         raise OutputError(existing[0], None, "exists; pass --force to overwrite it")
-    out.mkdir(exist_ok=True)
+    created = not out.exists()
     written = []
     try:
+        out.mkdir(exist_ok=True)
         for stem, fig in figures.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".{fmt}", dir=out)
             os.close(fd)
@@ -403,6 +418,8 @@ def write_figures(
                     os.unlink(tmp)
             written.append(targets[stem])
     except OSError as exc:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a folder this call made and could not fill: leave nothing behind
         raise OutputError(out, None, f"cannot write figures: {exc.strerror or exc}") from None
     finally:
         for fig in figures.values():
@@ -411,8 +428,12 @@ def write_figures(
 
 
 def _names(paths: Sequence[str | Path]) -> list[str]:
-    """Short, unique run names from file paths (stems; parent folder added on a clash)."""
-    stems = [Path(p).stem for p in paths]
-    if len(set(stems)) == len(stems):
-        return stems
-    return [f"{Path(p).parent.name}_{Path(p).stem}" for p in paths]
+    """Short, unique run names from file paths: the stems, with as many parent folders as it takes to tell
+    them apart (``a/x/run.nc``, ``b/x/run.nc`` -> ``a_x_run``, ``b_x_run``); numbered when even the
+    whole paths clash (the same file twice)."""
+    parts = [Path(p).with_suffix("").parts or (str(p),) for p in paths]
+    for depth in range(1, max(len(q) for q in parts) + 1):
+        names = ["_".join(q[-depth:]).lstrip("/_") or "run" for q in parts]
+        if len(set(names)) == len(names):
+            return names
+    return [f"{i + 1}_{Path(p).stem}" for i, p in enumerate(paths)]

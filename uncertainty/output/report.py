@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from .._arviz import az
-from .tables import BRAIN_COLUMNS, BY_YEARS, FORMATS, HDI_PROB, Section, _prob, _year
+from .tables import BRAIN_COLUMNS, BY_YEARS, FORMATS, HDI_PROB, INTERVALS_NOTE, Section, _prob, _year
 from .tables import format_summary as format_summary
 from .tables import render as render
 from .tables import sensitivity_section as sensitivity_section
@@ -423,7 +423,7 @@ def choice_odds_table(idata: az.InferenceData) -> pd.DataFrame | None:
 
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
-    sections = [Section("brain FLOP/s", summary(idata))]
+    sections = [Section("brain FLOP/s", summary(idata), note=INTERVALS_NOTE)]
     conditioned = evidence_tables(idata)
     if conditioned is not None:
         brain, checks, note = conditioned

@@ -572,13 +572,13 @@ def from_dataset(ds) -> tuple[StreamStats, Layout]:
 
 def summary_sections(stats: StreamStats, layout: Layout) -> list:
     """The report of a streamed run: the brain FLOP/s table and the sensitivity table, with their bounds."""
-    from .tables import Section, sensitivity_section
+    from .tables import INTERVALS_NOTE, Section, sensitivity_section
 
     note = (
         f"streamed: {stats.n:,} independent draws summarised chunk by chunk; quantiles and HDI from "
         f"{BIN_WIDTH:g}-decade histograms (each quantile within one bin of the exact one); ESS = draws"
     )
-    sections = [Section("brain FLOP/s", summary_table(stats, layout), note=note)]
+    sections = [Section("brain FLOP/s", summary_table(stats, layout), note=f"{note}\n{INTERVALS_NOTE}")]
     table = sensitivity_table(stats, layout)
     if table is not None:
         sections.append(sensitivity_section(table, " (cut points from the first chunk)"))

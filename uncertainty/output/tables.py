@@ -15,6 +15,7 @@ from ..choices import FORMATS
 
 __all__ = [
     "BRAIN_COLUMNS",
+    "INTERVALS_NOTE",
     "FORMATS",
     "HDI_PROB",
     "BY_YEARS",
@@ -25,6 +26,10 @@ __all__ = [
 ]
 
 HDI_PROB = 0.9
+INTERVALS_NOTE = (
+    f"hdi {HDI_PROB:.0%}: the shortest interval holding {HDI_PROB:.0%} of the draws; 5%-95%: the equal-tailed one; "
+    "they part when the draws are skewed or multimodal (the default priors are bimodal), so say which you quote"
+)
 BY_YEARS = (2030, 2050, 2100)
 
 
@@ -101,12 +106,14 @@ def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] |
             for s in sections
         }
         return json.dumps({**(header or {}), "hdi_prob": HDI_PROB, "tables": tables}, indent=2, default=_json_default)
-    if fmt == "csv":
-        parts = []
+    if fmt == "csv":  # one tidy table: the section in `table`, its row label in `row`, every column once
+        frames = []
         for s in sections:
-            csv = s.table.rename_axis(s.index_name).to_csv(float_format="%.10g").rstrip("\n")
-            parts.append(csv if len(sections) == 1 else f"# {s.title}\n{csv}")
-        return "\n\n".join(parts)
+            frame = s.table.reset_index(drop=True)
+            frame.insert(0, "row", [str(i) for i in s.table.index])
+            frame.insert(0, "table", s.title)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True, sort=False).to_csv(index=False, float_format="%.10g").rstrip("\n")
     lines = []
     if header:
         lines += [f"{k}: {v}" for k, v in header.items()]
