@@ -66,12 +66,10 @@ def test_failed_write_leaves_old_file_intact(tiny_run, tmp_path, monkeypatch):
     path = tmp_path / "run.nc"
     path.write_bytes(b"precious")
 
-    def broken(self, filename, **kwargs):
-        with open(filename, "wb") as fh:
-            fh.write(b"half a file")
+    def broken(fd):  # the bytes are written (half a file on a full disk); the sync fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(type(tiny_run), "to_netcdf", broken)
+    monkeypatch.setattr("uncertainty.output.io.os.fsync", broken)
     with pytest.raises(OutputError, match="No space left"):
         save_run(tiny_run, path, force=True)
     assert path.read_bytes() == b"precious"

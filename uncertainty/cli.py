@@ -11,6 +11,7 @@ problem`` to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
 import os
@@ -620,6 +621,26 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 COMPILING = ("sample", "crossover", "compare", "backtest", "reproduce")  # commands that compile JAX programs
 
 
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """While the command runs, SIGTERM ends it as an exception (exit status 143), so ``finally`` blocks
+    run and temporary files go; Python's default would kill the process where it stands."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     from .errors import InputError
@@ -631,7 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         warmstart.enable()
     try:
-        return args.run(args)
+        with _terminate_cleanly():
+            return args.run(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -642,3 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as exc:  # e.g. stdout on a full disk (`> /dev/full`): one line, not a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the exit's flush of stdout would fail again
+        print(f"error: {exc.filename or 'output'}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -8,6 +8,7 @@ precision, package and library versions and the devices it ran on.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -153,26 +154,77 @@ def check_output_path(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM while a file is written, and act on them when the block ends.
+
+    An exception raised inside h5py's write is swallowed ("Exception ignored"), so Ctrl-C would let a
+    save complete and replace a run; a default SIGTERM kills the process before it removes its temporary
+    file. Inside the block a signal is only recorded (the list yielded); at its end the first one is
+    raised: ``KeyboardInterrupt`` for SIGINT, ``SystemExit(143)`` for SIGTERM. Outside the main thread
+    (where handlers cannot be set) the block runs as is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in _HELD}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + received[0])
+
+
+_HELD = (2, 15)  # SIGINT, SIGTERM (the same numbers on every POSIX system)
+
+
 def save_run(idata: az.InferenceData | xr.Dataset, path: str | Path, force: bool = False) -> Path:
     """Write ``idata`` (a run, or a backtest's ``Dataset``) as netCDF atomically: a temporary file, then a rename.
 
-    An existing file is replaced only with ``force``, and only once the new
-    file is complete; on any failure it is left as it was.
+    An existing file is replaced only with ``force``, and only once the new file is complete; on any
+    failure, or a signal (Ctrl-C, SIGTERM) while it is written, it is left as it was and the temporary
+    file is removed. The netCDF is built in memory and written to disk with plain file I/O, so a full
+    disk is one ``OSError`` (HDF5 writing to a full disk prints pages of errors and may crash at exit).
     """
     path = check_output_path(path, force)
+    data = _netcdf_bytes(idata)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        idata.to_netcdf(tmp, engine="h5netcdf")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
+        with signals_deferred() as received:  # a signal during the write: the old run stays, the temp goes
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if not received:
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+                os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(path, None, f"cannot write: {exc.strerror or exc}") from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _netcdf_bytes(idata: az.InferenceData | xr.Dataset) -> bytes:
+    """The netCDF-4 file of a run (each group as ArviZ writes it: zlib-compressed numbers) or a dataset."""
+    buffer = io.BytesIO()
+    if isinstance(idata, xr.Dataset):
+        idata.to_netcdf(buffer, engine="h5netcdf")
+        return buffer.getvalue()
+    for i, group in enumerate(idata.groups()):
+        ds = idata[group]
+        encoding = {name: {"zlib": True} for name, v in ds.variables.items() if v.dtype.kind in "biuf"}
+        ds.to_netcdf(buffer, mode="w" if i == 0 else "a", group=group, engine="h5netcdf", encoding=encoding)
+    return buffer.getvalue()
 
 
 class RunWriter:
@@ -208,20 +260,24 @@ class RunWriter:
     def add(self, start: int, draws: dict[str, np.ndarray]) -> None:
         """Append the draws ``start, start + 1, ...`` (host arrays by site, one chunk)."""
         try:
-            if self._tmp is None:
-                self._create(draws)
-                return
-            group = self._file.groups["prior"]
-            stop = start + len(draws["log10_brain_flops"])
-            group.resize_dimension("draw", stop)
-            for name, var in group.variables.items():
-                if name == "draw":
-                    var[start:stop] = np.arange(start, stop)
-                elif "draw" in var.dimensions:
-                    var[0, start:stop] = _stored(name, draws[name])
+            with signals_deferred():
+                self._append(start, draws)
         except OSError as exc:
             self._discard()
             raise OutputError(self.path, None, f"cannot write: {exc.strerror or exc}") from None
+
+    def _append(self, start: int, draws: dict[str, np.ndarray]) -> None:
+        if self._tmp is None:
+            self._create(draws)
+            return
+        group = self._file.groups["prior"]
+        stop = start + len(draws["log10_brain_flops"])
+        group.resize_dimension("draw", stop)
+        for name, var in group.variables.items():
+            if name == "draw":
+                var[start:stop] = np.arange(start, stop)
+            elif "draw" in var.dimensions:
+                var[0, start:stop] = _stored(name, draws[name])
 
     def _create(self, first: dict[str, np.ndarray]) -> None:
         import shutil
