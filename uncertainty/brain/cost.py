@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.scipy.special import logsumexp
 
-from .lnp import STAGES, Convention, LNPParams, stage_flops
+from .lnp import STAGES, Convention, LNPParams, log_stage_flops
 
 __all__ = ["BrainParams", "BrainFlops", "brain_log10_flops"]
 
@@ -53,9 +53,9 @@ class BrainFlops(NamedTuple):
 
 def brain_log10_flops(params: BrainParams, convention: Convention = Convention()) -> BrainFlops:
     """log10 of whole-brain FLOP/s, per class and per counted stage, for one draw."""
-    costs = jax.vmap(stage_flops, in_axes=(0, None))(params.lnp, convention)  # (classes, 5)
+    log_costs = jax.vmap(log_stage_flops, in_axes=(0, None))(params.lnp, convention)  # (classes, 5)
     counted = [i for i, s in enumerate(STAGES) if s in convention.stages]
-    log_stage_cost = jnp.log(costs[:, counted])  # (classes, counted)
+    log_stage_cost = log_costs[:, counted]  # (classes, counted), sums of logs: no product overflows
     log_class_stage = jnp.log(params.count)[:, None] + jnp.log(params.rate)[:, None] + log_stage_cost
     per_class = logsumexp(log_class_stage, axis=1)
     per_stage = logsumexp(log_class_stage, axis=0)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..choices import DEFAULT_CHUNK_SIZE, PRECISIONS
 from ..errors import InputError, PriorError
-from .priors import Point, PriorSpec
+from .priors import Choice, Point, Prior, PriorSpec
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -33,6 +33,8 @@ __all__ = [
     "draw_chunks",
     "draw_chunk",
     "nonfinite_error",
+    "check_precision",
+    "check_magnitude",
     "check_memory",
     "bytes_per_draw",
     "draw_sharding",
@@ -157,6 +159,7 @@ def draw_chunk(
 ) -> dict[str, jax.Array]:
     """Chunk ``index`` of a run, alone (device arrays of the full chunk size), as :func:`draw_chunks` draws it."""
     chunk, _ = _run_shape(num_samples, seed, chunk_size, precision)
+    check_precision(spec, precision)
     with jax.enable_x64(precision == "float64"):
         return _compiled_draw(spec, chunk, precision == "float64")(jax.random.fold_in(jax.random.key(seed), index))
 
@@ -179,6 +182,7 @@ def draw_chunks(
     ``processes = (p, P)``: only chunks ``p, p + P, p + 2P, ...`` (process ``p`` of ``P`` in a
     multi-process run); a chunk's draws depend on its index, not on who draws it."""
     chunk, num_chunks = _run_shape(num_samples, seed, chunk_size, precision)
+    check_precision(spec, precision)
     first, step = processes
     mine = range(first, num_chunks, step)
     cut = chunk * num_chunks - num_samples  # rows of the last chunk past the run's end
@@ -221,21 +225,67 @@ def sample_brain(
                 out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
             out[name][start : start + take] = np.asarray(value)[:take]
     _check_expressions(spec, out)
+    check_magnitude(spec, float(np.max(out["log10_brain_flops"])))
     return out
 
 
 def nonfinite_error(spec: PriorSpec, index: int, bad: int, total: int) -> PriorError:
-    """The error of an expression class whose FLOP/s is not a positive finite number in ``bad`` of ``total`` draws."""
-    field = f"classes.{spec.classes[index].name}.flops_per_second"
-    return PriorError(spec.path, field, f"is not a positive finite number in {bad} of {total} draws")
+    """The error of a class whose FLOP/s is not a positive finite number in ``bad`` of ``total`` draws."""
+    c = spec.classes[index]
+    if c.method == "expression":
+        return PriorError(
+            spec.path,
+            f"classes.{c.name}.flops_per_second",
+            f"is not a positive finite number in {bad} of {total} draws",
+        )
+    problem = f"FLOP/s is not a positive finite number in {bad} of {total} draws (a factor is 0, or too large)"
+    return PriorError(spec.path, f"classes.{c.name}", problem)
 
 
 def _check_expressions(spec: PriorSpec, draws: dict[str, np.ndarray]) -> None:
-    """An expression class must give a positive, finite FLOP/s in every draw (``a - b`` may not)."""
+    """Every class must give a positive, finite FLOP/s in every draw (an expression ``a - b`` may not; nor
+    may an LNP class whose factors overflow even in log space or are 0)."""
     per_class = draws["log10_class_flops"]
-    for i, c in enumerate(spec.classes):
-        if c.method != "expression":
-            continue
+    for i in range(len(spec.classes)):
         bad = ~np.isfinite(per_class[:, i])
         if bad.any():
             raise nonfinite_error(spec, i, int(bad.sum()), bad.size)
+
+
+LOG10_FLOAT64_MAX = float(np.log10(np.finfo(np.float64).max))  # 308.25
+
+
+def check_magnitude(spec: PriorSpec, max_log10_flops: float) -> None:
+    """Stop a run whose brain FLOP/s passes float64's range (1.8e308): its log10 is fine, but the table's
+    linear units (brain FLOP/s, its mean and sd) cannot hold it."""
+    if max_log10_flops > LOG10_FLOAT64_MAX:
+        problem = (
+            f"brain FLOP/s reaches 1e{max_log10_flops:.0f}, beyond float64 (1.8e308) in linear units; "
+            "check the magnitudes of the priors"
+        )
+        raise PriorError(spec.path, "classes", problem)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def check_precision(spec: PriorSpec, precision: str) -> None:
+    """Refuse, before any work, a fixed value or interval bound that ``precision`` cannot hold (float32:
+    magnitudes from about 1.2e-38 to 3.4e38): it would become inf or 0 and every draw non-finite."""
+    if precision != "float32":
+        return
+
+    def numbers(prior: Prior) -> list[float]:
+        if isinstance(prior, Choice):
+            return [x for comp in prior.components for x in numbers(comp)]
+        names = ("value", "lo", "hi", "min", "max")
+        return [float(getattr(prior, n)) for n in names if getattr(prior, n, None) is not None]
+
+    fields = [(f"classes.{c.name}.{f}", p) for c in spec.classes for f, p in c.params.items()]
+    fields += [(f"convention.{k}", p) for k, p in spec.convention_priors.items()]
+    for key, prior in fields:
+        for x in numbers(prior):
+            if x != 0 and not _FLOAT32_TINY <= abs(x) <= _FLOAT32_MAX:
+                problem = f"{x:g} does not fit in float32 (magnitudes 1.2e-38 to 3.4e+38); use --precision float64"
+                raise PriorError(spec.path, key, problem)

@@ -37,6 +37,7 @@ __all__ = [
     "spike_flops",
     "output_flops",
     "stage_flops",
+    "log_stage_flops",
     "neuron_flops",
 ]
 
@@ -107,6 +108,25 @@ def stage_flops(p: LNPParams, c: Convention = Convention()) -> Array:
     """
     costs = jnp.stack([jnp.asarray(f(p, c)) for f in _STAGE_FUNCTIONS])
     return jnp.where(jnp.asarray(c.mask), costs, jnp.zeros_like(costs))
+
+
+def log_stage_flops(p: LNPParams, c: Convention = Convention()) -> Array:
+    """Natural log of the FLOPs per update of every stage in :data:`STAGES` order, shape ``(5,)``, as sums
+    of the logs of the factors: no product is formed, so no stage overflows (S = B = 1e300 is fine in
+    float64). Stages the convention does not count are -inf."""
+    log = {name: jnp.log(jnp.asarray(getattr(p, name))) for name in LNPParams._fields}
+    mac, nonlinearity = jnp.log(jnp.asarray(c.flops_per_mac)), jnp.log(jnp.asarray(c.flops_per_nonlinearity))
+    t, d = log["time_steps"], log["dendrites"]
+    costs = jnp.stack(
+        [
+            mac + log["synapses"] + t + log["branches"] + d + log["filter_steps"],
+            nonlinearity + d + t,
+            mac + d + t + log["soma_steps"],
+            nonlinearity + jnp.log(2.0) + t,
+            mac + log["outputs"] + t,
+        ]
+    )
+    return jnp.where(jnp.asarray(c.mask), costs, -jnp.inf)
 
 
 def neuron_flops(p: LNPParams, c: Convention = Convention()) -> Array:

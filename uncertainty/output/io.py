@@ -120,8 +120,13 @@ def conditioning_attrs(conditioned, prefix: str = "") -> dict[str, Any]:
 
 
 def _stored(name: str, values: np.ndarray) -> np.ndarray:
-    """Parameter draws as float32; derived log10 FLOP/s and integer sites (``scenario``) as they are."""
-    if name in DERIVED_SITES or not np.issubdtype(values.dtype, np.floating):
+    """Parameter draws as float32 when float32 holds them (magnitudes 1.2e-38 to 3.4e38; float64 otherwise);
+    derived log10 FLOP/s and integer sites (``scenario``) as they are."""
+    if name in DERIVED_SITES or not np.issubdtype(values.dtype, np.floating) or values.dtype == np.float32:
+        return values
+    info = np.finfo(np.float32)
+    magnitude = np.abs(values[np.isfinite(values) & (values != 0)])
+    if magnitude.size and (magnitude.max() > info.max or magnitude.min() < info.tiny):
         return values
     return values.astype(np.float32)
 

@@ -425,11 +425,11 @@ def summarize_brain(
     and the processes' statistics are gathered and merged, so every process returns the statistics of
     all the draws: the same histograms (hence quantiles and HDI) as one process, and the same moments up
     to the order of floating-point sums."""
-    from ..brain.engine import DEFAULT_CHUNK_SIZE, draw_chunk, draw_chunks, nonfinite_error
+    from ..brain.engine import DEFAULT_CHUNK_SIZE, check_magnitude, draw_chunk, draw_chunks, nonfinite_error
     from ..brain.sites import has_stages
 
     stages = spec.convention.stages if has_stages(spec) else ()
-    checked = tuple(i for i, c in enumerate(spec.classes) if c.method == "expression")
+    checked = tuple(range(len(spec.classes)))  # every class's FLOP/s must be finite in every draw
     index, count = jax.process_index(), jax.process_count()
     options = {"chunk_size": chunk_size or DEFAULT_CHUNK_SIZE, "precision": precision}
     layout, stats, arrays, pending = None, None, None, None
@@ -463,6 +463,7 @@ def summarize_brain(
         stats = empty_stats(layout)
     if count > 1:
         stats = _gather(stats)
+    check_magnitude(spec, float(stats.maximum[0]))
     return stats, layout
 
 
