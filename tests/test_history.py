@@ -92,3 +92,38 @@ def test_unknown_series_and_missing_csv(tmp_path):
         load_growth_data("linpack")
     with pytest.raises(DataError, match="no such file"):
         load_growth_data(str(tmp_path / "none.csv"))
+
+
+def test_a_csv_in_pflops_with_its_unit_is_the_builtin_series(tmp_path, capsys):
+    """The TOP500 leaders written as PFLOP/s: read with --unit PFLOP/s (or a unit column) they are the
+    built-in hpl series, measurement for measurement; read as FLOP/s they draw a warning line."""
+    from uncertainty.cli import _check_series
+    from uncertainty.growth.history import builtin_series, load_growth_data, magnitude_warning
+
+    hpl = builtin_series("hpl")
+    rows = [f'{float(y)!r},{float(f) / 1e15!r},"{s}"' for y, f, s in zip(hpl.year, hpl.flops, hpl.systems, strict=True)]
+    plain = tmp_path / "top500_pflops.csv"
+    plain.write_text("year,flops,system\n" + "\n".join(rows) + "\n")
+    for data in (
+        load_growth_data(str(plain), "PFLOP/s"),
+        load_growth_data(str(_with_unit_column(tmp_path, rows)), None),
+    ):
+        got = data.target_series
+        np.testing.assert_array_equal(got.year, hpl.year)
+        np.testing.assert_allclose(got.flops, hpl.flops, rtol=1e-14)
+        assert len(got.measurements()) == len(hpl.measurements())
+        assert magnitude_warning(data) is None
+    assert "implausible" in magnitude_warning(load_growth_data(str(plain)))
+    _check_series(str(plain), None)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning:") and "--unit" in err
+    with pytest.raises(DataError, match="applies to a CSV series"):
+        load_growth_data("hpl", "PFLOP/s")
+    with pytest.raises(DataError, match="unit column; drop --unit"):
+        load_growth_data(str(_with_unit_column(tmp_path, rows)), "PFLOP/s")
+
+
+def _with_unit_column(folder, rows):
+    path = folder / "top500_units.csv"
+    path.write_text("year,flops,system,unit\n" + "\n".join(f"{r},PFLOP/s" for r in rows) + "\n")
+    return path

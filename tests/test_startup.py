@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from uncertainty.choices import DEFAULT_MODEL, FORECAST_MODELS, GROWTH_MODELS, PRESETS, PUBLISHED_PRESETS
+from uncertainty.choices import DEFAULT_MODEL, FORECAST_MODELS, GROWTH_MODELS, PRESETS, PUBLISHED_PRESETS, UNITS
 
 from conftest import PRIORS, ROOT
 
@@ -59,10 +59,12 @@ def test_no_public_name_is_also_a_submodule():
 def test_names_the_command_line_offers_match_their_modules():
     from uncertainty.article import preset_path
     from uncertainty.growth.forecast import MODELS
+    from uncertainty.growth.history import UNITS as HISTORY_UNITS
     from uncertainty.growth.models import MODELS_BY_NAME
     from uncertainty.published import PUBLISHED
 
     assert set(GROWTH_MODELS) == set(MODELS_BY_NAME) and MODELS == FORECAST_MODELS
+    assert tuple(HISTORY_UNITS) == UNITS
     assert DEFAULT_MODEL in GROWTH_MODELS
     assert tuple(PUBLISHED) == PUBLISHED_PRESETS
     assert all(preset_path(name).exists() for name in (*PRESETS, *PUBLISHED_PRESETS))

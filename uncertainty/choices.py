@@ -12,6 +12,7 @@ __all__ = [
     "FORECAST_MODELS",
     "FORMATS",
     "GROWTH_MODELS",
+    "UNITS",
     "PRECISIONS",
     "PRESETS",
     "PUBLISHED_PRESETS",
@@ -20,6 +21,7 @@ __all__ = [
 FORMATS = ("table", "markdown", "json", "csv")  # report output formats
 DEFAULT_CHUNK_SIZE = 1 << 17  # draws per jitted chunk
 PRECISIONS = ("float64", "float32")
+UNITS = ("FLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s", "EFLOP/s")  # of a growth CSV (growth.history.UNITS)
 GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")
 FORECAST_MODELS = (*GROWTH_MODELS, "scenario")  # the growth models plus the prior file's [growth] table
 DEFAULT_MODEL = "walkcycle"  # best mean CRPS among the calibrated models of the hpl hindcast

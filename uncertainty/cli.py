@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         PRECISIONS,
         PRESETS,
         PUBLISHED_PRESETS,
+        UNITS,
     )
 
     parser = _Parser(
@@ -188,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark: hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax) or a CSV 'year,flops'",
     )
     c.add_argument(
+        "--unit",
+        choices=UNITS,
+        default=None,
+        help=UNIT_HELP,
+    )
+    c.add_argument(
         "--model",
         choices=FORECAST_MODELS,
         default=DEFAULT_MODEL,
@@ -224,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--series", default="hpl", metavar="hpl|hpcg|FILE.csv", help="benchmark series (default hpl)")
     b.add_argument(
+        "--unit",
+        choices=UNITS,
+        default=None,
+        help=UNIT_HELP,
+    )
+    b.add_argument(
         "--model",
         nargs="+",
         default=["all"],
@@ -258,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add each file's crossover year (median, P(by 2050)) against one growth fit of --model on --series",
     )
     m.add_argument("--series", default="hpcg", metavar="hpcg|hpl|FILE.csv", help="with --crossover (default hpcg)")
+    m.add_argument(
+        "--unit",
+        choices=UNITS,
+        default=None,
+        help=UNIT_HELP,
+    )
     m.add_argument(
         "--model", choices=GROWTH_MODELS, default=DEFAULT_MODEL, help=f"with --crossover (default {DEFAULT_MODEL})"
     )
@@ -315,6 +334,7 @@ def _print_and_save(idata, args: argparse.Namespace) -> int:
     return 0
 
 
+UNIT_HELP = "unit of a CSV series's flops column (default FLOP/s; or give the CSV a 'unit' column)"
 KEEP_DRAWS_LIMIT = 1_000_000  # above this, `sample` streams its summaries unless --keep-draws
 
 
@@ -403,8 +423,10 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         check_output_path(args.out, args.force)
     check_memory(spec, args.samples)
     defaults = ForecastOptions()
+    _check_series(args.series or defaults.series, args.unit)
     options = ForecastOptions(
         series=args.series or defaults.series,
+        unit=args.unit,
         model=args.model,
         data_until=args.data_until,
         num_samples=args.samples,
@@ -524,6 +546,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_series(series: str, unit: str | None) -> None:
+    """Read a growth series before the work (bad rows, a unit given twice: one line, exit 2) and warn, in
+    one line, when its values are implausible as FLOP/s (a CSV in PFLOP/s read as FLOP/s, say)."""
+    from .growth.history import load_growth_data, magnitude_warning
+
+    warning = magnitude_warning(load_growth_data(series, unit))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from .choices import GROWTH_MODELS
     from .growth.hindcast import BacktestOptions, backtest, render_backtest, summarize
@@ -532,7 +564,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
         check_output_path(args.out, args.force)
-    options = BacktestOptions(series=args.series, models=models, start=args.start, quick=args.quick, seed=args.seed)
+    _check_series(args.series, args.unit)
+    options = BacktestOptions(
+        series=args.series, unit=args.unit, models=models, start=args.start, quick=args.quick, seed=args.seed
+    )
     ds = backtest(options)
     print(render_backtest(summarize(ds), args.format))
     if args.out is not None:
@@ -583,8 +618,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.crossover:
         from .growth.forecast import ForecastOptions, crossover_years
 
+        _check_series(args.series, args.unit)
         options = ForecastOptions(
-            series=args.series, model=args.model, num_samples=args.samples, num_warmup=args.warmup, compare=False
+            series=args.series,
+            unit=args.unit,
+            model=args.model,
+            num_samples=args.samples,
+            num_warmup=args.warmup,
+            compare=False,
         )
         years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, options)
         pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None

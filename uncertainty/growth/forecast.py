@@ -50,6 +50,7 @@ class ForecastOptions:
     """Settings of a crossover run (see ``uncertainty crossover --help``)."""
 
     series: str = "hpcg"
+    unit: str | None = None  # of a CSV series without a unit column (default FLOP/s)
     model: str = DEFAULT_MODEL
     data_until: int | None = None
     num_samples: int = 10_000
@@ -83,7 +84,7 @@ def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
             None,
             f"need at least 4 draws per chain ({4 * options.num_chains} for {options.num_chains} chains)",
         )
-    full = load_growth_data(options.series)
+    full = load_growth_data(options.series, options.unit)
     data = full
     heldout = None
     if options.data_until is not None:

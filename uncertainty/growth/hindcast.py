@@ -54,6 +54,7 @@ class BacktestOptions:
     """Settings of a hindcast (see ``uncertainty backtest --help``)."""
 
     series: str = "hpl"
+    unit: str | None = None  # of a CSV series without a unit column (default FLOP/s)
     models: tuple[str, ...] = GROWTH_MODELS
     start: int | None = None
     quick: bool = False
@@ -128,7 +129,7 @@ def backtest(options: BacktestOptions | None = None) -> xr.Dataset:
     unknown = [m for m in options.models if m not in MODELS_BY_NAME]
     if unknown:
         raise DataError("--model", None, f"unknown model {unknown[0]!r} (expected {', '.join(GROWTH_MODELS)} or all)")
-    data = load_growth_data(options.series)
+    data = load_growth_data(options.series, options.unit)
     target = data.target_series
     start = options.start if options.start is not None else _default_start(options.series, target)
     origins = origins_of(target, start, options.step())

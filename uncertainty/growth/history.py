@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 SERIES = ("hpcg", "hpl")
+UNITS = {"FLOP/s": 1.0, "GFLOP/s": 1e9, "TFLOP/s": 1e12, "PFLOP/s": 1e15, "EFLOP/s": 1e18}  # of a user CSV
+PLAUSIBLE = (1e6, 1e30)  # FLOP/s a fastest computer has had (1e6: the 1960s) or may have this century
 _PFLOPS = 1e15
 SAME_MEASUREMENT = 0.005  # values of one system within 0.5% are one measurement
 
@@ -160,8 +162,11 @@ def builtin_series(name: str) -> Series:
     )
 
 
-def read_csv_series(path: str | Path) -> Series:
-    """A user series from a CSV with a header ``year,flops`` (decimal year, FLOP/s)."""
+def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
+    """A user series from a CSV with a header ``year,flops`` (decimal year, FLOP/s) and optional columns
+    ``unit`` (each row's unit, one of :data:`UNITS`) and ``system`` (so a leader's repeated measurement
+    counts once, as in the built-in series); ``unit`` is the unit of a CSV without a unit column
+    (default FLOP/s)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark from spreadsheets
@@ -177,7 +182,14 @@ def read_csv_series(path: str | Path) -> Series:
     if "year" not in header or "flops" not in header:
         raise DataError(path, "header", f"expected columns 'year' and 'flops', got {','.join(header)!r}")
     iy, iflops = header.index("year"), header.index("flops")
-    years, flops = [], []
+    iunit = header.index("unit") if "unit" in header else None
+    isystem = header.index("system") if "system" in header else None  # tells a repeat from a new measurement
+    if iunit is not None and unit is not None:
+        raise DataError(path, "unit", "the CSV has a unit column; drop --unit")
+    if unit is not None and unit not in UNITS:
+        raise DataError(path, "--unit", f"unknown unit {unit!r} (expected one of {', '.join(UNITS)})")
+    scale = UNITS[unit or "FLOP/s"]
+    years, flops, systems = [], [], []
     for n, row in enumerate(reader, start=2):
         if len(row) != len(header):
             raise DataError(path, f"line {n}", f"expected {len(header)} fields, got {len(row)}")
@@ -189,10 +201,17 @@ def read_csv_series(path: str | Path) -> Series:
             raise DataError(path, f"line {n}", "values must be finite")
         if f <= 0:
             raise DataError(path, f"line {n}", f"flops must be > 0, got {f:g}")
+        if iunit is not None:
+            if row[iunit].strip() not in UNITS:
+                raise DataError(path, f"line {n}", f"unknown unit {row[iunit]!r} (expected one of {', '.join(UNITS)})")
+            f *= UNITS[row[iunit].strip()]
+        else:
+            f *= scale
         if not YEARS[0] <= y <= YEARS[1]:
             raise DataError(path, f"line {n}", f"year {y:g} is outside {YEARS[0]}-{YEARS[1]} (electronic computers)")
         years.append(y)
         flops.append(f)
+        systems.append(row[isystem].strip() if isystem is not None else f"row {n}")
     if len(years) < 3:
         raise DataError(path, None, f"has {len(years)} data rows; a growth fit needs at least 3")
     order = np.argsort(years, kind="stable")
@@ -201,16 +220,31 @@ def read_csv_series(path: str | Path) -> Series:
         labels=tuple(f"{years[i]:g}" for i in order),
         year=np.asarray(years)[order],
         flops=np.asarray(flops)[order],
-        systems=tuple(f"row {i + 2}" for i in order),
+        systems=tuple(systems[i] for i in order),
     )
 
 
-def load_growth_data(series: str) -> GrowthData:
-    """``hpcg`` (HPL trend + HPCG efficiency), ``hpl``, or a path to a ``year,flops`` CSV."""
+def magnitude_warning(data: GrowthData) -> str | None:
+    """A line when a series' values are implausible as FLOP/s of the fastest computers (a CSV in PFLOP/s
+    read as FLOP/s, say); ``None`` when they are plausible."""
+    low, high = min(float(s.flops.min()) for s in data.series), max(float(s.flops.max()) for s in data.series)
+    if PLAUSIBLE[0] <= low and high <= PLAUSIBLE[1]:
+        return None
+    return (
+        f"{data.target}: values from {low:g} to {high:g} FLOP/s are implausible for the fastest computers "
+        f"({PLAUSIBLE[0]:g} to {PLAUSIBLE[1]:g}); is the unit right? (--unit {'|'.join(UNITS)}, or a 'unit' column)"
+    )
+
+
+def load_growth_data(series: str, unit: str | None = None) -> GrowthData:
+    """``hpcg`` (HPL trend + HPCG efficiency), ``hpl``, or a path to a ``year,flops`` CSV (values in
+    ``unit``, default FLOP/s, or a ``unit`` column)."""
+    if unit is not None and series in SERIES:
+        raise DataError("--unit", None, f"applies to a CSV series, not the built-in '{series}' (FLOP/s)")
     if series == "hpcg":
         return GrowthData("hpcg", builtin_series("hpl"), builtin_series("hpcg"))
     if series == "hpl":
         return GrowthData("hpl", builtin_series("hpl"))
     if series.endswith(".csv") or Path(series).exists():
-        return GrowthData(series, read_csv_series(series))
+        return GrowthData(series, read_csv_series(series, unit))
     raise DataError(series, None, f"unknown series (expected {', '.join(SERIES)} or a CSV file 'year,flops')")
