@@ -13,6 +13,7 @@ the arithmetic for each device count.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -225,7 +226,8 @@ def sample_brain(
                 out[name] = np.empty((num_samples, *value.shape[1:]), dtype=value.dtype)
             out[name][start : start + take] = np.asarray(value)[:take]
     _check_expressions(spec, out)
-    check_magnitude(spec, float(np.max(out["log10_brain_flops"])))
+    total = out["log10_brain_flops"]
+    check_magnitude(spec, float(np.max(total)), float(np.min(total)), len(total))
     return out
 
 
@@ -253,14 +255,24 @@ def _check_expressions(spec: PriorSpec, draws: dict[str, np.ndarray]) -> None:
 
 
 LOG10_FLOAT64_MAX = float(np.log10(np.finfo(np.float64).max))  # 308.25
+LOG10_FLOAT64_TINY = float(np.log10(np.finfo(np.float64).tiny))  # -307.65
 
 
-def check_magnitude(spec: PriorSpec, max_log10_flops: float) -> None:
-    """Stop a run whose brain FLOP/s passes float64's range (1.8e308): its log10 is fine, but the table's
-    linear units (brain FLOP/s, its mean and sd) cannot hold it."""
-    if max_log10_flops > LOG10_FLOAT64_MAX:
+def check_magnitude(
+    spec: PriorSpec, max_log10_flops: float, min_log10_flops: float | None = None, num_draws: int = 1
+) -> None:
+    """Stop a run whose brain FLOP/s leaves float64's range (2.2e-308 to 1.8e308; at the top, less the
+    room a sum over ``num_draws`` draws needs): its log10 is fine, but the table's linear units (brain
+    FLOP/s, its mean and sd) cannot hold it (inf, or 0)."""
+    if max_log10_flops > LOG10_FLOAT64_MAX - math.log10(max(num_draws, 1)) - 1:
         problem = (
             f"brain FLOP/s reaches 1e{max_log10_flops:.0f}, beyond float64 (1.8e308) in linear units; "
+            "check the magnitudes of the priors"
+        )
+        raise PriorError(spec.path, "classes", problem)
+    if min_log10_flops is not None and min_log10_flops < LOG10_FLOAT64_TINY:
+        problem = (
+            f"brain FLOP/s falls to 1e{min_log10_flops:.0f}, below float64 (2.2e-308) in linear units; "
             "check the magnitudes of the priors"
         )
         raise PriorError(spec.path, "classes", problem)

@@ -123,14 +123,10 @@ def _stack(draws: dict, names: tuple[str, ...], like: jnp.ndarray) -> jnp.ndarra
 
 @jax.jit
 def _first_look(draws: dict):
-    """What the layout needs from the first chunk: each quantity's finite min, max and mean."""
+    """What the layout needs from the first chunk: each quantity's finite min and max (inf where none)."""
     x = _log10_columns(draws)
     finite = jnp.isfinite(x)
-    count = jnp.sum(finite, axis=0)
-    mean = jnp.sum(jnp.where(finite, x, 0.0), axis=0) / jnp.maximum(count, 1)
-    lo = jnp.min(jnp.where(finite, x, jnp.inf), axis=0)
-    hi = jnp.max(jnp.where(finite, x, -jnp.inf), axis=0)
-    return lo, hi, jnp.where(count > 0, mean, jnp.nan)
+    return jnp.min(jnp.where(finite, x, jnp.inf), axis=0), jnp.max(jnp.where(finite, x, -jnp.inf), axis=0)
 
 
 def layout_of(first: dict, class_names, stage_names, candidates: tuple[str, ...]) -> Layout:
@@ -138,11 +134,13 @@ def layout_of(first: dict, class_names, stage_names, candidates: tuple[str, ...]
     and, of the ``candidates``, the parameters that vary, with their tails' cut points (the chunk's 10% and
     90% quantiles)."""
     labels = quantity_labels(first, class_names, stage_names)
-    lo, hi, mean = (np.asarray(a, dtype=np.float64) for a in _first_look(first))
+    lo, hi = (np.asarray(a, dtype=np.float64) for a in _first_look(first))
+    hi_data = np.where(np.isfinite(hi), hi, np.nan)
     none = ~np.isfinite(lo)  # a column with no finite value (a share of exactly 0 or 1)
     lo = np.where(none, -1.0, np.floor(np.where(none, 0.0, lo))) - MARGIN
     hi = np.where(none, 0.0, np.ceil(np.where(none, 0.0, hi))) + MARGIN
-    offset = np.nan_to_num(np.round(mean))  # log10 units that keep the linear moments in range
+    offset = np.nan_to_num(np.ceil(hi_data))  # log10 units that keep the linear moments in range: each
+    # 10**(x - offset) is at most 1 in the first chunk, so a spread of hundreds of decades cannot overflow
     bins = int(np.ceil(np.max(hi - lo) / BIN_WIDTH))
     parameters, cuts = [], []
     for name in candidates:
@@ -321,6 +319,8 @@ def _quantile(counts: np.ndarray, under: int, lo: float, n: int, probs) -> np.nd
 
 def _hdi(counts: np.ndarray, lo: float, n: int, prob: float, linear: bool) -> tuple[float, float]:
     """Shortest interval (in log10 or linear units) of whole bins holding at least ``prob`` of the draws."""
+    filled = np.flatnonzero(counts)
+    counts = counts[: filled[-1] + 1] if filled.size else counts[:0]  # the bins all runs share end past its data
     edges = lo + BIN_WIDTH * np.arange(len(counts) + 1)
     coord = 10.0**edges if linear else edges
     cum = np.concatenate([[0], np.cumsum(counts)])
@@ -463,7 +463,7 @@ def summarize_brain(
         stats = empty_stats(layout)
     if count > 1:
         stats = _gather(stats)
-    check_magnitude(spec, float(stats.maximum[0]))
+    check_magnitude(spec, float(stats.maximum[0]), float(stats.minimum[0]), stats.n)
     return stats, layout
 
 
