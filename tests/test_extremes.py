@@ -50,7 +50,9 @@ def test_log_stage_flops_is_the_log_of_stage_flops(dims, stages):
     with jax.enable_x64(True):
         p = LNPParams(*(jnp.asarray(v, dtype=jnp.float64) for v in dims))
         linear, logged = np.asarray(stage_flops(p, c)), np.asarray(log_stage_flops(p, c))
+        only = np.asarray(log_stage_flops(p, c, counted_only=True))
     counted = np.asarray(c.mask)
+    np.testing.assert_array_equal(only, logged[counted])
     np.testing.assert_allclose(logged[counted], np.log(linear[counted]), rtol=1e-13)
     assert np.all(np.isneginf(logged[~counted]))
 

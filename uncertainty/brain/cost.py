@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.scipy.special import logsumexp
 
-from .lnp import STAGES, Convention, LNPParams, log_stage_flops
+from .lnp import Convention, LNPParams, log_stage_flops
 
 __all__ = ["BrainParams", "BrainFlops", "brain_log10_flops"]
 
@@ -53,9 +52,8 @@ class BrainFlops(NamedTuple):
 
 def brain_log10_flops(params: BrainParams, convention: Convention = Convention()) -> BrainFlops:
     """log10 of whole-brain FLOP/s, per class and per counted stage, for one draw."""
-    log_costs = jax.vmap(log_stage_flops, in_axes=(0, None))(params.lnp, convention)  # (classes, 5)
-    counted = [i for i, s in enumerate(STAGES) if s in convention.stages]
-    log_stage_cost = log_costs[:, counted]  # (classes, counted), sums of logs: no product overflows
+    # (classes, counted stages): sums of logs, so no product overflows
+    log_stage_cost = log_stage_flops(params.lnp, convention, counted_only=True)
     log_class_stage = jnp.log(params.count)[:, None] + jnp.log(params.rate)[:, None] + log_stage_cost
     per_class = logsumexp(log_class_stage, axis=1)
     per_stage = logsumexp(log_class_stage, axis=0)

@@ -110,23 +110,24 @@ def stage_flops(p: LNPParams, c: Convention = Convention()) -> Array:
     return jnp.where(jnp.asarray(c.mask), costs, jnp.zeros_like(costs))
 
 
-def log_stage_flops(p: LNPParams, c: Convention = Convention()) -> Array:
-    """Natural log of the FLOPs per update of every stage in :data:`STAGES` order, shape ``(5,)``, as sums
-    of the logs of the factors: no product is formed, so no stage overflows (S = B = 1e300 is fine in
-    float64). Stages the convention does not count are -inf."""
+def log_stage_flops(p: LNPParams, c: Convention = Convention(), counted_only: bool = False) -> Array:
+    """Natural log of the FLOPs per update of every stage in :data:`STAGES` order, shape ``(..., 5)``, as
+    sums of the logs of the factors: no product is formed, so no stage overflows (S = B = 1e300 is fine
+    in float64). Stages the convention does not count are -inf, or left out with ``counted_only``.
+    Elementwise: ``p``'s fields may be arrays (one value per class, say)."""
     log = {name: jnp.log(jnp.asarray(getattr(p, name))) for name in LNPParams._fields}
     mac, nonlinearity = jnp.log(jnp.asarray(c.flops_per_mac)), jnp.log(jnp.asarray(c.flops_per_nonlinearity))
     t, d = log["time_steps"], log["dendrites"]
-    costs = jnp.stack(
-        [
-            mac + log["synapses"] + t + log["branches"] + d + log["filter_steps"],
-            nonlinearity + d + t,
-            mac + d + t + log["soma_steps"],
-            nonlinearity + jnp.log(2.0) + t,
-            mac + log["outputs"] + t,
-        ]
-    )
-    return jnp.where(jnp.asarray(c.mask), costs, -jnp.inf)
+    costs = [
+        mac + log["synapses"] + t + log["branches"] + d + log["filter_steps"],
+        nonlinearity + d + t,
+        mac + d + t + log["soma_steps"],
+        nonlinearity + jnp.log(2.0) + t,
+        mac + log["outputs"] + t,
+    ]
+    if counted_only:
+        return jnp.stack([cost for cost, counted in zip(costs, c.mask, strict=True) if counted], axis=-1)
+    return jnp.where(jnp.asarray(c.mask), jnp.stack(costs, axis=-1), -jnp.inf)
 
 
 def neuron_flops(p: LNPParams, c: Convention = Convention()) -> Array:
