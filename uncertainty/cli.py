@@ -445,6 +445,14 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     return _print_and_save(idata, args)
 
 
+def _print_streamed(stats, layout, fmt: str, attrs: dict) -> None:
+    """Print the report of streamed statistics (a streamed run, its saved summaries, a kept run read back)."""
+    from .output.streaming import summary_sections
+    from .output.tables import render
+
+    print(render(summary_sections(stats, layout), fmt, _header(attrs)), flush=True)
+
+
 def _sample_streamed(spec, args: argparse.Namespace) -> int:
     """``sample`` without keeping the draws: per-chunk statistics, merged (O(chunk) memory). With several
     processes, each draws its own chunks and process 0 prints and saves the merged summary."""
@@ -452,7 +460,7 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
 
     import jax
 
-    from .output.streaming import summarize_brain, summary_sections
+    from .output.streaming import summarize_brain
 
     # the tables' imports (pandas) load on a second thread while the device draws (it holds no GIL)
     tables = threading.Thread(target=importlib.import_module, args=("uncertainty.output.tables",), daemon=True)
@@ -460,14 +468,12 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
     _status(args, f"drawing {args.samples:,} draws of {spec.path} (streamed summaries) ...")
     stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args))
     tables.join()
-    from .output.tables import render
-
     if jax.process_index() != 0:
         return 0
     attrs = _sample_attrs(spec, args)
     if jax.process_count() > 1:
         attrs["processes"] = jax.process_count()
-    print(render(summary_sections(stats, layout), args.format, _header(attrs)), flush=True)
+    _print_streamed(stats, layout, args.format, attrs)
     if args.out is not None:
         from .output.io import save_run
         from .output.streaming import summaries_dataset
@@ -481,14 +487,13 @@ def _sample_written(spec, args: argparse.Namespace) -> int:
     """``sample --keep-draws --out`` above 10^6 draws: every draw written to disk chunk by chunk as it is
     drawn (never all in memory), the table from the same pass's streamed statistics."""
     from .output.io import RunWriter
-    from .output.streaming import summarize_brain, summary_sections
-    from .output.tables import render
+    from .output.streaming import summarize_brain
 
     attrs = _sample_attrs(spec, args)
     _status(args, f"drawing {args.samples:,} draws of {spec.path}, written to {args.out} as drawn ...")
     with RunWriter(args.out, args.force, spec, attrs, args.samples, keep_parameters=not args.derived_only) as writer:
         stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args), on_chunk=writer.add)
-        print(render(summary_sections(stats, layout), args.format, _header(attrs)), flush=True)
+        _print_streamed(stats, layout, args.format, attrs)
         path = writer.close()
     print(f"saved {path}", file=sys.stderr)
     return 0
@@ -499,18 +504,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     saved = load_summaries(args.run_file)
     if saved is not None:
-        from .output.streaming import from_dataset, summary_sections
-        from .output.tables import render
+        from .output.streaming import from_dataset
 
-        print(render(summary_sections(*from_dataset(saved)), args.format, _header(dict(saved.attrs))))
+        _print_streamed(*from_dataset(saved), args.format, dict(saved.attrs))
         return 0
     idata = load_run(args.run_file)
     if _streams_from_file(idata):
-        from .output.streaming import summarize_run, summary_sections
-        from .output.tables import render
+        from .output.streaming import summarize_run
 
         stats, layout = summarize_run(idata.prior, int(idata.prior.attrs.get("chunk_size", 0)) or None)
-        print(render(summary_sections(stats, layout), args.format, _header(dict(idata.prior.attrs))))
+        _print_streamed(stats, layout, args.format, dict(idata.prior.attrs))
         return 0
     _print_run(idata, args.format)
     return 0
@@ -682,6 +685,12 @@ def _terminate_cleanly():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: after a failed write to it, the exit's flush would fail (and print) again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     from .errors import InputError
@@ -702,11 +711,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `uncertainty reproduce dettmers2015 | head -1`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 1
     except OSError as exc:  # e.g. stdout on a full disk (`> /dev/full`): one line, not a traceback
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the exit's flush of stdout would fail again
+        _silence_stdout()
         print(f"error: {exc.filename or 'output'}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 2

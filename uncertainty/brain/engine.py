@@ -76,9 +76,9 @@ def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
     if key not in _COMPILED:
         if len(_COMPILED) >= 16:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = _exported_draw(spec, chunk, x64) if sharding is None else None
-        if _COMPILED[key] is None:
-            _COMPILED[key] = _traced_draw(spec, chunk, sharding)
+        # a sharded sampler is traced, not exported
+        exported = _exported_draw(spec, chunk, x64) if sharding is None else None
+        _COMPILED[key] = exported or _traced_draw(spec, chunk, sharding)
     return _COMPILED[key]
 
 
@@ -97,9 +97,9 @@ def _exported_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
         return None
     exported = warmstart.load_exported(path)
     if exported is None:
-        key = jax.random.key(0)
         from jax import export
 
+        key = jax.random.key(0)
         exported = export.export(_traced_draw(spec, chunk))(jax.ShapeDtypeStruct(key.shape, key.dtype))
         warmstart.save_exported(path, exported)
     return jax.jit(exported.call)
@@ -137,14 +137,16 @@ def check_memory(spec: PriorSpec, num_samples: int) -> None:
         )
 
 
-def _run_shape(num_samples: int, seed: int, chunk_size: int, precision: str) -> tuple[int, int]:
-    """A run's chunk size and number of chunks, after checking its arguments."""
+def _run_shape(spec: PriorSpec, num_samples: int, seed: int, chunk_size: int, precision: str) -> tuple[int, int]:
+    """A run's chunk size and number of chunks, after checking its arguments (the precision against the
+    spec's values: :func:`check_precision`)."""
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_precision(spec, precision)
     chunk = min(chunk_size, num_samples)
     return chunk, -(-num_samples // chunk)
 
@@ -159,8 +161,7 @@ def draw_chunk(
     precision: str = "float64",
 ) -> dict[str, jax.Array]:
     """Chunk ``index`` of a run, alone (device arrays of the full chunk size), as :func:`draw_chunks` draws it."""
-    chunk, _ = _run_shape(num_samples, seed, chunk_size, precision)
-    check_precision(spec, precision)
+    chunk, _ = _run_shape(spec, num_samples, seed, chunk_size, precision)
     with jax.enable_x64(precision == "float64"):
         return _compiled_draw(spec, chunk, precision == "float64")(jax.random.fold_in(jax.random.key(seed), index))
 
@@ -182,8 +183,7 @@ def draw_chunks(
 
     ``processes = (p, P)``: only chunks ``p, p + P, p + 2P, ...`` (process ``p`` of ``P`` in a
     multi-process run); a chunk's draws depend on its index, not on who draws it."""
-    chunk, num_chunks = _run_shape(num_samples, seed, chunk_size, precision)
-    check_precision(spec, precision)
+    chunk, num_chunks = _run_shape(spec, num_samples, seed, chunk_size, precision)
     first, step = processes
     mine = range(first, num_chunks, step)
     cut = chunk * num_chunks - num_samples  # rows of the last chunk past the run's end

@@ -162,6 +162,13 @@ def builtin_series(name: str) -> Series:
     )
 
 
+def _unit_scale(path: Path, key: str, unit: str) -> float:
+    """FLOP/s per unit of ``unit`` (one of :data:`UNITS`), or a one-line error naming ``key``."""
+    if unit not in UNITS:
+        raise DataError(path, key, f"unknown unit {unit!r} (expected one of {', '.join(UNITS)})")
+    return UNITS[unit]
+
+
 def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
     """A user series from a CSV with a header ``year,flops`` (decimal year, FLOP/s) and optional columns
     ``unit`` (each row's unit, one of :data:`UNITS`) and ``system`` (so a leader's repeated measurement
@@ -186,9 +193,7 @@ def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
     isystem = header.index("system") if "system" in header else None  # tells a repeat from a new measurement
     if iunit is not None and unit is not None:
         raise DataError(path, "unit", "the CSV has a unit column; drop --unit")
-    if unit is not None and unit not in UNITS:
-        raise DataError(path, "--unit", f"unknown unit {unit!r} (expected one of {', '.join(UNITS)})")
-    scale = UNITS[unit or "FLOP/s"]
+    scale = _unit_scale(path, "--unit", unit or "FLOP/s")
     years, flops, systems = [], [], []
     for n, row in enumerate(reader, start=2):
         if len(row) != len(header):
@@ -201,12 +206,7 @@ def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
             raise DataError(path, f"line {n}", "values must be finite")
         if f <= 0:
             raise DataError(path, f"line {n}", f"flops must be > 0, got {f:g}")
-        if iunit is not None:
-            if row[iunit].strip() not in UNITS:
-                raise DataError(path, f"line {n}", f"unknown unit {row[iunit]!r} (expected one of {', '.join(UNITS)})")
-            f *= UNITS[row[iunit].strip()]
-        else:
-            f *= scale
+        f *= scale if iunit is None else _unit_scale(path, f"line {n}", row[iunit].strip())
         if not YEARS[0] <= y <= YEARS[1]:
             raise DataError(path, f"line {n}", f"year {y:g} is outside {YEARS[0]}-{YEARS[1]} (electronic computers)")
         years.append(y)

@@ -432,33 +432,21 @@ def summarize_brain(
     checked = tuple(range(len(spec.classes)))  # every class's FLOP/s must be finite in every draw
     index, count = jax.process_index(), jax.process_count()
     options = {"chunk_size": chunk_size or DEFAULT_CHUNK_SIZE, "precision": precision}
-    layout, stats, arrays, pending = None, None, None, None
-
-    def fetch(take, reduced):
-        part, bad = fetch_stats(reduced, take, layout)
-        for i, b in zip(checked, bad, strict=True):
-            if b:
-                raise nonfinite_error(spec, i, int(b), take)
-        return part
-
+    layout = None
     with jax.enable_x64(precision == "float64"):
         if index != 0:  # every process takes its layout from chunk 0, which process 0 draws
             first = draw_chunk(spec, num_samples, seed, 0, **options)
             layout = layout_of(first, spec.class_names, stages, _candidates(spec.class_names, first))
         chunks = draw_chunks(spec, num_samples, seed, progress=progress, processes=(index, count), **options)
-        for start, take, chunk in chunks:
-            if layout is None:
-                layout = layout_of(chunk, spec.class_names, stages, _candidates(spec.class_names, chunk))
-            if arrays is None:
-                arrays = _device_layout(layout, chunk)
-            reduced = reduce_chunk(chunk, take, layout, checked, arrays)
-            if on_chunk is not None:
-                on_chunk(start, {name: np.asarray(v)[:take] for name, v in chunk.items()})
-            if pending is not None:  # the previous chunk's statistics, while the device works on this one
-                stats = merge(stats, fetch(*pending))
-            pending = (take, reduced)
-        if pending is not None:
-            stats = merge(stats, fetch(*pending))
+        stats, layout = _merged(
+            chunks,
+            spec.class_names,
+            stages,
+            layout,
+            checked=checked,
+            nonfinite=lambda i, bad, take: nonfinite_error(spec, i, bad, take),
+            on_chunk=on_chunk,
+        )
     if stats is None:
         stats = empty_stats(layout)
     if count > 1:
@@ -490,20 +478,52 @@ def summarize_run(ds, chunk_size: int | None = None) -> tuple[StreamStats, Layou
     names = [str(v) for v in ds.data_vars if ds[v].dims[:2] == ("chain", "draw")]
     class_names = [str(c) for c in ds["neuron_class"].values] if "neuron_class" in ds.coords else []
     stage_names = [str(c) for c in ds["stage"].values] if "stage" in ds.coords else []
-    layout, stats, arrays, pending = None, None, None, None
+    blocks = ((start, *_block(ds, names, start, min(start + chunk, n))) for start in range(0, n, chunk))
     with jax.enable_x64(True):
-        for start in range(0, n, chunk):
-            block = ds[names].isel(chain=0, draw=slice(start, min(start + chunk, n)))
-            draws = {name: jnp.asarray(block[name].values) for name in names}
-            take = len(draws["log10_brain_flops"])
-            if layout is None:
-                layout = layout_of(draws, class_names, stage_names, _candidates(class_names, draws))
-                arrays = _device_layout(layout, draws)
-            reduced = reduce_chunk(draws, take, layout, (), arrays)
-            if pending is not None:
-                stats = merge(stats, fetch_stats(pending[1], pending[0], layout)[0])
-            pending = (take, reduced)
-        stats = merge(stats, fetch_stats(pending[1], pending[0], layout)[0])
+        return _merged(blocks, class_names, stage_names)
+
+
+def _block(ds, names: list[str], start: int, stop: int) -> tuple[int, dict]:
+    """Draws ``start`` to ``stop`` of a saved run's group, on the device, with their count."""
+    block = ds[names].isel(chain=0, draw=slice(start, stop))
+    return stop - start, {name: jnp.asarray(block[name].values) for name in names}
+
+
+def _merged(
+    chunks,
+    class_names,
+    stage_names,
+    layout: Layout | None = None,
+    *,
+    checked: tuple[int, ...] = (),
+    nonfinite: Callable[[int, int, int], Exception] | None = None,
+    on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+) -> tuple[StreamStats | None, Layout | None]:
+    """Reduce ``(start, take, draws)`` chunks and merge their statistics; the layout comes from the first
+    chunk unless given. A chunk's statistics are fetched while the device reduces the next one. A class
+    in ``checked`` that is not finite in some draw raises ``nonfinite(class, bad, take)``."""
+    stats, arrays, pending = None, None, None
+
+    def fetch(take, reduced):
+        part, bad = fetch_stats(reduced, take, layout)
+        for i, b in zip(checked, bad, strict=True):
+            if b:
+                raise nonfinite(i, int(b), take)
+        return part
+
+    for start, take, draws in chunks:
+        if layout is None:
+            layout = layout_of(draws, class_names, stage_names, _candidates(class_names, draws))
+        if arrays is None:
+            arrays = _device_layout(layout, draws)
+        reduced = reduce_chunk(draws, take, layout, checked, arrays)
+        if on_chunk is not None:
+            on_chunk(start, {name: np.asarray(v)[:take] for name, v in draws.items()})
+        if pending is not None:  # the previous chunk's statistics, while the device works on this one
+            stats = merge(stats, fetch(*pending))
+        pending = (take, reduced)
+    if pending is not None:
+        stats = merge(stats, fetch(*pending))
     return stats, layout
 
 
