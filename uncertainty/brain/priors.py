@@ -739,7 +739,7 @@ class _Parser:
         if not 0.5 < 0.5 + ci / 2.0 < 1.0:
             self.fail(
                 f"{key}.ci",
-                f"{ci:g} is too close to {0 if ci < 0.5 else 1} to define an interval; use 1e-6 to 0.999999",
+                f"{ci!r} is too close to {0 if ci < 0.5 else 1} to define an interval; use 1e-6 to 0.999999",
             )
         return ci
 
