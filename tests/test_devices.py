@@ -15,8 +15,8 @@ SCRIPT = """
 import sys, jax, numpy as np
 from uncertainty.brain.engine import draw_sharding, sample_brain
 from uncertainty.brain.priors import load_priors
-d = sample_brain(load_priors(sys.argv[1]), 5000, seed=9, chunk_size=1024)
-np.savez(sys.argv[2], devices=len(jax.local_devices()), sharded=draw_sharding(1024) is not None, **d)
+d = sample_brain(load_priors(sys.argv[1]), 5000, seed=9, chunk_size=4096)
+np.savez(sys.argv[2], devices=len(jax.local_devices()), sharded=draw_sharding(4096) is not None, **d)
 """
 
 
@@ -28,8 +28,8 @@ def test_four_cpu_devices_give_the_same_draws(tmp_path):
     assert done.returncode == 0, done.stderr
     four = dict(np.load(out))
     assert int(four.pop("devices")) == 4 and bool(four.pop("sharded"))
-    assert draw_sharding(1024) is None  # this process has one CPU device
-    one = sample_brain(load_priors(PRIORS / "default.toml"), 5000, seed=9, chunk_size=1024)
+    assert draw_sharding(4096) is None  # this process has one CPU device
+    one = sample_brain(load_priors(PRIORS / "default.toml"), 5000, seed=9, chunk_size=1024)  # and another chunk
     assert one.keys() == four.keys()
     for name in one:
         if name.startswith("log10_"):

@@ -48,7 +48,7 @@ def test_valid_files_of_every_magnitude_end_in_a_table_or_one_line(tmp_path, cap
 def _check_run(tmp_path, capsys, values, precision, keep):
     path = tmp_path / "fuzz.toml"
     path.write_text("[classes.cell]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
-    argv = ["sample", str(path), "-n", "64", "--chunk-size", "64", "-q", "--precision", precision]
+    argv = ["sample", str(path), "-n", "64", "--chunk-size", "1024", "-q", "--precision", precision]
     code = main([*argv, "--keep-draws" if keep else "--no-keep-draws"])
     out, err = capsys.readouterr()
     assert "Traceback" not in err and "Warning" not in err, err

@@ -115,9 +115,12 @@ def test_summary_matches_numpy_and_mc_error():
     # iid draws: MCSE of the mean ~ sd / sqrt(N), ESS ~ N
     assert row["mcse_mean"] == pytest.approx(x.std() / math.sqrt(n), rel=0.05)
     assert 0.9 * n < row["ess_bulk"] < 1.1 * n
-    # a normal's 90% HDI is its central 90% interval
-    assert row["hdi_lo"] == pytest.approx(row["q5"], abs=0.02)
-    assert row["hdi_hi"] == pytest.approx(row["q95"], abs=0.02)
+    # a normal's 90% HDI is its central 90% interval: the shortest 90% interval of the draws is no wider
+    # than their central one and nearly as wide; its position is the flat optimum of the width, which
+    # converges slowly (n^(-1/3): seeds 2-7 put hdi_lo 0.004-0.06 from q5 at sd 1), hence the looser check
+    width = row["hdi_hi"] - row["hdi_lo"]
+    assert 0 <= (row["q95"] - row["q5"]) - width < 0.01 * x.std()
+    assert row["hdi_lo"] == pytest.approx(row["q5"], abs=0.1 * x.std())
     flops = table.loc["brain FLOP/s"]
     assert flops["median"] == pytest.approx(10 ** row["median"], rel=1e-9)
     assert table.loc["share of class cell", "median"] == pytest.approx(1.0)

@@ -100,9 +100,9 @@ def test_choice_weights_and_components():
 
 
 def test_same_seed_same_draws_other_seed_other_draws(tiny_spec):
-    a = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1000)
-    b = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1000)
-    c = sample_brain(tiny_spec, 5000, seed=8, chunk_size=1000)
+    a = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1024)
+    b = sample_brain(tiny_spec, 5000, seed=7, chunk_size=1024)
+    c = sample_brain(tiny_spec, 5000, seed=8, chunk_size=1024)
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
@@ -110,12 +110,63 @@ def test_same_seed_same_draws_other_seed_other_draws(tiny_spec):
 
 
 def test_chunks_are_prefix_stable(tiny_spec):
-    # chunk i depends only on fold_in(key(seed), i): a longer run extends a shorter one
-    short = sample_brain(tiny_spec, 2000, seed=3, chunk_size=1000)
-    longer = sample_brain(tiny_spec, 3500, seed=3, chunk_size=1000)
+    # block b depends only on fold_in(key(seed), b): a longer run extends a shorter one
+    short = sample_brain(tiny_spec, 2000, seed=3, chunk_size=1024)
+    longer = sample_brain(tiny_spec, 3500, seed=3, chunk_size=1024)
     np.testing.assert_array_equal(longer["log10_brain_flops"][:2000], short["log10_brain_flops"])
     assert longer["log10_brain_flops"].shape == (3500,)
-    assert len(np.unique(longer["log10_brain_flops"])) == 3500  # chunks are not repeats of each other
+    assert len(np.unique(longer["log10_brain_flops"])) == 3500  # blocks are not repeats of each other
+
+
+def test_the_chunk_size_changes_no_draw(tiny_spec):
+    """Draws come in blocks of BLOCK_SIZE keys, so one chunk of 8192, eight of 1024 or the default chunk
+    (a run shorter than it is one chunk of the blocks it needs) give the same draws, and a short run is
+    a prefix of a long one."""
+    from uncertainty.brain.engine import BLOCK_SIZE
+
+    assert BLOCK_SIZE == 1024
+    runs = [sample_brain(tiny_spec, 7000, seed=5, chunk_size=c) for c in (1024, 3 * 1024, 8192, None)]
+    short = sample_brain(tiny_spec, 1500, seed=5)
+    for other in runs[1:]:
+        assert other.keys() == runs[0].keys()
+        for name, value in runs[0].items():
+            if name.startswith("log10_"):  # derived sums: XLA may vectorise a longer chunk differently
+                np.testing.assert_allclose(other[name], value, rtol=1e-14, atol=0)
+            else:
+                np.testing.assert_array_equal(other[name], value)
+    for name, value in short.items():
+        np.testing.assert_allclose(value, runs[0][name][:1500], rtol=1e-14, atol=0)
+
+
+def test_chunk_size_must_be_whole_blocks(tiny_spec):
+    with pytest.raises(ValueError, match="multiple of 1024"):
+        sample_brain(tiny_spec, 100, chunk_size=1000)
+
+
+def test_default_chunk_size_follows_the_device(monkeypatch, tiny_spec):
+    """A CPU takes the fixed default; an accelerator as many whole blocks as fit in a tenth of its memory
+    (at most 2**22 draws); one that does not report its memory takes the CPU default."""
+    import jax
+
+    from uncertainty.brain import engine
+
+    class Fake:
+        def __init__(self, platform, memory):
+            self.platform, self.memory = platform, memory
+
+        def memory_stats(self):
+            return None if self.memory is None else {"bytes_limit": self.memory}
+
+    assert engine.default_chunk_size(tiny_spec) == engine.DEFAULT_CHUNK_SIZE == 32768
+    per_draw = engine.bytes_per_draw(tiny_spec)
+    for memory, expected in (
+        (80 * 2**30, 1 << 22),  # a large GPU: the cap
+        (10 * 1024 * per_draw * 37 + 5, 37 * 1024),  # room for 37 blocks and a little
+        (10 * per_draw, 1024),  # less than one block: one block
+        (None, 32768),
+    ):
+        monkeypatch.setattr(jax, "local_devices", lambda memory=memory: [Fake("gpu", memory)])
+        assert engine.default_chunk_size(tiny_spec) == expected
 
 
 def test_shapes_and_precision(tiny_spec):

@@ -102,17 +102,17 @@ def test_warm_start_fills_on_a_run_reuses_it_and_can_be_turned_off(tmp_path):
 def test_a_stale_exported_sampler_is_traced_again(tmp_path, monkeypatch):
     """An unreadable entry (truncated by a crash, or from another version) is replaced, not trusted."""
     from uncertainty import warmstart
-    from uncertainty.brain.engine import _exported_draw
+    from uncertainty.brain.engine import BLOCK_SIZE, _exported_draw
     from uncertainty.brain.priors import load_priors
 
     monkeypatch.setattr(warmstart, "_EXPORTED", tmp_path)
     spec = load_priors(PRIORS / "default.toml")
-    path = warmstart.entry(spec, 256, True)
+    path = warmstart.entry(spec, 1024, BLOCK_SIZE, True)
     path.write_bytes(b"not an exported program")
     assert warmstart.load_exported(path) is None
-    assert callable(_exported_draw(spec, 256, True))
+    assert callable(_exported_draw(spec, 1024, True))
     assert warmstart.load_exported(path) is not None  # rewritten
-    assert warmstart.entry(spec, 256, True) == path != warmstart.entry(spec, 512, True)
+    assert warmstart.entry(spec, 1024, BLOCK_SIZE, True) == path != warmstart.entry(spec, 2048, BLOCK_SIZE, True)
 
 
 def test_canonical_text_does_not_depend_on_set_order():

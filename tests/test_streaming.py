@@ -63,14 +63,35 @@ def test_merge_is_the_statistics_of_the_union():
         '[classes.syn]\nmethod = "expression"\nflops_per_second = "a * b"\n'
         "a = { lognormal = [1e14, 1e15] }\nb = { lognormal = [1, 100] }\n"
     )
-    whole, layout = summarize_brain(spec, 3000, seed=1, chunk_size=1000)
-    x = sample_brain(spec, 3000, seed=1, chunk_size=1000)["log10_brain_flops"]
+    whole, layout = summarize_brain(spec, 3000, seed=1, chunk_size=1024)
+    x = sample_brain(spec, 3000, seed=1, chunk_size=1024)["log10_brain_flops"]
     assert whole.n == 3000
     np.testing.assert_allclose(whole.mean_log[0], x.mean(), rtol=1e-12)
     np.testing.assert_allclose(whole.m2_log[0], ((x - x.mean()) ** 2).sum(), rtol=1e-9)
     np.testing.assert_allclose(whole.minimum[0], x.min()) and np.testing.assert_allclose(whole.maximum[0], x.max())
     assert whole.counts[0].sum() + whole.under[0] + whole.over[0] == 3000
     assert merge(None, whole) is whole
+
+
+def test_the_chunk_size_changes_no_statistic():
+    """The layout comes from the run's first LOOK draws whatever the chunk size (chunks smaller than it are
+    held until it is in), so a run in chunks of 16,384 has the histograms of a run in chunks of LOOK and cut points."""
+    from uncertainty.output.streaming import LOOK
+
+    spec = parse_priors(
+        '[classes.syn]\nmethod = "expression"\nflops_per_second = "a * b"\n'
+        "a = { lognormal = [1e14, 1e15] }\nb = { lognormal = [1, 100] }\n"
+    )
+    n = LOOK + 9000
+    small, small_layout = summarize_brain(spec, n, seed=6, chunk_size=16384)
+    whole, layout = summarize_brain(spec, n, seed=6, chunk_size=LOOK)  # the layout from the first chunk
+    np.testing.assert_array_equal(small_layout.lo, layout.lo)
+    np.testing.assert_array_equal(small_layout.cut_lo, layout.cut_lo)
+    np.testing.assert_array_equal(small_layout.cut_hi, layout.cut_hi)
+    assert small.n == whole.n == n
+    np.testing.assert_array_equal(small.counts, whole.counts)
+    np.testing.assert_array_equal(small.low_n, whole.low_n)
+    np.testing.assert_allclose(small.mean_log, whole.mean_log, rtol=1e-12)
 
 
 def test_quantiles_at_ten_million_draws_within_the_bound():

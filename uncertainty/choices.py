@@ -7,6 +7,7 @@ report, the presets) import them from this module, so the two never drift apart.
 from __future__ import annotations
 
 __all__ = [
+    "BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MODEL",
     "FORECAST_MODELS",
@@ -19,7 +20,8 @@ __all__ = [
 ]
 
 FORMATS = ("table", "markdown", "json", "csv")  # report output formats
-DEFAULT_CHUNK_SIZE = 1 << 17  # draws per jitted chunk
+BLOCK_SIZE = 1 << 10  # draws per PRNG key: a chunk is a whole number of blocks, block b keyed fold_in(key(seed), b)
+DEFAULT_CHUNK_SIZE = 1 << 15  # draws per jitted chunk on a CPU (fastest of 2**14-2**18 here) (accelerators: engine.default_chunk_size)
 PRECISIONS = ("float64", "float32")
 UNITS = ("FLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s", "EFLOP/s")  # of a growth CSV (growth.history.UNITS)
 GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")

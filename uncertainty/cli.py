@@ -61,6 +61,16 @@ def _horizon(text: str) -> float:
 
 
 _positive_int = _count(1)
+
+
+def _chunk_size(text: str) -> int:
+    from .choices import BLOCK_SIZE
+
+    value = _count(BLOCK_SIZE)(text)
+    if value % BLOCK_SIZE:
+        raise argparse.ArgumentTypeError(f"must be a multiple of {BLOCK_SIZE} (the draws come in blocks), got {text}")
+    return value
+
 _samples = _count(10)  # ArviZ's ESS and MCSE need a few draws
 
 
@@ -91,6 +101,7 @@ def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .choices import (
+        BLOCK_SIZE,
         DEFAULT_CHUNK_SIZE,
         DEFAULT_MODEL,
         FORECAST_MODELS,
@@ -120,9 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(s, default_samples=1_000_000)
     s.add_argument(
         "--chunk-size",
-        type=_positive_int,
-        default=DEFAULT_CHUNK_SIZE,
-        help=f"draws per jitted chunk (default {DEFAULT_CHUNK_SIZE})",
+        type=_chunk_size,
+        default=None,
+        help=f"draws per jitted chunk, a multiple of {BLOCK_SIZE} (default {DEFAULT_CHUNK_SIZE} on a CPU, more on a "
+        "GPU by its memory); it changes the speed and memory, not the draws",
     )
     s.add_argument("--precision", choices=PRECISIONS, default="float64", help="floating-point type (default float64)")
     s.add_argument(
@@ -358,7 +370,9 @@ def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
     from .output.provenance import run_attrs
 
-    chunk = min(args.chunk_size, args.samples)
+    from .brain.engine import chunk_of
+
+    chunk = chunk_of(spec, args.samples, args.chunk_size)
     return run_attrs(spec, seed=args.seed, num_samples=args.samples, chunk_size=chunk, precision=args.precision)
 
 

@@ -1,14 +1,16 @@
 """Seeded, chunked, jitted Monte Carlo sampling of the brain model.
 
-A run of ``num_samples`` draws is processed in chunks of ``chunk_size``; the
-key of chunk ``i`` is ``fold_in(key(seed), i)``, so a chunk's draws depend only
-on the seed, the chunk size and its index. Every chunk has the same shape, so
-the model is traced and compiled once; the last chunk is cut to length. With
-several local devices (GPUs, or CPU devices forced with
-``XLA_FLAGS=--xla_force_host_platform_device_count=N``) each chunk is sharded
-along its draw axis. The random draws are bit-identical whatever the number of
-devices; derived log10 FLOP/s may differ in the last bit, because XLA compiles
-the arithmetic for each device count.
+Draws are made in blocks of ``BLOCK_SIZE`` (1024): block ``b`` of a run is keyed
+``fold_in(key(seed), b)``, so draw ``n`` depends only on the seed and ``n``. A run is
+processed in chunks of a whole number of blocks (``chunk_size``; by default 32768 on a
+CPU and more on an accelerator, from its memory: :func:`default_chunk_size`); the chunk
+size changes how much is drawn at once, never which draws, and a shorter run is a
+prefix of a longer one. Every chunk has the same shape, so the model is traced and
+compiled once; the last chunk is cut to length. With several local devices (GPUs, or
+CPU devices forced with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``) each
+chunk's blocks are sharded over them. The random draws are bit-identical whatever the
+number of devices; derived log10 FLOP/s may differ in the last bit, because XLA
+compiles the arithmetic for each device count.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from ..choices import DEFAULT_CHUNK_SIZE, PRECISIONS
+from ..choices import BLOCK_SIZE, DEFAULT_CHUNK_SIZE, PRECISIONS
 from ..errors import InputError, PriorError
 from .priors import Choice, Point, Prior, PriorSpec
 
 __all__ = [
+    "BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
+    "default_chunk_size",
+    "chunk_of",
     "PRECISIONS",
     "sample_brain",
     "draw_chunks",
@@ -53,24 +58,23 @@ def _draw_sites(model: Callable[[], None], key: jax.Array) -> dict[str, jax.Arra
     }
 
 
-_COMPILED: dict[tuple, Callable[[jax.Array], dict[str, jax.Array]]] = {}
+_COMPILED: dict[tuple, Callable[[jax.Array, int], dict[str, jax.Array]]] = {}
 
 
 def draw_sharding(chunk: int) -> NamedSharding | None:
-    """How a chunk's draws are split over the local devices: along the draw axis, when there are
-    several devices and they divide the chunk; ``None`` (one device) otherwise.
-
-    JAX's partitionable threefry PRNG makes the draws the same however they are split.
-    """
+    """How a chunk's draws are split over the local devices: along the draw axis, a whole number of
+    blocks per device, when there are several devices and they divide the chunk's blocks; ``None``
+    (one device) otherwise."""
     devices = jax.local_devices()
-    if len(devices) < 2 or chunk % len(devices):
+    if len(devices) < 2 or (chunk // BLOCK_SIZE) % len(devices):
         return None
     return NamedSharding(Mesh(np.array(devices), ("draw",)), PartitionSpec("draw"))
 
 
-def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array], dict[str, jax.Array]]:
-    """The jitted chunk sampler of a prior spec, cached so repeated runs compile once (and, with the warm
-    start on, exported so that later processes skip NumPyro and the tracing: :mod:`uncertainty.warmstart`)."""
+def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array, int], dict[str, jax.Array]]:
+    """The jitted chunk sampler of a prior spec, ``draw(root_key, chunk_index)``, cached so repeated runs
+    compile once (and, with the warm start on, exported so that later processes skip NumPyro and the
+    tracing: :mod:`uncertainty.warmstart`)."""
     sharding = draw_sharding(chunk)
     key = (repr(spec), chunk, x64, sharding)  # the repr holds every field of the (frozen) spec
     if key not in _COMPILED:
@@ -82,17 +86,31 @@ def _compiled_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
     return _COMPILED[key]
 
 
-def _traced_draw(spec: PriorSpec, chunk: int, sharding=None) -> Callable[[jax.Array], dict[str, jax.Array]]:
+def _chunk_sampler(spec: PriorSpec, chunk: int) -> Callable[[jax.Array, jax.Array], dict[str, jax.Array]]:
+    """``draw(root_key, chunk_index)``: the chunk's blocks, each keyed ``fold_in(root_key, block)`` and drawn
+    by the model over a plate of ``BLOCK_SIZE`` draws (vmapped over the blocks), laid end to end."""
     from .model import brain_model
 
-    return jax.jit(partial(_draw_sites, partial(brain_model, spec, chunk)), out_shardings=sharding)
+    blocks = chunk // BLOCK_SIZE
+    block = partial(_draw_sites, partial(brain_model, spec, BLOCK_SIZE))
+
+    def draw(root: jax.Array, index: jax.Array) -> dict[str, jax.Array]:
+        first = jax.numpy.asarray(index, dtype=np.uint32) * np.uint32(blocks)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(root, first + np.arange(blocks, dtype=np.uint32))
+        return {name: v.reshape(chunk, *v.shape[2:]) for name, v in jax.vmap(block)(keys).items()}
+
+    return draw
 
 
-def _exported_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array], dict[str, jax.Array]] | None:
+def _traced_draw(spec: PriorSpec, chunk: int, sharding=None) -> Callable[[jax.Array, int], dict[str, jax.Array]]:
+    return jax.jit(_chunk_sampler(spec, chunk), out_shardings=sharding)
+
+
+def _exported_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Array, int], dict[str, jax.Array]] | None:
     """The sampler from the warm-start cache (exported there on first use); ``None`` when the cache is off."""
     from .. import warmstart
 
-    path = warmstart.entry(spec, chunk, x64)
+    path = warmstart.entry(spec, chunk, BLOCK_SIZE, x64)
     if path is None:
         return None
     exported = warmstart.load_exported(path)
@@ -100,9 +118,28 @@ def _exported_draw(spec: PriorSpec, chunk: int, x64: bool) -> Callable[[jax.Arra
         from jax import export
 
         key = jax.random.key(0)
-        exported = export.export(_traced_draw(spec, chunk))(jax.ShapeDtypeStruct(key.shape, key.dtype))
+        index = jax.ShapeDtypeStruct((), np.uint32)
+        exported = export.export(_traced_draw(spec, chunk))(jax.ShapeDtypeStruct(key.shape, key.dtype), index)
         warmstart.save_exported(path, exported)
     return jax.jit(exported.call)
+
+
+def default_chunk_size(spec: PriorSpec | None = None) -> int:
+    """Draws per chunk when none is asked for: ``DEFAULT_CHUNK_SIZE`` (32768) on a CPU; on an accelerator,
+    as many whole blocks as fit in a tenth of its memory (a chunk's draws, by :func:`bytes_per_draw`), at
+    most 2**22. The draws do not depend on it (see the module's docstring)."""
+    device = jax.local_devices()[0]
+    if device.platform == "cpu":
+        return DEFAULT_CHUNK_SIZE
+    try:
+        memory = int((device.memory_stats() or {}).get("bytes_limit", 0))
+    except Exception:  # not every backend tells
+        memory = 0
+    if memory <= 0:
+        return DEFAULT_CHUNK_SIZE
+    per_draw = bytes_per_draw(spec) if spec is not None else 2048
+    blocks = max(1, min(memory // 10 // per_draw, 1 << 22) // BLOCK_SIZE)
+    return int(blocks * BLOCK_SIZE)
 
 
 def bytes_per_draw(spec: PriorSpec) -> int:
@@ -137,18 +174,29 @@ def check_memory(spec: PriorSpec, num_samples: int) -> None:
         )
 
 
-def _run_shape(spec: PriorSpec, num_samples: int, seed: int, chunk_size: int, precision: str) -> tuple[int, int]:
+def _run_shape(spec: PriorSpec, num_samples: int, seed: int, chunk_size: int | None, precision: str) -> tuple[int, int]:
     """A run's chunk size and number of chunks, after checking its arguments (the precision against the
-    spec's values: :func:`check_precision`)."""
+    spec's values: :func:`check_precision`). A run shorter than a chunk is one chunk of the blocks it needs."""
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if -(-num_samples // BLOCK_SIZE) > 2**32:
+        raise ValueError(f"num_samples must be at most {BLOCK_SIZE * 2**32:g}, got {num_samples:g}")
+    chunk = chunk_of(spec, num_samples, chunk_size)
     check_precision(spec, precision)
-    chunk = min(chunk_size, num_samples)
     return chunk, -(-num_samples // chunk)
+
+
+def chunk_of(spec: PriorSpec, num_samples: int, chunk_size: int | None = None) -> int:
+    """The chunk a run of ``num_samples`` draws uses: ``chunk_size`` (a multiple of ``BLOCK_SIZE``; by
+    default :func:`default_chunk_size`), or the blocks it needs when that is fewer."""
+    chunk_size = default_chunk_size(spec) if chunk_size is None else chunk_size
+    if chunk_size < 1 or chunk_size % BLOCK_SIZE:
+        raise ValueError(f"chunk_size must be a positive multiple of {BLOCK_SIZE}, got {chunk_size}")
+    return min(chunk_size, -(-num_samples // BLOCK_SIZE) * BLOCK_SIZE)
 
 
 def draw_chunk(
@@ -157,13 +205,13 @@ def draw_chunk(
     seed: int,
     index: int,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     precision: str = "float64",
 ) -> dict[str, jax.Array]:
     """Chunk ``index`` of a run, alone (device arrays of the full chunk size), as :func:`draw_chunks` draws it."""
     chunk, _ = _run_shape(spec, num_samples, seed, chunk_size, precision)
     with jax.enable_x64(precision == "float64"):
-        return _compiled_draw(spec, chunk, precision == "float64")(jax.random.fold_in(jax.random.key(seed), index))
+        return _compiled_draw(spec, chunk, precision == "float64")(jax.random.key(seed), np.uint32(index))
 
 
 def draw_chunks(
@@ -171,7 +219,7 @@ def draw_chunks(
     num_samples: int,
     seed: int = 0,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     precision: str = "float64",
     progress: bool = False,
     processes: tuple[int, int] = (0, 1),
@@ -180,6 +228,7 @@ def draw_chunks(
     first ``take`` belong to the run (the last chunk is cut). The next chunk is dispatched before a
     chunk is handed out, so the device draws it while the caller fetches or reduces this one.
     Runs inside ``jax.enable_x64`` of the precision; a progress bar with ETA when ``progress``.
+    ``chunk_size``: a multiple of ``BLOCK_SIZE``, by default :func:`default_chunk_size`.
 
     ``processes = (p, P)``: only chunks ``p, p + P, p + 2P, ...`` (process ``p`` of ``P`` in a
     multi-process run); a chunk's draws depend on its index, not on who draws it."""
@@ -192,11 +241,11 @@ def draw_chunks(
         draw = _compiled_draw(spec, chunk, precision == "float64")
         root = jax.random.key(seed)
         with tqdm(total=total, unit="draw", unit_scale=True, disable=not progress, leave=False) as bar:
-            pending = draw(jax.random.fold_in(root, mine[0])) if len(mine) else None
+            pending = draw(root, np.uint32(mine[0])) if len(mine) else None
             for j, i in enumerate(mine):
                 current = pending
                 if j + 1 < len(mine):
-                    pending = draw(jax.random.fold_in(root, mine[j + 1]))  # asynchronous: runs while the caller works
+                    pending = draw(root, np.uint32(mine[j + 1]))  # asynchronous: runs while the caller works
                 start = i * chunk
                 take = min(chunk, num_samples - start)
                 yield start, take, current
@@ -208,7 +257,7 @@ def sample_brain(
     num_samples: int,
     seed: int = 0,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     precision: str = "float64",
     progress: bool = False,
 ) -> dict[str, np.ndarray]:

@@ -5,12 +5,12 @@ Every chunk of draws is reduced on the device to a few fixed-size arrays, which 
 - moments of each reported quantity, in log10 and in linear units (count, mean, M2; Chan et al.'s
   pairwise merge), and its exact minimum and maximum;
 - a histogram of its log10 values, bin width :data:`BIN_WIDTH` (0.001 decade) over a range found
-  from the first chunk, widened by :data:`MARGIN` decades each side, with exact counts below and
-  above the range;
+  from the run's first :data:`LOOK` draws (131,072, whatever the chunk size), widened by
+  :data:`MARGIN` decades each side, with exact counts below and above the range;
 - for the sensitivity table, per stochastic parameter, the sum and count of log10 brain FLOP/s
   over the draws where the parameter lies in its lowest or highest 10%. The cut points are the
-  first chunk's 10% and 90% quantiles of the parameter (the tails hold 10% of the draws up to the
-  first chunk's sampling error, about 0.001 for 131,072 draws).
+  10% and 90% quantiles of the parameter in the first :data:`LOOK` draws (the tails hold 10% of
+  the draws up to their sampling error, about 0.001).
 
 Quantiles and the 90% HDI come from the histogram: a quantile is interpolated linearly inside its
 bin, so it lies within one bin width (0.001 decade: 0.23% in linear units) of the exact sample
@@ -23,10 +23,11 @@ the quantiles at ``p -+ sqrt(p (1 - p) / n)``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BIN_WIDTH",
     "MARGIN",
+    "LOOK",
     "Layout",
     "StreamStats",
     "chunk_stats",
@@ -54,7 +56,8 @@ __all__ = [
 ]
 
 BIN_WIDTH = 0.001  # decades per histogram bin
-MARGIN = 2.0  # decades added below and above the first chunk's range
+MARGIN = 2.0  # decades added below and above the range of the first draws
+LOOK = 1 << 17  # the first draws of a run that set its layout (histogram ranges, sensitivity cut points)
 TAIL = 0.1  # the sensitivity table's tails
 COMPLEMENT = "1 - "  # label prefix of the log10(1 - share) histograms
 
@@ -121,30 +124,35 @@ def _stack(draws: dict, names: tuple[str, ...], like: jnp.ndarray) -> jnp.ndarra
     return jnp.stack([jnp.asarray(draws[p], dtype=like.dtype) for p in names], axis=-1)
 
 
-@jax.jit
-def _first_look(draws: dict):
-    """What the layout needs from the first chunk: each quantity's finite min and max (inf where none)."""
-    x = _log10_columns(draws)
+@partial(jax.jit, static_argnames="rows")
+def _first_look(draws: dict, rows: int):
+    """What the layout needs from a chunk's first ``rows`` draws: each quantity's finite min and max (inf
+    where none)."""
+    x = _log10_columns({name: v[:rows] for name, v in draws.items()})
     finite = jnp.isfinite(x)
     return jnp.min(jnp.where(finite, x, jnp.inf), axis=0), jnp.max(jnp.where(finite, x, -jnp.inf), axis=0)
 
 
-def layout_of(first: dict, class_names, stage_names, candidates: tuple[str, ...]) -> Layout:
-    """The layout of a run, from its first chunk of draws (a dict of device arrays): the histogram ranges
-    and, of the ``candidates``, the parameters that vary, with their tails' cut points (the chunk's 10% and
-    90% quantiles)."""
-    labels = quantity_labels(first, class_names, stage_names)
-    lo, hi = (np.asarray(a, dtype=np.float64) for a in _first_look(first))
+def layout_of(first, class_names, stage_names, candidates: tuple[str, ...]) -> Layout:
+    """The layout of a run, from its first :data:`LOOK` draws (whatever the chunk size): ``first`` is a
+    list of ``(rows, draws)``, the first ``rows`` of each chunk's draws (a dict of device arrays; or one
+    such dict, all of it). It gives the histogram ranges and, of the ``candidates``, the parameters that
+    vary, with their tails' cut points (those draws' 10% and 90% quantiles)."""
+    if isinstance(first, dict):
+        first = [(len(first["log10_brain_flops"]), first)]
+    labels = quantity_labels(first[0][1], class_names, stage_names)
+    looks = [[np.asarray(a, dtype=np.float64) for a in _first_look(draws, rows)] for rows, draws in first]
+    lo, hi = np.min([a for a, _ in looks], axis=0), np.max([b for _, b in looks], axis=0)
     hi_data = np.where(np.isfinite(hi), hi, np.nan)
     none = ~np.isfinite(lo)  # a column with no finite value (a share of exactly 0 or 1)
     lo = np.where(none, -1.0, np.floor(np.where(none, 0.0, lo))) - MARGIN
     hi = np.where(none, 0.0, np.ceil(np.where(none, 0.0, hi))) + MARGIN
     offset = np.nan_to_num(np.ceil(hi_data))  # log10 units that keep the linear moments in range: each
-    # 10**(x - offset) is at most 1 in the first chunk, so a spread of hundreds of decades cannot overflow
+    # 10**(x - offset) is at most 1 in the first draws, so a spread of hundreds of decades cannot overflow
     bins = int(np.ceil(np.max(hi - lo) / BIN_WIDTH))
     parameters, cuts = [], []
     for name in candidates:
-        values = np.asarray(first[name], dtype=np.float64)
+        values = np.concatenate([np.asarray(draws[name], dtype=np.float64)[:rows] for rows, draws in first])
         if np.ptp(values) > 0:
             parameters.append(name)
             cuts.append(np.quantile(values, [TAIL, 1 - TAIL]))
@@ -173,7 +181,7 @@ def _reduce(draws: dict, lo, offset, cut_lo, cut_hi, *, take: int, bins: int, pa
     mean_lin, m2_lin = _moments(jnp.exp((x - offset) * math.log(10.0)))
     # the tails' sums of log10 brain FLOP/s as products with 0/1 masks (a column-wise masked sum is
     # several times slower on a CPU), in float32 (twice as fast again): exact counts below 2**24 draws
-    # per chunk, sums of terms centred on the first chunk's mean within about 1e-6 decade; a draw within
+    # per chunk, sums of terms offset by the first draws' maximum within about 1e-6 decade; a draw within
     # float32's rounding (1e-7 relative) of a cut point may fall on either side of it
     y = (x[:, 0] - offset[0]).astype(jnp.float32)
     params = _stack(draws, parameters, y)
@@ -417,7 +425,7 @@ def summarize_brain(
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[StreamStats, Layout]:
     """Draw ``num_samples`` draws of ``spec`` chunk by chunk (the same draws as
-    :func:`uncertainty.brain.engine.sample_brain` with the same seed and chunk size) and keep only
+    :func:`uncertainty.brain.engine.sample_brain` with the same seed) and keep only
     their merged statistics: memory O(chunk), whatever ``num_samples``. ``on_chunk(start, draws)``
     receives each chunk's draws on the host (cut to the run), e.g. to write them to disk.
 
@@ -425,18 +433,23 @@ def summarize_brain(
     and the processes' statistics are gathered and merged, so every process returns the statistics of
     all the draws: the same histograms (hence quantiles and HDI) as one process, and the same moments up
     to the order of floating-point sums."""
-    from ..brain.engine import DEFAULT_CHUNK_SIZE, check_magnitude, draw_chunk, draw_chunks, nonfinite_error
+    from ..brain.engine import check_magnitude, chunk_of, draw_chunk, draw_chunks, nonfinite_error
     from ..brain.sites import has_stages
 
     stages = spec.convention.stages if has_stages(spec) else ()
     checked = tuple(range(len(spec.classes)))  # every class's FLOP/s must be finite in every draw
     index, count = jax.process_index(), jax.process_count()
-    options = {"chunk_size": chunk_size or DEFAULT_CHUNK_SIZE, "precision": precision}
+    options = {"chunk_size": chunk_size, "precision": precision}
     layout = None
     with jax.enable_x64(precision == "float64"):
-        if index != 0:  # every process takes its layout from chunk 0, which process 0 draws
-            first = draw_chunk(spec, num_samples, seed, 0, **options)
-            layout = layout_of(first, spec.class_names, stages, _candidates(spec.class_names, first))
+        if count > 1:  # every process takes its layout from the run's first draws, drawn alone
+            chunk = chunk_of(spec, num_samples, chunk_size)
+            firsts = (
+                (i * chunk, min(chunk, num_samples - i * chunk), draw_chunk(spec, num_samples, seed, i, **options))
+                for i in range(-(-min(num_samples, LOOK) // chunk))
+            )
+            looked, _ = _look(firsts)
+            layout = layout_of(looked, spec.class_names, stages, _candidates(spec.class_names, looked[0][1]))
         chunks = draw_chunks(spec, num_samples, seed, progress=progress, processes=(index, count), **options)
         stats, layout = _merged(
             chunks,
@@ -499,9 +512,10 @@ def _merged(
     nonfinite: Callable[[int, int, int], Exception] | None = None,
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[StreamStats | None, Layout | None]:
-    """Reduce ``(start, take, draws)`` chunks and merge their statistics; the layout comes from the first
-    chunk unless given. A chunk's statistics are fetched while the device reduces the next one. A class
-    in ``checked`` that is not finite in some draw raises ``nonfinite(class, bad, take)``."""
+    """Reduce ``(start, take, draws)`` chunks and merge their statistics; the layout comes from the run's
+    first :data:`LOOK` draws unless given (chunks are held until they are in). A chunk's statistics are
+    fetched while the device reduces the next one. A class in ``checked`` that is not finite in some draw
+    raises ``nonfinite(class, bad, take)``."""
     stats, arrays, pending = None, None, None
 
     def fetch(take, reduced):
@@ -511,9 +525,11 @@ def _merged(
                 raise nonfinite(i, int(b), take)
         return part
 
+    if layout is None:
+        looked, chunks = _look(chunks)
+        if looked:
+            layout = layout_of(looked, class_names, stage_names, _candidates(class_names, looked[0][1]))
     for start, take, draws in chunks:
-        if layout is None:
-            layout = layout_of(draws, class_names, stage_names, _candidates(class_names, draws))
         if arrays is None:
             arrays = _device_layout(layout, draws)
         reduced = reduce_chunk(draws, take, layout, checked, arrays)
@@ -525,6 +541,21 @@ def _merged(
     if pending is not None:
         stats = merge(stats, fetch(*pending))
     return stats, layout
+
+
+def _look(chunks) -> tuple[list[tuple[int, dict]], Iterator]:
+    """Take ``(start, take, draws)`` chunks until the run's first :data:`LOOK` draws are in: those draws, as
+    ``(rows, draws)`` for :func:`layout_of`, and all the chunks again (the ones taken first)."""
+    chunks, held, looked, seen = iter(chunks), [], [], 0
+    while seen < LOOK:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        held.append(chunk)
+        rows = min(chunk[1], LOOK - seen)
+        looked.append((rows, chunk[2]))
+        seen += rows
+    return looked, itertools.chain(held, chunks)
 
 
 def _gather(stats: StreamStats) -> StreamStats:
@@ -602,5 +633,5 @@ def summary_sections(stats: StreamStats, layout: Layout) -> list:
     sections = [Section("brain FLOP/s", summary_table(stats, layout), note=f"{note}\n{INTERVALS_NOTE}")]
     table = sensitivity_table(stats, layout)
     if table is not None:
-        sections.append(sensitivity_section(table, " (cut points from the first chunk)"))
+        sections.append(sensitivity_section(table, f" (cut points from the first {min(stats.n, LOOK):,} draws)"))
     return sections
