@@ -21,7 +21,7 @@ __all__ = [
 
 FORMATS = ("table", "markdown", "json", "csv")  # report output formats
 BLOCK_SIZE = 1 << 10  # draws per PRNG key: a chunk is a whole number of blocks, block b keyed fold_in(key(seed), b)
-DEFAULT_CHUNK_SIZE = 1 << 15  # draws per jitted chunk on a CPU (fastest of 2**14-2**18 here) (accelerators: engine.default_chunk_size)
+DEFAULT_CHUNK_SIZE = 1 << 15  # draws per chunk on a CPU, the fastest of 2**14-2**18 here (GPUs: default_chunk_size)
 PRECISIONS = ("float64", "float32")
 UNITS = ("FLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s", "EFLOP/s")  # of a growth CSV (growth.history.UNITS)
 GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")

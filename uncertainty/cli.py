@@ -71,6 +71,7 @@ def _chunk_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a multiple of {BLOCK_SIZE} (the draws come in blocks), got {text}")
     return value
 
+
 _samples = _count(10)  # ArviZ's ESS and MCSE need a few draws
 
 
@@ -368,9 +369,8 @@ def _status(args: argparse.Namespace, text: str, *, always: bool = False) -> Non
 
 def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
-    from .output.provenance import run_attrs
-
     from .brain.engine import chunk_of
+    from .output.provenance import run_attrs
 
     chunk = chunk_of(spec, args.samples, args.chunk_size)
     return run_attrs(spec, seed=args.seed, num_samples=args.samples, chunk_size=chunk, precision=args.precision)
