@@ -3,6 +3,7 @@
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,7 +24,9 @@ def test_crossover_scenario_reproduces_the_article(capsys):
 def test_crossover_fit_save_and_report(tmp_path, capsys):
     run = tmp_path / "cross.nc"
     assert main(["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--out", str(run)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "growth fit: max R-hat" in out
+    assert ("NOT CONVERGED" in out) == ("warning: growth fit" in err)  # the verdict on stderr too, when it fails
     for text in (
         "crossover year:",
         "p none by 2300",
@@ -71,6 +74,39 @@ def test_crossover_user_csv(tmp_path, capsys):
     ]
     assert main([*args, "--model", "linear"]) == 0
     assert "crossover year:" in capsys.readouterr().out
+
+
+def test_data_already_past_a_brain_draw_cross_it_by_that_list(tmp_path, capsys):
+    """A leader that already exceeds a brain draw has crossed it: that draw's crossover year is no later
+    than the first list at or above it (the path's past is the observed history)."""
+    from uncertainty.output.io import load_run
+
+    years = np.arange(2000, 2021)
+    log2 = 50 + 1.0 * (years - 2000)  # 2^50 (1.1e15) in 2000 to 2^70 (1.2e21) in 2020: past most brain draws
+    csv = tmp_path / "fast.csv"
+    csv.write_text("year,flops\n" + "\n".join(f"{y},{2.0**v:.17g}" for y, v in zip(years, log2, strict=True)))
+    run = tmp_path / "fast.nc"
+    argv = ["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--series", str(csv), "--no-compare"]
+    assert main([*argv, "--model", "linear", "--out", str(run)]) == 0
+    capsys.readouterr()
+    post = load_run(run).posterior
+    brain = post["log10_brain_flops"].values.ravel() * np.log2(10.0)
+    crossed = post["crossover_year"].values.ravel()
+    past = brain <= log2[-1]
+    assert 0.5 < past.mean() < 1.0  # both kinds of draw are there
+    first_list = np.array([years[np.argmax(log2 >= b)] for b in brain[past]])
+    assert np.all(crossed[past] <= first_list + 1e-9)
+    assert np.all(crossed[~past] > years[-1])
+
+
+def test_paths_that_would_not_fit_in_memory_are_refused_before_the_fit(monkeypatch, capsys):
+    from uncertainty.brain import engine
+
+    monkeypatch.setattr(engine, "physical_memory", lambda: 2**30)
+    assert main(["crossover", str(PRIORS / "default.toml"), "--samples", "20000", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --samples: 20000 draws of paths") and "at most about" in err
+    assert len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -122,3 +158,16 @@ def test_horizon_must_be_a_year_from_2100(horizon, capsys):
         main(["crossover", str(PRIORS / "default.toml"), "--horizon", horizon])
     assert exc.value.code == 2
     assert "--horizon" in capsys.readouterr().err
+
+
+def test_growth_convergence_verdict():
+    """R-hat <= 1.01 and bulk ESS >= 400 (the evidence's NUTS rule), else NOT CONVERGED."""
+    from uncertainty.output.report import growth_convergence
+
+    good = pd.DataFrame({"r_hat": [1.0, 1.004], "ess_bulk": [900.0, 1200.0]}, index=["slope", "level"])
+    ok, line = growth_convergence(good)
+    assert ok and line == "growth fit: max R-hat 1.004, smallest bulk ESS 900: converged"
+    for r_hat, ess in ((1.02, 900.0), (1.0, 399.0)):
+        bad = pd.DataFrame({"r_hat": [1.0, r_hat], "ess_bulk": [900.0, ess]}, index=["slope", "level"])
+        ok, line = growth_convergence(bad)
+        assert not ok and "NOT CONVERGED" in line

@@ -456,6 +456,11 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         from .brain.evidence import diagnosis_of
 
         print(f"brain FLOP/s conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})", file=sys.stderr)
+    from .output.report import growth_warning
+
+    warning = growth_warning(idata)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     return _print_and_save(idata, args)
 
 

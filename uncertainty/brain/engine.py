@@ -42,6 +42,7 @@ __all__ = [
     "check_precision",
     "check_magnitude",
     "check_memory",
+    "physical_memory",
     "bytes_per_draw",
     "draw_sharding",
 ]
@@ -158,12 +159,19 @@ def bytes_per_draw(spec: PriorSpec) -> int:
     return 8 * 3 * (stochastic + 2 * derived)  # float64, about three live copies; report quantities
 
 
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (``None`` where the platform does not tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def check_memory(spec: PriorSpec, num_samples: int) -> None:
     """Refuse, before any work, a run whose draws would not fit in this machine's memory."""
     need = bytes_per_draw(spec) * num_samples
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not every platform tells
+    have = physical_memory()
+    if have is None:
         return
     if need > 0.8 * have:
         raise InputError(

@@ -33,6 +33,8 @@ __all__ = [
     "summary",
     "crossover_summary",
     "growth_summary",
+    "growth_convergence",
+    "growth_warning",
     "comparison_summary",
     "backtest_summary",
     "sensitivity",
@@ -226,6 +228,29 @@ def growth_summary(idata: az.InferenceData) -> pd.DataFrame:
     columns = ("median", "mean", "sd", "hdi_lo", "hdi_hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
     keep = [c for c in columns if c in table]
     return table[keep]
+
+
+def growth_convergence(table: pd.DataFrame) -> tuple[bool, str]:
+    """Whether the growth fit's chains converged (largest R-hat <= 1.01, smallest bulk ESS >= 400, the
+    evidence's rule), and a line saying so: the crossover years rest on it."""
+    from ..brain.evidence import reliable_nuts
+
+    if "r_hat" not in table or table.empty:
+        return True, ""
+    rhat, ess = float(table["r_hat"].max()), float(table["ess_bulk"].min())
+    ok = reliable_nuts(rhat, ess)
+    said = "converged"
+    if not ok:
+        said = "NOT CONVERGED: its crossover years are not to be trusted (raise --warmup or --samples)"
+    return ok, f"growth fit: max R-hat {rhat:.3f}, smallest bulk ESS {ess:.0f}: {said}"
+
+
+def growth_warning(idata: az.InferenceData) -> str | None:
+    """The warning line of a crossover run whose growth fit did not converge (``None`` when it did, or has none)."""
+    if run_group(idata) != "posterior" or "sample_stats" not in idata.groups():
+        return None
+    ok, line = growth_convergence(growth_summary(idata))
+    return None if ok else f"warning: {line}"
 
 
 def scenario_summary(idata: az.InferenceData) -> pd.DataFrame | None:
@@ -479,8 +504,10 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
             sections.append(Section("growth scenario", growth))
         return sections
     n_div = divergences(idata)
+    growth = growth_summary(idata)
     note = "" if n_div is None else f"NUTS divergences: {n_div}"
-    sections.append(Section("growth model", growth_summary(idata), index_name="parameter", note=note))
+    note = "\n".join(line for line in (note, growth_convergence(growth)[1]) if line)
+    sections.append(Section("growth model", growth, index_name="parameter", note=note))
     compared = comparison_summary(idata)
     if compared is not None:
         sections.append(Section("model comparison (LOO)", compared[0], index_name="model", note=compared[1]))
