@@ -92,3 +92,42 @@ def test_parameters_float32_cannot_hold_are_stored_in_float64(tmp_path, capsys):
     stored = load_run(out).prior["cell_synapses"]
     assert stored.dtype == np.float64 and np.all(np.isfinite(stored.values))
     assert load_run(out).prior["cell_rate"].dtype == np.float32  # values float32 holds stay float32
+
+
+def test_a_run_written_chunk_by_chunk_keeps_float32_only_with_room_to_spare(tmp_path):
+    """The writer picks each site's type from the first chunk: float32 only with 6 decades to spare, and a
+    later chunk that float32 still cannot hold stops in one error naming the site (never a silent inf), the
+    temporary file removed."""
+    from uncertainty.brain.priors import parse_priors
+    from uncertainty.errors import OutputError
+    from uncertainty.output.io import RunWriter, load_run, run_attrs
+
+    spec = parse_priors("[classes.syn]\nmethod = 'expression'\nflops_per_second = 'a * b'\na = 2\nb = 3\n", "t.toml")
+    n = 4
+
+    def chunk(a, b):
+        return {
+            "syn_a": np.full(2, a),
+            "syn_b": np.full(2, b),
+            "log10_brain_flops": np.full(2, 1.0),
+            "log10_class_flops": np.ones((2, 1)),
+        }
+
+    out = tmp_path / "run.nc"
+    with RunWriter(out, False, spec, run_attrs(spec, seed=0, num_samples=n), n) as writer:
+        writer.add(0, chunk(1e33, 5.0))  # float32 holds 1e33, but not 1e33 * 1e6
+        writer.add(2, chunk(3e38 * 10, 6.0))
+        writer.close()
+    prior = load_run(out).prior
+    assert prior["syn_a"].dtype == np.float64 and prior["syn_a"].values[0, -1] == 3e39
+    assert prior["syn_b"].dtype == np.float32
+
+    out2 = tmp_path / "run2.nc"
+    attrs = run_attrs(spec, seed=0, num_samples=n)
+    with (
+        pytest.raises(OutputError, match="syn_b: draws of syn_b left float32's range"),
+        RunWriter(out2, False, spec, attrs, n) as writer,
+    ):
+        writer.add(0, chunk(1.0, 5.0))
+        writer.add(2, chunk(1.0, 1e300))
+    assert not out2.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -437,7 +437,6 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         check_output_path(args.out, args.force)
     check_memory(spec, args.samples)
     defaults = ForecastOptions()
-    _check_series(args.series or defaults.series, args.unit)
     options = ForecastOptions(
         series=args.series or defaults.series,
         unit=args.unit,
@@ -450,6 +449,8 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         compare=not args.no_compare,
         progress=not args.quiet and sys.stderr.isatty(),
     )
+    if args.model != "scenario":  # the data models: every check of the data before the fit
+        _check_series(options.series, args.unit, options)
     idata = forecast(spec, args.seed, options)
     attrs = idata[next(iter(idata.groups()))].attrs
     if "brain_pareto_k" in attrs:
@@ -568,12 +569,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_series(series: str, unit: str | None) -> None:
-    """Read a growth series before the work (bad rows, a unit given twice: one line, exit 2) and warn, in
-    one line, when its values are implausible as FLOP/s (a CSV in PFLOP/s read as FLOP/s, say)."""
+def _check_series(series: str, unit: str | None, options=None) -> None:
+    """Read a growth series before the work (bad rows, a unit given twice, and with a crossover's
+    ``options`` every check of its fit: one line, exit 2), then warn, in one line, when its values are
+    implausible as FLOP/s (a CSV in PFLOP/s read as FLOP/s, say)."""
     from .growth.history import load_growth_data, magnitude_warning
 
-    warning = magnitude_warning(load_growth_data(series, unit))
+    if options is not None:
+        from .growth.forecast import check_data
+
+        data = check_data(options)
+    else:
+        data = load_growth_data(series, unit)
+    warning = magnitude_warning(data)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -632,15 +640,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         Path(args.save).mkdir(parents=True, exist_ok=True)
         for spec in specs:
             check_output_path(Path(args.save) / f"{Path(spec.path).stem}.nc", args.force)
-    runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
-    flops = {name: d["log10_brain_flops"] for name, d in runs.items()}
-    pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
-    label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
-    table = compare_table(flops, pooled, label)
-    if args.crossover:
-        from .growth.forecast import ForecastOptions, crossover_years
+    if args.crossover:  # the growth data checked before any work
+        from .growth.forecast import ForecastOptions
 
-        _check_series(args.series, args.unit)
         options = ForecastOptions(
             series=args.series,
             unit=args.unit,
@@ -649,6 +651,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             num_warmup=args.warmup,
             compare=False,
         )
+        _check_series(args.series, args.unit, options)
+    runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
+    flops = {name: d["log10_brain_flops"] for name, d in runs.items()}
+    pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
+    label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
+    table = compare_table(flops, pooled, label)
+    if args.crossover:
+        from .growth.forecast import crossover_years
+
         years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, options)
         pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
         table = table.join(crossover_columns(years, pooled_years, label))

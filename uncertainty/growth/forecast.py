@@ -38,7 +38,7 @@ from .models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive
 from .nuts import NutsSettings, run_nuts
 from .scores import predictive_samples
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "crossover_years", "forecast", "LOG2_10"]
+__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "check_data", "crossover_years", "forecast", "LOG2_10"]
 
 MODELS = FORECAST_MODELS
 LOG2_10 = math.log2(10.0)
@@ -73,6 +73,12 @@ def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOpti
 
 
 # -- data models --------------------------------------------------------------
+
+
+def check_data(options: ForecastOptions) -> GrowthData:
+    """The data a crossover of ``options`` fits, after every check the fit makes of them (a bad CSV, too few
+    measurements, a horizon or paths that do not fit: :class:`DataError`), before any work."""
+    return _prepare(options)[0]
 
 
 def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:

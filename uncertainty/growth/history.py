@@ -206,7 +206,10 @@ def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
             raise DataError(path, f"line {n}", "values must be finite")
         if f <= 0:
             raise DataError(path, f"line {n}", f"flops must be > 0, got {f:g}")
+        given = f
         f *= scale if iunit is None else _unit_scale(path, f"line {n}", row[iunit].strip())
+        if not math.isfinite(f):
+            raise DataError(path, f"line {n}", f"flops {given:g} in its unit is beyond float64 (1.8e308 FLOP/s)")
         if not YEARS[0] <= y <= YEARS[1]:
             raise DataError(path, f"line {n}", f"year {y:g} is outside {YEARS[0]}-{YEARS[1]} (electronic computers)")
         years.append(y)

@@ -43,6 +43,7 @@ def brain_inference_data(
     attrs: dict[str, Any],
     keep_parameters: bool = True,
     conditioned=None,
+    float32_margin: float = 1.0,
 ) -> az.InferenceData:
     """Package brain-model draws as ``InferenceData``.
 
@@ -57,7 +58,9 @@ def brain_inference_data(
     as float32 (7 significant digits; half the file), or left out with
     ``keep_parameters=False`` (a smaller run, without the sensitivity table); the
     derived log10 FLOP/s are kept at the precision they were computed in. Fixed
-    values go to ``constant_data``.
+    values go to ``constant_data``. A site is float32 only when its draws, times or divided by
+    ``float32_margin``, stay within float32's range (a run written chunk by chunk decides on its first
+    chunk, so it asks for room).
     """
     if not keep_parameters:
         draws = {k: v for k, v in draws.items() if k in DERIVED_SITES}
@@ -65,7 +68,7 @@ def brain_inference_data(
     coords = {"neuron_class": list(spec.class_names)}
     if has_stages(spec):
         coords["stage"] = list(spec.convention.stages)
-    groups = {"prior": {k: _stored(k, v)[None, ...] for k, v in draws.items()}}
+    groups = {"prior": {k: _stored(k, v, float32_margin)[None, ...] for k, v in draws.items()}}
     if conditioned is not None:
         chains = conditioned.num_chains
 
@@ -119,16 +122,19 @@ def conditioning_attrs(conditioned, prefix: str = "") -> dict[str, Any]:
     return {prefix + k: v for k, v in out.items()}
 
 
-def _stored(name: str, values: np.ndarray) -> np.ndarray:
-    """Parameter draws as float32 when float32 holds them (magnitudes 1.2e-38 to 3.4e38; float64 otherwise);
-    derived log10 FLOP/s and integer sites (``scenario``) as they are."""
+def _stored(name: str, values: np.ndarray, margin: float = 1.0) -> np.ndarray:
+    """Parameter draws as float32 when float32 holds them with ``margin`` to spare (magnitudes 1.2e-38 to
+    3.4e38; float64 otherwise); derived log10 FLOP/s and integer sites (``scenario``) as they are."""
     if name in DERIVED_SITES or not np.issubdtype(values.dtype, np.floating) or values.dtype == np.float32:
         return values
     info = np.finfo(np.float32)
     magnitude = np.abs(values[np.isfinite(values) & (values != 0)])
-    if magnitude.size and (magnitude.max() > info.max or magnitude.min() < info.tiny):
+    if magnitude.size and (magnitude.max() * margin > info.max or magnitude.min() / margin < info.tiny):
         return values
     return values.astype(np.float32)
+
+
+FLOAT32_MARGIN = 1e6  # a run written chunk by chunk stores a site as float32 only with 6 decades to spare
 
 
 def check_output_path(path: str | Path, force: bool = False) -> Path:
@@ -282,7 +288,11 @@ class RunWriter:
             if name == "draw":
                 var[start:stop] = np.arange(start, stop)
             elif "draw" in var.dimensions:
-                var[0, start:stop] = _stored(name, draws[name])
+                values = _stored(name, draws[name])
+                if var.dtype == np.float32 and values.dtype != np.float32:  # beyond even the first chunk's margin
+                    problem = f"draws of {name} left float32's range after the first chunk was stored as float32"
+                    raise OutputError(self.path, name, problem)
+                var[0, start:stop] = values
 
     def _create(self, first: dict[str, np.ndarray]) -> None:
         import shutil
@@ -291,7 +301,9 @@ class RunWriter:
 
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)
-        idata = brain_inference_data(first, self.spec, self.attrs, keep_parameters=self.keep_parameters)
+        idata = brain_inference_data(
+            first, self.spec, self.attrs, keep_parameters=self.keep_parameters, float32_margin=FLOAT32_MARGIN
+        )
         for i, group in enumerate(idata.groups()):
             ds = idata[group]
             unlimited = ["draw"] if "draw" in ds.dims else None

@@ -165,10 +165,13 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     row: dict[str, float] = {}
     for name, q in (("median", 0.5), ("q5", 0.05), ("q95", 0.95)):
         row[name] = float(np.quantile(y.ravel(), q, method="inverted_cdf"))
-    if finite.any():
-        lo, hi = az.hdi(y[finite].ravel(), hdi_prob=HDI_PROB) if finite.sum() > 2 else (np.nan, np.nan)
-    else:
-        lo = hi = np.nan
+    crossing = y[finite].ravel()
+    if crossing.size > 2:
+        lo, hi = az.hdi(crossing, hdi_prob=HDI_PROB)
+    elif crossing.size:  # one or two draws cross: their range
+        lo, hi = crossing.min(), crossing.max()
+    else:  # none crosses by the horizon
+        lo = hi = np.inf
     row["hdi_lo"], row["hdi_hi"] = float(lo), float(hi)
     for year in BY_YEARS:
         ind = xr.Dataset({"p": (da.dims, (y <= year).astype(float))})
