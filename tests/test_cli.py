@@ -34,6 +34,7 @@ def test_sample_then_report_every_format(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "log10 brain FLOP/s" in printed and "share of class purkinje" in printed and "num_samples: 300" in printed
+    assert "tail probabilities" in printed and "P(> 1e21)" in printed
     assert out.exists()
     for fmt in ("table", "markdown", "json", "csv"):
         assert main(["report", str(out), "--format", fmt]) == 0

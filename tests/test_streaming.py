@@ -57,6 +57,25 @@ def test_streamed_sensitivity_matches_the_kept_draws(default_pair):
     np.testing.assert_allclose(got["swing"], ref.loc[got.index, "swing"], atol=0.02)
 
 
+def test_streamed_tail_probabilities_are_the_kept_draws_counts(default_pair):
+    """P(brain FLOP/s > 10^k) from the histograms (whole decades are bin edges) is the count over the kept
+    draws, exactly; thresholds past every draw give 0 or 1."""
+    from uncertainty.output.report import tail_probabilities
+    from uncertainty.output.streaming import exceedance
+
+    stats, layout, idata = default_pair
+    x = idata.prior["log10_brain_flops"].values.ravel()
+    thresholds = (10, 15, 18, 19, 20, 21, 24, 40)
+    got, kept = exceedance(stats, layout, thresholds), tail_probabilities(idata, thresholds)
+    assert set(got) == set(thresholds)
+    for k in thresholds:
+        assert got[k][0] == kept[k][0] == np.mean(x > k)
+        p = got[k][0]
+        assert got[k][1] == pytest.approx(math.sqrt(p * (1 - p) / x.size))
+        assert kept[k][1] == pytest.approx(got[k][1], rel=0.2, abs=1e-12)  # ArviZ's ESS-based MCSE, iid draws
+    assert got[10][0] == 1.0 and got[40][0] == 0.0 and 0.0 < got[20][0] < 1.0
+
+
 def test_merge_is_the_statistics_of_the_union():
     """Chan's merge of two halves gives the moments of the whole (hand-checked against NumPy)."""
     spec = parse_priors(
@@ -119,6 +138,7 @@ def test_cli_streams_when_asked_and_report_reads_the_summaries(tmp_path, capsys)
     assert main([*argv, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "streamed: 5,000 independent draws" in printed and "share of stage dendrites" in printed
+    assert "tail probabilities" in printed and "P(> 1e18)" in printed
     assert out.stat().st_size < 2_000_000  # statistics, not draws
     assert main(["report", str(out), "--format", "csv"]) == 0
     again = capsys.readouterr().out

@@ -20,7 +20,18 @@ import pandas as pd
 import xarray as xr
 
 from .._arviz import az
-from .tables import BRAIN_COLUMNS, BY_YEARS, FORMATS, HDI_PROB, INTERVALS_NOTE, Section, _prob, _year
+from .tables import (
+    BRAIN_COLUMNS,
+    BY_YEARS,
+    FORMATS,
+    HDI_PROB,
+    INTERVALS_NOTE,
+    TAIL_THRESHOLDS,
+    Section,
+    _prob,
+    _year,
+    tail_section,
+)
 from .tables import format_summary as format_summary
 from .tables import render as render
 from .tables import sensitivity_section as sensitivity_section
@@ -449,6 +460,18 @@ def choice_odds_table(idata: az.InferenceData) -> pd.DataFrame | None:
     return pd.DataFrame.from_dict(rows, orient="index") if rows else None
 
 
+def tail_probabilities(idata: az.InferenceData, thresholds=TAIL_THRESHOLDS) -> dict[int, tuple[float, float]]:
+    """P(brain FLOP/s > 10^k) over the run's draws (the posterior when there is one) and its MCSE (ArviZ's,
+    of the indicator: ESS-based, so right for MCMC draws too)."""
+    da = idata[run_group(idata)]["log10_brain_flops"]
+    out = {}
+    for k in thresholds:
+        indicator = xr.Dataset({"p": (da.dims, (da.values > k).astype(np.float64))})
+        p = float(indicator["p"].mean())
+        out[k] = (p, 0.0 if p in (0.0, 1.0) else float(az.mcse(indicator, method="mean")["p"]))
+    return out
+
+
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
     sections = [Section("brain FLOP/s", summary(idata), note=INTERVALS_NOTE)]
@@ -490,6 +513,7 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
         )
     group = run_group(idata)
     if "crossover_year" not in idata[group]:
+        sections.append(tail_section(tail_probabilities(idata), "from the draws; mcse from ArviZ (ESS-based)"))
         table = sensitivity(idata)
         if table is not None:
             sections.append(sensitivity_section(table))

@@ -622,15 +622,44 @@ def from_dataset(ds) -> tuple[StreamStats, Layout]:
     return stats, layout
 
 
+def exceedance(stats: StreamStats, layout: Layout, thresholds=None) -> dict[int, tuple[float, float]]:
+    """P(brain FLOP/s >= 10^k) and its binomial MCSE for each whole decade ``k`` of ``thresholds``
+    (default :data:`~uncertainty.output.tables.TAIL_THRESHOLDS`), counted exactly: whole decades are bin
+    edges of the histogram (its lower end is a whole decade). A threshold among draws below the histogram
+    (where the counts cannot tell) is left out."""
+    from .tables import TAIL_THRESHOLDS
+
+    counts, over, n = stats.counts[0], int(stats.over[0]), stats.n
+    lo, top, bottom = float(layout.lo[0]), float(stats.maximum[0]), float(stats.minimum[0])
+    out = {}
+    for k in TAIL_THRESHOLDS if thresholds is None else thresholds:
+        edge = round((k - lo) / BIN_WIDTH)
+        if k > top:
+            above = 0
+        elif k <= bottom:
+            above = n
+        elif 0 <= edge <= len(counts) and abs(lo + edge * BIN_WIDTH - k) < 1e-9:
+            above = int(counts[edge:].sum()) + over
+        else:  # outside the histogram, with draws beyond it on both sides of the threshold: unknown
+            continue
+        p = above / n
+        out[k] = (p, math.sqrt(p * (1.0 - p) / n))
+    return out
+
+
 def summary_sections(stats: StreamStats, layout: Layout) -> list:
     """The report of a streamed run: the brain FLOP/s table and the sensitivity table, with their bounds."""
-    from .tables import INTERVALS_NOTE, Section, sensitivity_section
+    from .tables import INTERVALS_NOTE, Section, sensitivity_section, tail_section
 
     note = (
         f"streamed: {stats.n:,} independent draws summarised chunk by chunk; quantiles and HDI from "
         f"{BIN_WIDTH:g}-decade histograms (each quantile within one bin of the exact one); ESS = draws"
     )
     sections = [Section("brain FLOP/s", summary_table(stats, layout), note=f"{note}\n{INTERVALS_NOTE}")]
+    tails = exceedance(stats, layout)
+    if tails:
+        how = "counted in the histograms (each threshold is a bin edge); mcse = sqrt(p (1 - p) / n)"
+        sections.append(tail_section(tails, how))
     table = sensitivity_table(stats, layout)
     if table is not None:
         sections.append(sensitivity_section(table, f" (cut points from the first {min(stats.n, LOOK):,} draws)"))

@@ -23,6 +23,8 @@ __all__ = [
     "render",
     "format_summary",
     "sensitivity_section",
+    "TAIL_THRESHOLDS",
+    "tail_section",
 ]
 
 HDI_PROB = 0.9
@@ -31,6 +33,7 @@ INTERVALS_NOTE = (
     "they part when the draws are skewed or multimodal (the default priors are bimodal), so say which you quote"
 )
 BY_YEARS = (2030, 2050, 2100)
+TAIL_THRESHOLDS = (15, 18, 21, 24)  # log10 FLOP/s: P(brain FLOP/s > 1e15, 1e18, 1e21, 1e24)
 
 
 BRAIN_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]
@@ -88,6 +91,21 @@ def sensitivity_section(table: pd.DataFrame, cuts: str = "") -> Section:
         " swing = high - low, in decades"
     )
     return Section("sensitivity (top 10)", table.head(10), index_name="parameter", note=note)
+
+
+def tail_section(rows: dict[int, tuple[float, float]], how: str) -> Section:
+    """P(brain FLOP/s > 10^k) with its Monte Carlo standard error, ``rows = {k: (p, mcse)}``; ``how``
+    says where the numbers come from."""
+    table = pd.DataFrame.from_dict(
+        {f"P(> 1e{k})": {"p": p, "mcse": m} for k, (p, m) in rows.items()}, orient="index", columns=["p", "mcse"]
+    )
+    return Section(
+        "tail probabilities",
+        table,
+        index_name="brain FLOP/s",
+        formats={"p": lambda v: f"{v:.4f}", "mcse": lambda v: f"{v:.2g}"},
+        note=f"P(brain FLOP/s > threshold), {how}",
+    )
 
 
 def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] | None = None) -> str:
