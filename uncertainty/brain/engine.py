@@ -42,6 +42,7 @@ __all__ = [
     "check_precision",
     "check_magnitude",
     "check_memory",
+    "check_fits",
     "physical_memory",
     "bytes_per_draw",
     "draw_sharding",
@@ -169,17 +170,22 @@ def physical_memory() -> int | None:
 
 def check_memory(spec: PriorSpec, num_samples: int) -> None:
     """Refuse, before any work, a run whose draws would not fit in this machine's memory."""
-    need = bytes_per_draw(spec) * num_samples
+    check_fits(num_samples, bytes_per_draw(spec), f"'{spec.name}'")
+
+
+def check_fits(num_samples: int, per_draw: int, what: str, hint: str = "") -> None:
+    """Refuse (an :class:`InputError` on ``--samples``, one line) ``num_samples`` draws of ``what`` at
+    ``per_draw`` bytes each when they need more than 80% of this machine's memory; the message gives the
+    largest count that fits (and ``hint``, another way out)."""
     have = physical_memory()
-    if have is None:
+    need = num_samples * per_draw
+    if have is None or need <= 0.8 * have:
         return
-    if need > 0.8 * have:
-        raise InputError(
-            "--samples",
-            None,
-            f"{num_samples:g} draws of '{spec.name}' need about {need / 2**30:.0f} GiB; this machine has "
-            f"{have / 2**30:.0f} GiB (at most about {int(0.8 * have / bytes_per_draw(spec)):.2g} draws)",
-        )
+    problem = (
+        f"{num_samples:g} draws of {what} need about {need / 2**30:.1f} GiB; this machine has "
+        f"{have / 2**30:.1f} GiB (at most about {int(0.8 * have / per_draw):.2g} draws{hint})"
+    )
+    raise InputError("--samples", None, problem)
 
 
 def _run_shape(spec: PriorSpec, num_samples: int, seed: int, chunk_size: int | None, precision: str) -> tuple[int, int]:

@@ -77,7 +77,8 @@ def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOpti
 
 def check_data(options: ForecastOptions) -> GrowthData:
     """The data a crossover of ``options`` fits, after every check the fit makes of them (a bad CSV, too few
-    measurements, a horizon or paths that do not fit: :class:`DataError`), before any work."""
+    measurements, a horizon after the data: :class:`DataError`; paths that would not fit in memory:
+    :class:`InputError`), before any work."""
     return _prepare(options)[0]
 
 
@@ -128,18 +129,10 @@ PATH_BYTES = 64  # peak bytes per draw and path point: the paths, their gap to t
 def check_path_memory(num_samples: int, points: int) -> None:
     """Refuse, before any fit, a crossover whose simulated paths (``num_samples`` draws of ``points`` years
     each) would not fit in this machine's memory; the message gives the largest draw count that fits."""
-    from ..brain.engine import physical_memory
+    from ..brain.engine import check_fits
 
-    have = physical_memory()
-    if have is None or num_samples * points * PATH_BYTES <= 0.8 * have:
-        return
-    most = int(0.8 * have / (points * PATH_BYTES))
-    problem = (
-        f"{num_samples:g} draws of paths with {points} points to the horizon need about "
-        f"{num_samples * points * PATH_BYTES / 2**30:.1f} GiB; this machine has {have / 2**30:.1f} GiB "
-        f"(at most about {most:.2g} draws, or an earlier --horizon)"
-    )
-    raise DataError("--samples", None, problem)
+    what = f"paths with {points} points to the horizon"
+    check_fits(num_samples, points * PATH_BYTES, what, ", or an earlier --horizon")
 
 
 def _compare(fits: dict[str, az.InferenceData]) -> dict:

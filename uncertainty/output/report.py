@@ -185,9 +185,7 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
         lo = hi = np.inf
     row["hdi_lo"], row["hdi_hi"] = float(lo), float(hi)
     for year in BY_YEARS:
-        ind = xr.Dataset({"p": (da.dims, (y <= year).astype(float))})
-        row[f"p_by_{year}"] = float(ind["p"].mean())
-        row[f"mcse_p_by_{year}"] = float(az.mcse(ind, method="mean")["p"])
+        row[f"p_by_{year}"], row[f"mcse_p_by_{year}"] = _probability(da.dims, y <= year)
     row["p_never"] = float((~finite).mean())
     row["mcse_median"] = float(az.mcse(ds, method="median")["year"])
     row["ess_bulk"] = float(az.ess(ds, method="bulk")["year"])
@@ -464,12 +462,15 @@ def tail_probabilities(idata: az.InferenceData, thresholds=TAIL_THRESHOLDS) -> d
     """P(brain FLOP/s > 10^k) over the run's draws (the posterior when there is one) and its MCSE (ArviZ's,
     of the indicator: ESS-based, so right for MCMC draws too)."""
     da = idata[run_group(idata)]["log10_brain_flops"]
-    out = {}
-    for k in thresholds:
-        indicator = xr.Dataset({"p": (da.dims, (da.values > k).astype(np.float64))})
-        p = float(indicator["p"].mean())
-        out[k] = (p, 0.0 if p in (0.0, 1.0) else float(az.mcse(indicator, method="mean")["p"]))
-    return out
+    return {k: _probability(da.dims, da.values > k) for k in thresholds}
+
+
+def _probability(dims, event: np.ndarray) -> tuple[float, float]:
+    """The share of draws (``dims``: chain, draw) where ``event`` holds and its Monte Carlo standard error
+    (ArviZ's MCSE of the indicator's mean: ESS-based, right for MCMC draws; 0 when every draw agrees)."""
+    indicator = xr.Dataset({"p": (dims, event.astype(np.float64))})
+    p = float(indicator["p"].mean())
+    return p, 0.0 if p in (0.0, 1.0) else float(az.mcse(indicator, method="mean")["p"])
 
 
 def report_sections(idata: az.InferenceData) -> list[Section]:

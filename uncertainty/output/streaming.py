@@ -133,13 +133,12 @@ def _first_look(draws: dict, rows: int):
     return jnp.min(jnp.where(finite, x, jnp.inf), axis=0), jnp.max(jnp.where(finite, x, -jnp.inf), axis=0)
 
 
-def layout_of(first, class_names, stage_names, candidates: tuple[str, ...]) -> Layout:
+def layout_of(first: list[tuple[int, dict]], class_names, stage_names) -> Layout:
     """The layout of a run, from its first :data:`LOOK` draws (whatever the chunk size): ``first`` is a
-    list of ``(rows, draws)``, the first ``rows`` of each chunk's draws (a dict of device arrays; or one
-    such dict, all of it). It gives the histogram ranges and, of the ``candidates``, the parameters that
-    vary, with their tails' cut points (those draws' 10% and 90% quantiles)."""
-    if isinstance(first, dict):
-        first = [(len(first["log10_brain_flops"]), first)]
+    list of ``(rows, draws)``, the first ``rows`` of each chunk's draws (a dict of device arrays), as
+    :func:`_look` takes them. It gives the histogram ranges and, of the parameter sites
+    (:func:`_candidates`), those that vary, with their tails' cut points (those draws' 10% and 90%
+    quantiles)."""
     labels = quantity_labels(first[0][1], class_names, stage_names)
     looks = [[np.asarray(a, dtype=np.float64) for a in _first_look(draws, rows)] for rows, draws in first]
     lo, hi = np.min([a for a, _ in looks], axis=0), np.max([b for _, b in looks], axis=0)
@@ -151,7 +150,7 @@ def layout_of(first, class_names, stage_names, candidates: tuple[str, ...]) -> L
     # 10**(x - offset) is at most 1 in the first draws, so a spread of hundreds of decades cannot overflow
     bins = int(np.ceil(np.max(hi - lo) / BIN_WIDTH))
     parameters, cuts = [], []
-    for name in candidates:
+    for name in _candidates(class_names, first[0][1]):
         values = np.concatenate([np.asarray(draws[name], dtype=np.float64)[:rows] for rows, draws in first])
         if np.ptp(values) > 0:
             parameters.append(name)
@@ -449,7 +448,7 @@ def summarize_brain(
                 for i in range(-(-min(num_samples, LOOK) // chunk))
             )
             looked, _ = _look(firsts)
-            layout = layout_of(looked, spec.class_names, stages, _candidates(spec.class_names, looked[0][1]))
+            layout = layout_of(looked, spec.class_names, stages)
         chunks = draw_chunks(spec, num_samples, seed, progress=progress, processes=(index, count), **options)
         stats, layout = _merged(
             chunks,
@@ -528,7 +527,7 @@ def _merged(
     if layout is None:
         looked, chunks = _look(chunks)
         if looked:
-            layout = layout_of(looked, class_names, stage_names, _candidates(class_names, looked[0][1]))
+            layout = layout_of(looked, class_names, stage_names)
     for start, take, draws in chunks:
         if arrays is None:
             arrays = _device_layout(layout, draws)
