@@ -34,3 +34,11 @@ def test_notebook_runs(path: Path):
     assert not errors
     figures = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert figures, "every notebook shows at least one figure"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_use_the_public_api_only(path: Path):
+    """A notebook is the user's view: it reaches the engine through `import uncertainty` alone."""
+    book = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in book.cells if c.cell_type == "code")
+    assert "from uncertainty." not in code and "import uncertainty." not in code

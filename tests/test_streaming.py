@@ -44,6 +44,11 @@ def test_streamed_table_matches_the_kept_draws(default_pair):
     # the 90% HDI of log10 brain FLOP/s: the shortest interval, from whole bins
     assert abs(got.loc["log10 brain FLOP/s", "hdi_lo"] - ref.loc["log10 brain FLOP/s", "hdi_lo"]) < 0.01
     assert abs(got.loc["log10 brain FLOP/s", "hdi_hi"] - ref.loc["log10 brain FLOP/s", "hdi_hi"]) < 0.01
+    # that of brain FLOP/s is 10^(that of log10 brain FLOP/s) in both, so they agree to the same 0.01 decade
+    for end in ("hdi_lo", "hdi_hi"):
+        for table in (got, ref):
+            assert table.loc["brain FLOP/s", end] == pytest.approx(10 ** table.loc["log10 brain FLOP/s", end])
+        assert abs(math.log10(got.loc["brain FLOP/s", end] / ref.loc["brain FLOP/s", end])) < 0.01
     # the MCSE of the median from the binomial order-statistic interval, beside ArviZ's estimate
     ratio = got.loc["log10 brain FLOP/s", "mcse_median"] / ref.loc["log10 brain FLOP/s", "mcse_median"]
     assert 0.5 < ratio < 2.0

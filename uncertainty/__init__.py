@@ -2,10 +2,11 @@
 
 Public API::
 
-    spec = load_priors("priors/default.toml")
-    draws = sample_brain(spec, 100_000, seed=0)
-    idata = brain_inference_data(draws, spec, run_attrs(spec, seed=0, num_samples=100_000))
-    print(format_summary(summary(idata)))
+    spec = load_priors("priors/default-evidence.toml")
+    run = sample_run(spec, 100_000, seed=0)                 # the posterior too, for a file with [evidence]
+    print(render(report_sections(run)))                     # the tables `uncertainty sample` prints
+
+    draws = sample_brain(spec, 100_000, seed=0)             # the prior draws alone, by site
 
     run = forecast(spec, seed=0)                            # crossover year (NUTS growth fit)
     print(render(report_sections(run)))
@@ -72,6 +73,15 @@ _EXPORTS = {
     "point_brain_flops": ".article",
     "preset_path": ".article",
     "reproduce": ".article",
+    "sample_run": ".runs",
+    "evidence_warning": ".runs",
+    "condition": ".brain.evidence",
+    "diagnosis": ".brain.evidence",
+    "evidence_tables": ".output.report",
+    "choice_odds_table": ".output.report",
+    "tail_probabilities": ".output.report",
+    "prior_posterior_figure": ".output.plots",
+    "load_saved": ".output.io",
 }
 
 __all__ = sorted(_EXPORTS)

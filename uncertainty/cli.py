@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["entry", "main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,12 +51,14 @@ def _count(minimum: int):
 
 
 def _horizon(text: str) -> float:
+    """An argparse type: the last year a crossover searches, 2100 (P(by 2100) is reported) to 10000
+    (``growth.forecast.MAX_HORIZON``, not imported here: argument errors load no numerical library)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a year, got '{text}'") from None
-    if not math.isfinite(value) or value < 2100:
-        raise argparse.ArgumentTypeError(f"must be a year from 2100 on (P(by 2100) is reported), got '{text}'")
+    if not math.isfinite(value) or not 2100 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a year from 2100 to 10000 (P(by 2100) is reported), got '{text}'")
     return value
 
 
@@ -216,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
     c.add_argument("--warmup", type=_positive_int, default=None, help="NUTS warm-up steps per chain (default 1000)")
     c.add_argument("--chains", type=_positive_int, default=None, help="NUTS chains (default 4)")
-    c.add_argument("--horizon", type=_horizon, default=2300.0, help="last year searched for a crossover (default 2300)")
+    c.add_argument(
+        "--horizon", type=_horizon, default=2300.0, help="last year searched for a crossover, 2100-10000 (default 2300)"
+    )
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other models for the LOO comparison")
     c.set_defaults(run=_cmd_crossover)
 
@@ -238,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="rolling-origin hindcast of the growth models: coverage, CRPS and log score out of sample",
         description="For every origin list from --from to the last list minus one year, fit each growth model on "
         "the data up to the origin (NUTS, all origins in one compiled program) and score its predictive "
-        "distribution of the leader at every later list: coverage of the central 50/80/90%% intervals, PIT "
+        "distribution of the leader at every later list: coverage of the central 50/80/90% intervals, PIT "
         "histogram, CRPS (log2 units) and log predictive density, overall and by horizon. Pairs from one origin "
         "share a fit, so scores are dependent; the number of distinct origins is given beside the pairs.",
     )
@@ -262,13 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     b.add_argument("--out", "-o", metavar="RUN.nc", help="save every scored pair (netCDF) here")
     b.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    b.add_argument("--quiet", "-q", action="store_true", help="no status lines")
     b.set_defaults(run=_cmd_backtest)
 
     m = sub.add_parser(
         "compare",
         help="several prior files side by side: median, 90%% interval and P(> 1e15, 1e18, 1e21) of brain FLOP/s",
         description="Sample every prior file with the same seed and number of draws and print one table: the "
-        "median and 5%%/95%% quantiles of brain FLOP/s and P(brain FLOP/s > 1e15, 1e18, 1e21). --pool adds the "
+        "median and 5%/95% quantiles of brain FLOP/s and P(brain FLOP/s > 1e15, 1e18, 1e21) (a file with "
+        "[evidence]: its posterior, so labelled). --pool adds the "
         "weighted mixture of the files' distributions as one more row; --save keeps each run for "
         "'uncertainty plot', which draws several runs as one forest plot.",
     )
@@ -330,21 +336,41 @@ def _header(attrs: dict) -> dict:
     return {k: attrs[k] for k in keys if k in attrs}
 
 
-def _print_run(idata, fmt: str) -> None:
+def _run_text(idata, fmt: str) -> str:
     from .output.report import render, report_sections, run_group
 
-    print(render(report_sections(idata), fmt, _header(dict(idata[run_group(idata)].attrs))))
+    return render(report_sections(idata), fmt, _header(dict(idata[run_group(idata)].attrs)))
+
+
+def _deliver(text: str, save=None) -> int:
+    """Print a command's ``text`` on stdout, then run ``save`` (a callable returning the paths it wrote).
+
+    The save never depends on stdout: a closed pipe or a full disk on stdout is raised only after the
+    run is on disk (exit 1 or 2, with the ``saved`` line). Once saved, a late Ctrl-C or SIGTERM changes
+    nothing (:func:`uncertainty.interrupts.settled`)."""
+    failed = None
+    try:
+        print(text, flush=True)
+    except OSError as exc:  # BrokenPipeError (`| head`) or a full disk (`> /dev/full`)
+        _silence_stdout()
+        failed = exc
+    if save is not None:
+        from . import interrupts
+
+        for path in save():
+            print(f"saved {path}", file=sys.stderr)
+        interrupts.settled()
+    if failed is not None:
+        raise failed
+    return 0
 
 
 def _print_and_save(idata, args: argparse.Namespace) -> int:
     """Print a fresh run's tables, then save it if ``--out`` was given."""
     from .output.io import save_run
 
-    _print_run(idata, args.format)
-    if args.out is not None:
-        path = save_run(idata, args.out, args.force)
-        print(f"saved {path}", file=sys.stderr)
-    return 0
+    save = None if args.out is None else (lambda: [save_run(idata, args.out, args.force)])
+    return _deliver(_run_text(idata, args.format), save)
 
 
 UNIT_HELP = "unit of a CSV series's flops column (default FLOP/s; or give the CSV a 'unit' column)"
@@ -377,7 +403,7 @@ def _sample_attrs(spec, args: argparse.Namespace) -> dict:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .brain.engine import check_memory, sample_brain
+    from .brain.engine import check_memory
     from .brain.priors import load_priors
     from .errors import InputError
     from .multihost import start_processes
@@ -402,20 +428,20 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         return _sample_written(spec, args)
     check_memory(spec, args.samples)
     _status(args, f"drawing {args.samples:,} draws of {spec.path} ...")
-    draws = sample_brain(spec, args.samples, args.seed, **_draw_options(args))
-    attrs = _sample_attrs(spec, args)
-    from .output.io import brain_inference_data
+    from .runs import evidence_warning, sample_run
 
-    conditioned = None
-    if spec.evidence:
-        from .brain.evidence import condition, diagnosis_of, reliable
-        from .output.io import conditioning_attrs
-
-        conditioned = condition(spec, draws, args.seed, inference=args.inference)
-        if not reliable(conditioned):
-            text = diagnosis_of(conditioning_attrs(conditioned))
-            print(f"warning: {spec.path}: evidence: {text}", file=sys.stderr)
-    idata = brain_inference_data(draws, spec, attrs, keep_parameters=not args.derived_only, conditioned=conditioned)
+    idata = sample_run(
+        spec,
+        args.samples,
+        args.seed,
+        inference=args.inference,
+        keep_parameters=not args.derived_only,
+        attrs=_sample_attrs(spec, args),
+        **_draw_options(args),
+    )
+    warning = evidence_warning(idata)
+    if warning is not None:
+        print(f"warning: {spec.path}: evidence: {warning}", file=sys.stderr)
     _status(args, f"summarising {args.samples:,} kept draws (ArviZ statistics) ...", always=True)
     return _print_and_save(idata, args)
 
@@ -448,6 +474,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         compare=not args.no_compare,
         progress=not args.quiet and sys.stderr.isatty(),
+        status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
     if args.model != "scenario":  # the data models: every check of the data before the fit
         _check_series(options.series, args.unit, options)
@@ -465,12 +492,12 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     return _print_and_save(idata, args)
 
 
-def _print_streamed(stats, layout, fmt: str, attrs: dict) -> None:
-    """Print the report of streamed statistics (a streamed run, its saved summaries, a kept run read back)."""
+def _streamed_text(stats, layout, fmt: str, attrs: dict) -> str:
+    """The report of streamed statistics (a streamed run, its saved summaries, a kept run read back)."""
     from .output.streaming import summary_sections
     from .output.tables import render
 
-    print(render(summary_sections(stats, layout), fmt, _header(attrs)), flush=True)
+    return render(summary_sections(stats, layout), fmt, _header(attrs))
 
 
 def _sample_streamed(spec, args: argparse.Namespace) -> int:
@@ -493,14 +520,15 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
     attrs = _sample_attrs(spec, args)
     if jax.process_count() > 1:
         attrs["processes"] = jax.process_count()
-    _print_streamed(stats, layout, args.format, attrs)
+    save = None
     if args.out is not None:
         from .output.io import save_run
         from .output.streaming import summaries_dataset
 
-        path = save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)
-        print(f"saved {path}", file=sys.stderr)
-    return 0
+        def save():
+            return [save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)]
+
+    return _deliver(_streamed_text(stats, layout, args.format, attrs), save)
 
 
 def _sample_written(spec, args: argparse.Namespace) -> int:
@@ -513,29 +541,37 @@ def _sample_written(spec, args: argparse.Namespace) -> int:
     _status(args, f"drawing {args.samples:,} draws of {spec.path}, written to {args.out} as drawn ...")
     with RunWriter(args.out, args.force, spec, attrs, args.samples, keep_parameters=not args.derived_only) as writer:
         stats, layout = summarize_brain(spec, args.samples, args.seed, **_draw_options(args), on_chunk=writer.add)
-        _print_streamed(stats, layout, args.format, attrs)
-        path = writer.close()
-    print(f"saved {path}", file=sys.stderr)
-    return 0
+        return _deliver(_streamed_text(stats, layout, args.format, attrs), lambda: [writer.close()])
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .output.io import load_run, load_summaries
+    """Reprint the tables of any file the tool writes: a kept run, streamed summaries or a backtest (each
+    checked once, when it is read)."""
+    import xarray as xr
 
-    saved = load_summaries(args.run_file)
-    if saved is not None:
+    from .output.io import load_saved
+
+    saved = load_saved(args.run_file)
+    if isinstance(saved, xr.Dataset) and saved.attrs["kind"] == "backtest":
+        from .growth.hindcast import render_backtest, summarize
+
+        summary = summarize(saved)
+        for warning in summary.get("warnings", []):  # as `backtest` prints them: the CSV format has no room
+            print(f"warning: {args.run_file}: {warning}", file=sys.stderr)
+        print(render_backtest(summary, args.format))
+        return 0
+    if isinstance(saved, xr.Dataset):
         from .output.streaming import from_dataset
 
-        _print_streamed(*from_dataset(saved), args.format, dict(saved.attrs))
+        print(_streamed_text(*from_dataset(saved), args.format, dict(saved.attrs)))
         return 0
-    idata = load_run(args.run_file)
-    if _streams_from_file(idata):
+    if _streams_from_file(saved):
         from .output.streaming import summarize_run
 
-        stats, layout = summarize_run(idata.prior, int(idata.prior.attrs.get("chunk_size", 0)) or None)
-        _print_streamed(stats, layout, args.format, dict(idata.prior.attrs))
+        stats, layout = summarize_run(saved.prior, int(saved.prior.attrs.get("chunk_size", 0)) or None)
+        print(_streamed_text(stats, layout, args.format, dict(saved.prior.attrs)))
         return 0
-    _print_run(idata, args.format)
+    print(_run_text(saved, args.format))
     return 0
 
 
@@ -551,17 +587,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
 
-    from .output.io import load_backtest, load_run, load_summaries
+    from .output.io import load_saved
     from .output.plots import _names, check_plottable, write_figures
 
-    def load(path):
-        for loader in (load_backtest, load_summaries):
-            saved = loader(path)
-            if saved is not None:
-                return saved
-        return load_run(path)
-
-    runs = dict(zip(_names(args.run_files), (load(p) for p in args.run_files), strict=True))
+    runs = dict(zip(_names(args.run_files), (load_saved(p) for p in args.run_files), strict=True))
     for path, run in zip(args.run_files, runs.values(), strict=True):
         check_plottable(path, run)
     for path in write_figures(runs, args.out, args.format, args.force):
@@ -596,13 +625,20 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         check_output_path(args.out, args.force)
     _check_series(args.series, args.unit)
     options = BacktestOptions(
-        series=args.series, unit=args.unit, models=models, start=args.start, quick=args.quick, seed=args.seed
+        series=args.series,
+        unit=args.unit,
+        models=models,
+        start=args.start,
+        quick=args.quick,
+        seed=args.seed,
+        status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
     ds = backtest(options)
-    print(render_backtest(summarize(ds), args.format))
-    if args.out is not None:
-        print(f"saved {save_run(ds, args.out, args.force)}", file=sys.stderr)
-    return 0
+    summary = summarize(ds)
+    for warning in summary["warnings"]:  # also on stderr: the CSV format has no room for them
+        print(f"warning: {args.series}: {warning}", file=sys.stderr)
+    save = None if args.out is None else (lambda: [save_run(ds, args.out, args.force)])
+    return _deliver(render_backtest(summary, args.format), save)
 
 
 def _weights(text: str | None, n: int) -> list[float] | None:
@@ -626,7 +662,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from .brain.engine import check_memory
     from .brain.priors import load_priors
-    from .output.compare import compare_table, crossover_columns, pool_draws, sample_files
+    from .output.compare import compare_table, crossover_columns, pool_draws, row_labels, run_names, sample_files
     from .output.io import brain_inference_data, check_output_path, run_attrs, save_run
     from .output.report import Section, render
 
@@ -636,10 +672,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.samples = 10_000 if args.crossover else 200_000
     for spec in specs:
         check_memory(spec, args.samples)
-    if args.save is not None:
-        Path(args.save).mkdir(parents=True, exist_ok=True)
-        for spec in specs:
-            check_output_path(Path(args.save) / f"{Path(spec.path).stem}.nc", args.force)
+    if args.save is not None:  # every saved name checked before any work; the folder is made at the end
+        for name in run_names(specs):
+            check_output_path(Path(args.save) / f"{name}.nc", args.force, make_folder=True)
     if args.crossover:  # the growth data checked before any work
         from .growth.forecast import ForecastOptions
 
@@ -650,10 +685,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             num_samples=args.samples,
             num_warmup=args.warmup,
             compare=False,
+            status=lambda text: _status(args, text, always=True),
         )
         _check_series(args.series, args.unit, options)
     runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
-    flops = {name: d["log10_brain_flops"] for name, d in runs.items()}
+    flops = {name: run.draws["log10_brain_flops"] for name, run in runs.items()}
     pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     table = compare_table(flops, pooled, label)
@@ -663,22 +699,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, options)
         pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
         table = table.join(crossover_columns(years, pooled_years, label))
+    table = table.rename(index=row_labels(list(runs), specs))  # "NAME (posterior)" for a file with [evidence]
     probs = {c: (lambda v: f"{v:.3f}") for c in table.columns if c.startswith("p_")}
     probs["median_year"] = lambda v: "never" if not np.isfinite(v) else f"{v:.1f}"
+    column = "p_gt_1eN" if args.format in ("json", "csv") else "p gt 1eN"  # as the header shows the column
     note = (
         f"{args.samples} draws per file, seed {args.seed}; median, 5% and 95% of brain FLOP/s; "
-        "p_gt_1eN = P(brain FLOP/s > 1eN)"
+        f"{column} = P(brain FLOP/s > 1eN)"
     )
+    if any(spec.evidence for spec in specs):
+        note += "; (posterior): a file with [evidence], conditioned on it"
     section = Section(
         "compare", table, index_name="prior file", formats={**probs, "log10_median": lambda v: f"{v:.2f}"}, note=note
     )
-    print(render([section], args.format))
+    save = None
     if args.save is not None:
-        for spec, (name, draws) in zip(specs, runs.items(), strict=True):
-            attrs = run_attrs(spec, seed=args.seed, num_samples=args.samples)
-            path = save_run(brain_inference_data(draws, spec, attrs), Path(args.save) / f"{name}.nc", args.force)
-            print(f"saved {path}", file=sys.stderr)
-    return 0
+
+        def save():
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            for spec, (name, run) in zip(specs, runs.items(), strict=True):
+                attrs = run_attrs(spec, seed=args.seed, num_samples=args.samples)
+                idata = brain_inference_data(run.prior, spec, attrs, conditioned=run.conditioned)
+                yield save_run(idata, Path(args.save) / f"{name}.nc", args.force)
+
+    return _deliver(render([section], args.format), save)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -721,12 +765,30 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def entry() -> None:
+    """The ``uncertainty`` command and ``python -m uncertainty``: Ctrl-C and SIGTERM handled from the first
+    moment (:mod:`uncertainty.interrupts`, before JAX starts a thread), text that the terminal's encoding
+    cannot show escaped rather than fatal (file names that are not UTF-8), then :func:`main`."""
+    from . import interrupts
+
+    interrupts.install()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    raise SystemExit(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    """Run the CLI; returns the exit status (0 ok, 1 stdout closed by its reader, 2 bad input or an output
+    that cannot be written, 130/143 interrupted)."""
     from .errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None:  # `uncertainty ... >&-`: the table would go nowhere
+        if sys.stderr is not None:
+            print("error: standard output is closed; redirect it to a file or /dev/null", file=sys.stderr)
+        return 2
     if args.command in COMPILING:
         from . import warmstart
 
@@ -746,4 +808,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. stdout on a full disk (`> /dev/full`): one line, not a traceback
         _silence_stdout()
         print(f"error: {exc.filename or 'output'}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # JAX_PLATFORMS names a backend this machine lacks
+        if "Unable to initialize backend" not in str(exc):
+            raise
+        problem = str(exc).splitlines()[0]
+        print(f"error: JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS', '')}: {problem}", file=sys.stderr)
         return 2

@@ -7,10 +7,14 @@ Two caches, in one folder (:func:`cache_dir`):
 - exported chunk samplers (``<folder>/exported/``): the brain model traced once and serialised with
   ``jax.export``, so a warm run neither imports NumPyro nor traces the model. An entry's name hashes
   the prior spec, the chunk size, the precision, the JAX version, the backend and the source of
-  ``uncertainty.brain``, so an edit to any of them makes a new entry; a stale or unreadable entry is
-  traced again.
+  ``uncertainty.brain``, so an edit to any of them makes a new entry. The entry carries that hash
+  inside it and is used only when it matches the one asked for: a stale, foreign (copied from another
+  prior file's entry) or unreadable entry is traced again and replaced.
 
-The command line enables both (:func:`enable`); library calls use neither unless they call it.
+The command line enables both (:func:`enable`); library calls use neither unless they call it. A cache
+that cannot be read or written costs the warm start only: one ``note:`` line on stderr, never JAX's
+warnings; entries left empty by a failed write are removed, and so are the entries a run was writing
+when a signal ended it (JAX writes its entries in place).
 """
 
 from __future__ import annotations
@@ -18,8 +22,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
+import sys
 import tempfile
+import warnings
 from pathlib import Path
+
+from . import interrupts
 
 __all__ = ["cache_dir", "canonical", "enable", "entry", "exported_dir", "load_exported", "save_exported"]
 
@@ -40,20 +49,89 @@ def cache_dir() -> str | None:
 
 def enable() -> None:
     """Turn both caches on (the command line does, for the commands that compile). A folder that cannot
-    be made is skipped silently: the run only loses its warm start."""
+    be made costs the warm start only (one note line)."""
     global _EXPORTED
     folder = cache_dir()
     if folder is None:
         return
     try:
         os.makedirs(os.path.join(folder, "exported"), exist_ok=True)
-    except OSError:
+        before = _sweep(Path(folder))
+    except OSError as exc:
+        _note(folder, f"cannot be made ({exc.strerror or exc})")
         return
     import jax
 
+    _quiet_jax_cache(folder)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every program: warm runs compile nothing
     _EXPORTED = Path(folder) / "exported"
+    interrupts.on_signal(lambda: _remove_new(Path(folder), before))
+
+
+_ENTRY_SUFFIXES = ("-cache", ".jaxexport")  # JAX's compiled programs; the exported samplers
+_noted: set[str] = set()
+
+
+def _note(folder: str | os.PathLike, problem: str) -> None:
+    """One line on stderr, once per problem: the cache costs this run its warm start, nothing else."""
+    if problem in _noted:
+        return
+    _noted.add(problem)
+    text = f"note: compilation cache {os.fspath(folder)}: {problem}; the run goes on without a warm start"
+    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text), file=sys.stderr, flush=True)
+
+
+def _entries(folder: Path) -> list[Path]:
+    subs = [sub for sub in (folder, folder / "exported") if sub.is_dir()]
+    return [p for sub in subs for p in sub.iterdir() if p.name.endswith(_ENTRY_SUFFIXES)]
+
+
+def _sweep(folder: Path) -> frozenset[str]:
+    """Remove entries that a failed write left empty; the names of the entries there now."""
+    names = set()
+    for path in _entries(folder):
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+                continue
+        except OSError:
+            continue
+        names.add(str(path))
+    return frozenset(names)
+
+
+def _remove_new(folder: Path, before: frozenset[str]) -> None:
+    """Remove the entries written since :func:`enable` (a signal may have cut one short: JAX writes in place)."""
+    for path in _entries(folder):
+        if str(path) not in before:
+            path.unlink(missing_ok=True)
+
+
+_JAX_CACHE_WARNING = re.compile(r"Error (reading|writing) persistent compilation cache entry for '[^']*': (.*)", re.S)
+
+
+def _quiet_jax_cache(folder: str) -> None:
+    """JAX's warnings about its persistent cache (an unreadable entry, a read-only folder, a full disk)
+    become one note line each; other warnings are shown as before."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        match = _JAX_CACHE_WARNING.match(str(message))
+        if match is None:
+            return shown(message, category, filename, lineno, file, line)
+        reading = match.group(1) == "reading"
+        if reading:
+            _note(folder, "an entry could not be read (remove the folder to rebuild it)")
+        else:
+            _note(folder, f"an entry could not be written ({match.group(2).strip().splitlines()[0][:120]})")
+        if not reading:
+            _sweep(Path(folder))
+
+    warnings.filterwarnings(
+        "always", message=r"Error (reading|writing) persistent compilation cache", category=UserWarning
+    )
+    warnings.showwarning = show
 
 
 def exported_dir() -> Path | None:
@@ -97,34 +175,50 @@ def entry(*parts: object) -> Path | None:
     for part in (*parts, jax.__version__, jax.default_backend(), _source_digest()):
         digest.update(canonical(part).encode())
         digest.update(b"\0")
-    return _EXPORTED / f"draw-{digest.hexdigest()[:40]}.jaxexport"
+    return _EXPORTED / f"draw-{digest.hexdigest()}.jaxexport"
+
+
+_MAGIC = b"uncertainty-exported-sampler\n"
+
+
+def _header(path: Path) -> bytes:
+    """What an entry states it was built from: the key its name hashes (:func:`entry`)."""
+    return _MAGIC + path.stem.removeprefix("draw-").encode() + b"\n"
 
 
 def load_exported(path: Path):
-    """The exported program saved at ``path``, or ``None`` if it is missing or unreadable."""
+    """The exported program saved at ``path``, or ``None`` if it is missing, unreadable, or was not built
+    from what ``path`` names (its stated key differs: a stale or foreign entry)."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
+    header = _header(path)
+    if not data.startswith(header):
+        return None
     try:
         from jax import export
 
-        return export.deserialize(bytearray(data))
-    except Exception:  # a truncated or foreign file: trace again
+        return export.deserialize(bytearray(data[len(header) :]))
+    except Exception:  # a truncated file: trace again
         return None
 
 
 def save_exported(path: Path, exported) -> None:
-    """Save an exported program atomically (a temporary file renamed); failures are silent (no warm start)."""
+    """Save an exported program atomically (a temporary file renamed), headed by the key it was built from;
+    a failure costs the warm start only (one note line)."""
+    tmp = None
     try:
-        data = exported.serialize()
+        data = _header(path) + exported.serialize()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jaxexport")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except Exception:
-        return
+        interrupts.temporary(tmp)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _note(path.parent.parent, f"an entry could not be written ({exc.strerror or exc})")
+    finally:
+        if tmp is not None:
+            interrupts.forget(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -37,10 +37,10 @@ from .._arviz import az
 from ..errors import PriorError
 from ..growth.nuts import NutsSettings, run_nuts
 from .distributions import to_distribution
-from .expression import FUNCTIONS, REDUCERS, parse_expression
+from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
 from .model import brain_model, field_site, fixed_values, site_name
-from .priors import Choice, Evidence, Point, Prior, PriorSpec
+from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
 
 __all__ = [
     "INFERENCE",
@@ -55,6 +55,7 @@ __all__ = [
     "diagnosis_of",
     "evidence_log_likelihood",
     "nuts_blocker",
+    "posterior_sample",
     "evidence_quantities",
     "reliable",
     "reliable_nuts",
@@ -115,7 +116,7 @@ def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
 def _quantities(spec: PriorSpec, values: dict, n: int) -> dict[str, jnp.ndarray]:
     out = {}
     for item in spec.evidence:
-        expr = parse_expression(item.quantity, {**FUNCTIONS, **REDUCERS})
+        expr = parse_expression(item.quantity, EVIDENCE_FUNCTIONS)  # the load-time parse (cached), same limits
         fields = {name: _field(spec, values, name, n) for name in expr.names}
         out[item.name] = jnp.broadcast_to(expr(fields), (n,))
     return out
@@ -215,6 +216,10 @@ def _log_weights(spec: PriorSpec, draws: dict[str, np.ndarray]):
     quantities = evidence_quantities(spec, draws)
     loglik = evidence_log_likelihood(spec, quantities)
     for item in spec.evidence:
+        if not np.isfinite(quantities[item.name]).any():
+            raise PriorError(
+                spec.path, f"evidence.{item.name}.quantity", "is not a finite number in any prior draw (overflow?)"
+            )
         if not np.isfinite(loglik[item.name]).any():
             raise PriorError(spec.path, f"evidence.{item.name}", "every prior draw contradicts it (no draw has weight)")
     total = np.sum(np.stack(list(loglik.values())), axis=0)
@@ -424,9 +429,15 @@ def brain_draws(
     if not spec.evidence:
         return draws, None
     conditioned = condition(spec, draws, seed)
+    return posterior_sample(conditioned, num_samples, seed), conditioned
+
+
+def posterior_sample(conditioned: Conditioned, num_samples: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """``num_samples`` of a posterior's draws (NUTS chains resampled to that count, seeded; PSIS draws as they are
+    when they number as many)."""
     post = conditioned.draws
     n = len(post["log10_brain_flops"])
     if n != num_samples:
         index = np.random.default_rng(seed).choice(n, size=num_samples)
         post = {k: v[index] for k, v in post.items()}
-    return post, conditioned
+    return post

@@ -20,13 +20,16 @@ its own; ``shared = ["rate"]`` there makes one draw serve every class),
 ``[classes.NAME]`` tables (one per neuron class, any number) and an optional
 ``[growth]`` table (the article's compute-growth scenario). Every problem is
 raised as a :class:`~uncertainty.errors.PriorError` naming file, key and
-problem.
+problem. A file is read only when it is a regular file of at most
+:data:`MAX_FILE_BYTES` (a leading byte-order mark is dropped), and is refused at
+load time, before anything is compiled, above :data:`MAX_CLASSES` classes or
+:data:`MAX_RANDOM_DRAWS` random draws per sample.
 
 A class is an LNP neuron (``method = "lnp"``, the default: every field of
 :data:`CLASS_FIELDS`) or any published way of counting (``method =
 "expression"``): ``flops_per_second = "synapses * rate * flop_per_spike"``, an
 arithmetic expression (:mod:`uncertainty.brain.expression`) over fields the class sets
-itself, with free names, positive values and any ``unit`` label::
+itself, with free names, positive values and any known ``unit`` (:func:`known_unit`)::
 
     [classes.synaptic]
     method = "expression"
@@ -49,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PriorError
+from ..userfiles import MiB, read_user_text
 from .expression import FUNCTIONS, REDUCERS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
@@ -63,6 +67,13 @@ __all__ = [
     "Field",
     "METHODS",
     "expression_field",
+    "EVIDENCE_FUNCTIONS",
+    "known_unit",
+    "MAX_CLASSES",
+    "MAX_FILE_BYTES",
+    "MAX_RANDOM_DRAWS",
+    "random_draws",
+    "UNIT_WORDS",
     "GrowthSpec",
     "LogNormal",
     "LogUniform",
@@ -155,15 +166,69 @@ class Field:
     description: str
     positive: bool = True
     units: tuple[str, ...] = ()  # accepted spellings of ``unit``
-    any_unit: bool = False  # a free field of an expression class: any ``unit`` label is accepted
+    any_unit: bool = False  # a free field of an expression class: any known unit (:func:`known_unit`)
 
     def accepts(self, unit: str) -> bool:
-        return self.any_unit or unit == self.unit or unit in self.units
+        """Whether ``unit`` may label this field: its own unit or a spelling of it; any known unit for a
+        free field."""
+        if self.any_unit:
+            return known_unit(unit)
+        return unit == self.unit or unit in self.units
 
 
 def expression_field(name: str) -> Field:
-    """A free field of an ``expression`` class: positive, any unit."""
-    return Field(name, name, "its unit", f"field '{name}'", any_unit=True)
+    """A free field of an ``expression`` class: positive, any known unit."""
+    return Field(name, name, "a known unit", f"field '{name}'", any_unit=True)
+
+
+# The words a ``unit`` label is built from (SPEC section 6: units are stated in the file and checked). A
+# unit is one word or words joined by "/", "*" or "·", each with an optional integer power: "Hz", "FLOP/s",
+# "FLOP/spike", "J/spike", "mm^3", "1/s". A free field of an expression class may carry any such unit;
+# a field of the LNP model or [growth] only its own (:class:`Field`).
+UNIT_WORDS: tuple[str, ...] = (
+    "1",
+    "%",
+    # time and rate
+    *("s", "ms", "us", "µs", "ns", "min", "h", "day", "days", "y", "year", "years"),
+    *("Hz", "kHz", "MHz", "GHz"),
+    # computation
+    *("FLOP", "FLOPs", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP", "MAC", "MACs", "OP", "OPs"),
+    *("op", "ops", "operation", "operations", "instruction", "instructions", "update", "updates"),
+    *("bit", "bits", "byte", "bytes", "B", "kB", "MB", "GB", "TB"),
+    # the brain's parts and events
+    *("neuron", "neurons", "synapse", "synapses", "spike", "spikes", "event", "events", "step", "steps"),
+    *("branch", "branches", "dendrite", "dendrites", "compartment", "compartments", "cell", "cells"),
+    *("axon", "axons", "channel", "channels", "receptor", "receptors", "molecule", "molecules"),
+    *("ion", "ions", "protein", "proteins", "ATP", "mol", "mmol"),
+    # energy, power, size, mass
+    *("J", "mJ", "uJ", "µJ", "nJ", "pJ", "fJ", "eV", "cal", "kcal", "W", "mW", "uW", "µW", "kW", "MW"),
+    *("m", "cm", "mm", "um", "µm", "nm", "L", "mL", "g", "kg", "mg"),
+)
+_UNIT_WORDS = frozenset(UNIT_WORDS)
+
+
+def known_unit(unit: object) -> bool:
+    """Whether ``unit`` is built from :data:`UNIT_WORDS`: words joined by ``/``, ``*`` or ``·`` (parentheses
+    allowed), each with an optional integer power (``^2``, ``^-1``)."""
+    if not isinstance(unit, str) or not unit.strip() or len(unit) > 60:
+        return False
+    for part in unit.replace("(", "").replace(")", "").replace("*", "/").replace("·", "/").split("/"):
+        word, caret, power = part.strip().partition("^")
+        if word not in _UNIT_WORDS or (caret and not power.removeprefix("-").isdigit()):
+            return False
+    return True
+
+
+def _unit_problem(unit: object, fld: Field) -> str:
+    """Why ``unit`` cannot label ``fld``, with the closest known spelling."""
+    if not fld.any_unit:
+        return f"unit {_show(unit)} does not match '{fld.unit}' ({fld.description})"
+    hint = difflib.get_close_matches(unit, UNIT_WORDS, n=1) if isinstance(unit, str) else []
+    close = f"did you mean '{hint[0]}'? " if hint else ""
+    return (
+        f"unknown unit {_show(unit)} ({close}a unit is built from words such as Hz, s, FLOP, synapses, "
+        "neurons, spikes, J, W, joined by / or *)"
+    )
 
 
 CLASS_FIELDS: dict[str, Field] = {
@@ -198,6 +263,16 @@ GROWTH_FIELDS: dict[str, Field] = {
     )
 }
 
+MAX_FILE_BYTES = 1 * MiB  # a prior file is text a person writes; larger files are refused unread
+# Limits checked at load time, before anything is traced or compiled. The sampler is one XLA program in
+# which every random draw is its own block: compiling it costs about 0.17 CPU seconds per draw, and little
+# per class beyond its draws (`uncertainty sample FILE -n 2000 -q`, no compilation cache, this 2-core
+# machine: 75 draws 11 s, 150 draws 25 s, 200 draws in 200 classes 36-41 s and 1.4 GB, 300 draws 58 s and
+# 1.8 GB; issue 19: 1000 expression classes took 14 minutes and 10.6 GB). At the limits a file compiles in
+# about half a minute. Expressions have their own limits (expression.MAX_LENGTH, expression.MAX_DEPTH).
+MAX_CLASSES = 200  # [classes.NAME] tables
+MAX_RANDOM_DRAWS = 150  # random draws per sample (random_draws): shared fields once, a choice's components each
+EVIDENCE_FUNCTIONS = {**FUNCTIONS, **REDUCERS}  # what an [evidence] quantity may call
 _TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios", "evidence")
 LIKELIHOODS = ("normal", "lognormal", "student_t", "uniform", "upper", "lower")
 STUDENT_T_DF = 4.0  # degrees of freedom of a student_t measurement unless it gives df
@@ -272,6 +347,7 @@ class Evidence:
     ci: float = 0.9
     df: float = math.nan
     source: str = ""
+    unit: str = ""  # the unit of the measured values, when the file states it (checked)
 
 
 @dataclass(frozen=True)
@@ -310,15 +386,7 @@ class PriorSpec:
 def load_priors(path: str | Path) -> PriorSpec:
     """Read and validate a prior file; raise :class:`PriorError` on any problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PriorError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise PriorError(path, None, "is a directory, not a prior file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PriorError(path, None, f"cannot read: {exc}") from None
-    return parse_priors(text, path)
+    return parse_priors(read_user_text(path, PriorError, "a prior file", MAX_FILE_BYTES), path)
 
 
 def _evidence_names(table: Any) -> tuple[str, ...]:
@@ -331,7 +399,7 @@ def _evidence_names(table: Any) -> tuple[str, ...]:
         if not isinstance(text, str):
             continue
         try:
-            expr = parse_expression(text, {**FUNCTIONS, **REDUCERS})
+            expr = parse_expression(text, EVIDENCE_FUNCTIONS)
         except ExpressionError:
             continue
         names.update((n, None) for n in expr.names if n not in CLASS_FIELDS and n.isidentifier())
@@ -341,6 +409,7 @@ def _evidence_names(table: Any) -> tuple[str, ...]:
 def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     """Validate TOML ``text`` as a prior file; ``path`` is used in error messages."""
     p = _Parser(str(path))
+    text = text.removeprefix("\ufeff")  # a byte-order mark (spreadsheets, some editors) is not a statement
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -369,6 +438,8 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         p.fail("classes", "missing: define at least one [classes.NAME] table")
     if not isinstance(classes, dict) or not classes:
         p.fail("classes", "must hold at least one [classes.NAME] table")
+    if len(classes) > MAX_CLASSES:
+        p.fail("classes", f"{len(classes)} classes, over the limit of {MAX_CLASSES}")
     specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
     growth = p.growth(doc["growth"]) if "growth" in doc else None
     spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
@@ -376,9 +447,37 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         spec = replace(spec, correlations=p.correlations(doc["correlations"], spec, defaults))
     if "scenarios" in doc:
         spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec, defaults))
+    draws = random_draws(spec)
+    if draws > MAX_RANDOM_DRAWS:
+        p.fail(
+            "classes",
+            f"{draws} random draws, over the limit of {MAX_RANDOM_DRAWS} (fix fields, or share them in [defaults])",
+        )
     if "evidence" in doc:
         spec = replace(spec, evidence=p.evidence(doc["evidence"], spec))
     return spec
+
+
+def _draws(prior: Prior) -> int:
+    """Random draws a prior takes: none for a fixed value; a choice its index and each component's."""
+    if isinstance(prior, Point):
+        return 0
+    if isinstance(prior, Choice):
+        return 1 + sum(_draws(c) for c in prior.components)
+    return 1
+
+
+def random_draws(spec: PriorSpec) -> int:
+    """Random draws one sample of ``spec``'s brain model takes (what its compile time grows with): each
+    uncertain field once (a shared [defaults] field once for all classes), uncertain conventions, the
+    scenario index and each scenario's replacement priors."""
+    sites: dict[str, Prior] = {f"convention_{k}": v for k, v in spec.convention_priors.items()}
+    for c in spec.classes:
+        for f, prior in c.params.items():
+            shared = f in spec.shared and f in c.inherited
+            sites.setdefault(f"shared_{f}" if shared else f"{c.name}_{f}", prior)
+    scenarios = [prior for sc in spec.scenarios for _, prior in sc.settings]
+    return sum(map(_draws, sites.values())) + sum(map(_draws, scenarios)) + bool(spec.scenarios)
 
 
 def correlated_priors(spec: PriorSpec) -> dict[str, Prior]:
@@ -677,33 +776,51 @@ class _Parser:
             text = body["quantity"]
             if not isinstance(text, str):
                 self.fail(f"{where}.quantity", f"expected an expression in quotes, got {_show(text)}")
-            self.evidence_quantity(text, f"{where}.quantity", spec)
+            fld = self.evidence_quantity(text, f"{where}.quantity", spec)
             source = body.get("source", "")
             if not isinstance(source, str):
                 self.fail(f"{where}.source", "must be text")
-            out.append(Evidence(name, text, *self.observed(body["observed"], f"{where}.observed"), source=source))
+            observed = self.observed(body["observed"], f"{where}.observed", fld)
+            unit = body["observed"].get("unit", "")
+            out.append(Evidence(name, text, *observed, source=source, unit=unit))
         return tuple(out)
 
-    def evidence_quantity(self, text: str, key: str, spec: PriorSpec) -> None:
-        """Names must be fields of every class; the result must be one number per draw."""
+    def evidence_quantity(self, text: str, key: str, spec: PriorSpec) -> Field:
+        """Names must be fields of every class; the result must be one number per draw. Returns the field
+        whose unit the quantity has: the LNP field it sums or averages (``sum(count)``, ``mean(rate)``,
+        every class an LNP neuron), else a free field (any known unit)."""
+        import jax
         import jax.numpy as jnp
 
         try:
-            expr = parse_expression(text, {**FUNCTIONS, **REDUCERS})
+            expr = parse_expression(text, EVIDENCE_FUNCTIONS)
         except ExpressionError as exc:
             self.fail(key, str(exc))
         for n in expr.names:
             missing = [c.name for c in spec.classes if n not in c.params]
             if missing:
                 self.fail(key, f"unknown name '{n}': not a field of class '{missing[0]}' (every class needs it)")
-        shape = jnp.shape(expr({n: jnp.ones((2, len(spec.classes))) for n in expr.names}))
+        with jax.enable_x64(True):  # as the quantities are computed: float64 constants, traced, not run
+            shape = jax.eval_shape(
+                expr, {n: jax.ShapeDtypeStruct((2, len(spec.classes)), jnp.float64) for n in expr.names}
+            ).shape
         if shape not in ((2,), ()):
             self.fail(key, "gives one value per class, not one number: reduce the fields with sum(...) or mean(...)")
+        reducers = {f for f, _, _ in REDUCERS.values()}
+        program = expr.program
+        one_field = program[0][0] == "name" and (len(program) == 1 or (len(program) == 2 and program[1][1] in reducers))
+        if one_field and program[0][1] in CLASS_FIELDS and all(c.method == "lnp" for c in spec.classes):
+            return CLASS_FIELDS[program[0][1]]
+        return expression_field(text)
 
-    def observed(self, value: Any, key: str) -> tuple:
+    def observed(self, value: Any, key: str, fld: Field | None = None) -> tuple:
         if not isinstance(value, dict):
             self.fail(key, "must be a table naming one likelihood: " + ", ".join(LIKELIHOODS))
-        self.no_unknown(value, (*LIKELIHOODS, "ci", "df"), key)
+        self.no_unknown(value, (*LIKELIHOODS, "ci", "df", "unit"), key)
+        if "unit" in value:
+            fld = fld or expression_field("quantity")
+            if not isinstance(value["unit"], str) or not fld.accepts(value["unit"]):
+                self.fail(f"{key}.unit", _unit_problem(value["unit"], fld))
         kinds = [k for k in value if k in LIKELIHOODS]
         if len(kinds) != 1:
             self.fail(key, f"name exactly one likelihood ({', '.join(LIKELIHOODS)}), got {len(kinds)}")
@@ -785,7 +902,7 @@ class _Parser:
         if "unit" in value:
             unit = value["unit"]
             if not isinstance(unit, str) or not fld.accepts(unit):
-                self.fail(f"{key}.unit", f"unit {_show(unit)} does not match '{fld.unit}' ({fld.description})")
+                self.fail(f"{key}.unit", _unit_problem(unit, fld))
         lo_t = self.number(value["min"], f"{key}.min") if "min" in value else None
         hi_t = self.number(value["max"], f"{key}.max") if "max" in value else None
         if lo_t is not None and hi_t is not None and lo_t >= hi_t:
@@ -833,7 +950,10 @@ class _Parser:
                 return LogNormal(lo, hi, ci, lo_t, hi_t)
             if fld.positive and lo_t is None:
                 self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
-            self.check_mass(key, *normal_params(lo, hi, ci), lo_t, hi_t)
+            mean, sd = normal_params(lo, hi, ci)
+            if not (math.isfinite(mean) and math.isfinite(sd)):
+                self.fail(sub, f"[{lo:g}, {hi:g}] is too wide: its mean or spread is beyond float64 (1.8e308)")
+            self.check_mass(key, mean, sd, lo_t, hi_t)
             return Normal(lo, hi, ci, lo_t, hi_t)
 
         if kind == "loguniform" and lo <= 0:
@@ -842,6 +962,8 @@ class _Parser:
         hi2 = hi if hi_t is None else min(hi, hi_t)
         if lo2 >= hi2:
             self.fail(key, f"[min, max] leaves nothing of [{lo:g}, {hi:g}]")
+        if not math.isfinite(hi2 - lo2):
+            self.fail(key, f"[{lo2:g}, {hi2:g}] is too wide: its width is beyond float64 (1.8e308)")
         if kind == "uniform" and fld.positive and lo2 <= 0:
             self.fail(sub, f"must be > 0 for a positive quantity ({fld.unit}), got lo = {lo:g}; or set min > 0")
         return Uniform(lo2, hi2) if kind == "uniform" else LogUniform(lo2, hi2)

@@ -35,14 +35,24 @@ from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossov
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
 from .models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
-from .nuts import NutsSettings, run_nuts
+from .nuts import NutsSettings, Status, run_nuts, step, steps_text
 from .scores import predictive_samples
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "ForecastOptions", "check_data", "crossover_years", "forecast", "LOG2_10"]
+__all__ = [
+    "MODELS",
+    "DEFAULT_MODEL",
+    "MAX_HORIZON",
+    "ForecastOptions",
+    "check_data",
+    "crossover_years",
+    "forecast",
+    "LOG2_10",
+]
 
 MODELS = FORECAST_MODELS
 LOG2_10 = math.log2(10.0)
 _BRAIN_DIMS = {"log10_class_flops": "neuron_class", "log10_stage_flops": "stage"}
+MAX_HORIZON = 10_000.0  # latest --horizon (the CLI's parser holds the same number; it imports no JAX)
 
 
 @dataclass(frozen=True)
@@ -58,15 +68,16 @@ class ForecastOptions:
     num_chains: int = 4
     horizon: float = DEFAULT_HORIZON
     compare: bool = True
-    progress: bool = False
+    progress: bool = False  # a progress bar of the brain draws (on a terminal)
+    status: Status | None = None  # takes a line before and after each long step (fits, draws, paths)
 
 
 def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOptions()) -> az.InferenceData:
     """Draw the joint distribution of brain FLOP/s, compute growth and the crossover year."""
     if options.model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {options.model!r}")
-    if not (math.isfinite(options.horizon) and options.horizon >= 2100):
-        raise ValueError(f"horizon must be a year from 2100 on, got {options.horizon}")
+    if not (math.isfinite(options.horizon) and 2100 <= options.horizon <= MAX_HORIZON):
+        raise ValueError(f"horizon must be a year from 2100 to {MAX_HORIZON:g}, got {options.horizon:g}")
     if options.model == "scenario":
         return _scenario(spec, seed, options)
     return _fitted(spec, seed, options)
@@ -131,7 +142,7 @@ def check_path_memory(num_samples: int, points: int) -> None:
     each) would not fit in this machine's memory; the message gives the largest draw count that fits."""
     from ..brain.engine import check_fits
 
-    what = f"paths with {points} points to the horizon"
+    what = f"paths with {points:,} points to the horizon"
     check_fits(num_samples, points * PATH_BYTES, what, ", or an earlier --horizon")
 
 
@@ -167,18 +178,23 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     fits = {}
     with jax.enable_x64(True):
         for i, name in enumerate(names):
-            d = fit_data_at(data, name, data.last_year)
-            batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
-            result = run_nuts(jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings)
+            what = f"fitting {name} to {o.series}" if i == 0 else f"comparing models by LOO: fitting {name}"
+            with step(o.status, f"{what} ({steps_text(settings)})"):
+                d = fit_data_at(data, name, data.last_year)
+                batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
+                result = run_nuts(jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings)
             fits[name] = (d, {k: v[0] for k, v in result.samples.items()}, result)
         d, samples, result = fits[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
 
-        brain, conditioned = brain_draws(spec, n, seed)
-        log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10
-        times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-        year = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None])).reshape(o.num_chains, per_chain)
+        with step(o.status, _brain_text(spec, n)):
+            brain, conditioned = brain_draws(spec, n, seed, progress=o.progress)
+        with step(o.status, f"pairing {n:,} draws with brain FLOP/s (paths to {o.horizon:g})"):
+            log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10
+            times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+            crossing = first_crossing_on_grid(times, path - log2_brain[:, None])
+            year = np.asarray(crossing).reshape(o.num_chains, per_chain)
         grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
             "log2_flops_forecast": (
@@ -217,7 +233,9 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         # the random walk scores increments (each point given the one before), the Kalman models every point:
         # compare the points every model predicts from the ones before (the last ``m``)
         m = min(s_["log_lik"].shape[-1] for _, s_, _ in fits.values())
-        attrs["model_comparison"] = json.dumps(_compare({k: _loo_view(s_, m) for k, (_, s_, _) in fits.items()}))
+        with step(o.status, f"comparing {len(fits)} models by LOO"):
+            comparison = _compare({k: _loo_view(s_, m) for k, (_, s_, _) in fits.items()})
+        attrs["model_comparison"] = json.dumps(comparison)
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
@@ -240,16 +258,23 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
     settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
     out = {}
     with jax.enable_x64(True):
-        d = fit_data_at(data, o.model, data.last_year)
-        batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
-        result = run_nuts(jax.random.fold_in(root, 1), chosen.model, batch, settings)
+        with step(o.status, f"fitting {o.model} to {o.series} ({steps_text(settings)})"):
+            d = fit_data_at(data, o.model, data.last_year)
+            batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
+            result = run_nuts(jax.random.fold_in(root, 1), chosen.model, batch, settings)
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v[0].reshape(n, *v.shape[3:])) for k, v in result.samples.items()}
         times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
         for name, spec in specs.items():
-            log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
-            out[name] = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
+            with step(o.status, f"{name}: {_brain_text(spec, n)}, paired with the growth paths"):
+                log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
+                out[name] = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
     return out
+
+
+def _brain_text(spec: PriorSpec, n: int) -> str:
+    """The status line of the brain draws of a crossover."""
+    return f"drawing {n:,} brain FLOP/s draws" + (" and conditioning them on [evidence]" if spec.evidence else "")
 
 
 def _conditioning_attrs(conditioned) -> dict:
@@ -353,7 +378,8 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
         raise PriorError(spec.path, "growth", "missing: --model scenario needs a [growth] table")
     n = o.num_samples
     root = growth_key(seed)
-    brain, conditioned = brain_draws(spec, n, seed)
+    with step(o.status, _brain_text(spec, n)):
+        brain, conditioned = brain_draws(spec, n, seed, progress=o.progress)
     growth = {}
     with jax.enable_x64(True):
         for i, name in enumerate(GROWTH_FIELDS):

@@ -25,10 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..choices import DEFAULT_MODEL
 from ..errors import DataError
 from .history import GrowthData, Series, load_growth_data
 from .models import GROWTH_MODELS, MODELS_BY_NAME, FitData, Predictive, pad_fit_data, ratio_predictive_draw
-from .nuts import NutsSettings, rhat, run_nuts
+from .nuts import NutsSettings, Status, rhat, run_nuts, step, steps_text
 from .scores import LEVELS, score
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "choose_default",
     "fit_data_at",
     "DEFAULT_START",
+    "MIN_ORIGINS",
     "render_backtest",
 ]
 
@@ -47,6 +49,7 @@ HORIZONS = (("<=3y", 0.0, 3.0), ("3-6y", 3.0, 6.0), (">6y", 6.0, math.inf))
 DEFAULT_START = {"hpl": 2000, "hpcg": 2016}
 PIT_BINS = 10
 CALIBRATED = {"90": (0.85, 0.95), "50": (0.40, 0.60)}
+MIN_ORIGINS = 5  # fewer distinct origins are too few to choose a model from (they share their data)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class BacktestOptions:
     num_chains: int = 4
     seed: int = 0
     origin_step: int = 1
+    status: Status | None = None  # takes a line before and after each model's fit
 
     def settings(self) -> NutsSettings:
         if self.quick:
@@ -143,11 +147,13 @@ def backtest(options: BacktestOptions | None = None) -> xr.Dataset:
     with jax.enable_x64(True):
         for m_index, name in enumerate(options.models):
             model = MODELS_BY_NAME[name]
-            fits = _stack([fit_data_at(data, name, float(target.year[o])) for o in origins])
-            key = jax.random.fold_in(root, m_index)
-            result = run_nuts(jax.random.fold_in(key, 0), model.model, fits, settings)
-            scores = _score_all(jax.random.fold_in(key, 1), model, result.samples, fits, t_targets, y_targets)
-            diag = _diagnostics(result, model)
+            text = f"fitting {name} at {len(origins)} origins ({steps_text(settings)} each) and scoring it"
+            with step(options.status, text):
+                fits = _stack([fit_data_at(data, name, float(target.year[o])) for o in origins])
+                key = jax.random.fold_in(root, m_index)
+                result = run_nuts(jax.random.fold_in(key, 0), model.model, fits, settings)
+                scores = _score_all(jax.random.fold_in(key, 1), model, result.samples, fits, t_targets, y_targets)
+                diag = _diagnostics(result, model)
             per_model[name] = (scores, diag)
     return _dataset(per_model, target, origins, options, start)
 
@@ -227,7 +233,9 @@ def _dataset(per_model, target: Series, origins: np.ndarray, options: BacktestOp
 
 
 def summarize(ds: xr.Dataset) -> dict:
-    """Scores per model, overall and by horizon, as a JSON-ready dict with the chosen default model."""
+    """Scores per model, overall and by horizon, as a JSON-ready dict: ``default`` is the model this
+    hindcast's rule chooses (:func:`choose_default`; ``crossover`` uses it only when named with ``--model``),
+    ``crossover_default`` the model ``crossover`` uses by default, ``warnings`` what makes the choice weak."""
     models = {}
     for name in ds["fitted_model"].values:
         sel = ds["model"].values == name
@@ -242,7 +250,25 @@ def summarize(ds: xr.Dataset) -> dict:
         entry["divergences"] = int(ds["divergences"].sel(fitted_model=name).values.sum())
         models[str(name)] = entry
     default, reason = choose_default(models)
-    return {"default": default, "default_reason": reason, "models": models}
+    origins = int(ds.sizes["origin_list"])
+    quick = bool(int(ds.attrs.get("quick", 0)))
+    warnings = []
+    if origins < MIN_ORIGINS:
+        warnings.append(
+            f"only {origins} distinct origin{'s' if origins != 1 else ''} (fewer than {MIN_ORIGINS}): too few to "
+            f"choose a model from; start earlier (--from){', drop --quick' if quick else ''} or give a longer series"
+        )
+    if quick:
+        warnings.append("--quick is a smoke test (every 4th origin, short chains): do not choose a model from it")
+    return {
+        "default": default,
+        "default_reason": reason,
+        "crossover_default": DEFAULT_MODEL,
+        "origins": origins,
+        "quick": quick,
+        "warnings": warnings,
+        "models": models,
+    }
 
 
 summarize_backtest = summarize  # the name the package exports
@@ -320,10 +346,18 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     diag = "; ".join(
         f"{n}: max R-hat {m['max_rhat']:.3f}, {m['divergences']} divergences" for n, m in summary["models"].items()
     )
+    chosen = summary["default"]
+    crossover = summary.get("crossover_default", DEFAULT_MODEL)
+    if chosen == crossover:
+        uses = "'crossover' uses it by default"
+    else:
+        uses = f"'crossover --model {chosen}' uses it (crossover's default is {crossover}, chosen by the hpl hindcast)"
     note = (
-        f"default: {summary['default']} ({summary['default_reason']}). Pairs share origins and data, so they are "
-        f"dependent. NUTS: {diag}"
+        f"chosen by this hindcast: {chosen} ({summary['default_reason']}); {uses}\n"
+        f"Pairs share origins and data, so they are dependent. NUTS: {diag}"
     )
+    for warning in summary.get("warnings", []):
+        note += f"\nwarning: {warning}"
     counts = {"pairs": lambda v: f"{v:.0f}", "origins": lambda v: f"{v:.0f}"}
     fmts = {c: (lambda v: "nan" if np.isnan(v) else f"{v:.3f}") for c in ("cov_50", "cov_80", "cov_90", "crps")}
     table = backtest_table(summary)

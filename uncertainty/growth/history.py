@@ -9,6 +9,7 @@ performance is FLOP/s.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..userfiles import MiB, read_user_text
 
 __all__ = [
     "SERIES",
@@ -27,6 +29,8 @@ __all__ = [
     "load_growth_data",
     "builtin_series",
     "read_csv_series",
+    "MAX_CSV_BYTES",
+    "MAX_ROWS",
 ]
 
 SERIES = ("hpcg", "hpl")
@@ -76,14 +80,21 @@ class Series:
         the same system, is a repeat: the lists round the same result differently (Tianhe-2's
         HPL 33.86 and 33.863 PF, the K computer's HPCG 0.6027 and 0.603 PF).
         """
-        kept: list[tuple[float, str]] = []
+        seen: set[float] = set()  # every kept value
+        by_system: dict[str, list[float]] = {}  # each system's kept values, sorted
         keep = []
         for value, system in zip(self.flops, self.systems, strict=True):
             value = float(value)
-            repeat = any(value == v or (system == s and abs(value - v) <= tolerance * max(value, v)) for v, s in kept)
+            mine = by_system.setdefault(system, [])
+            i = bisect.bisect_left(mine, value)
+            # the nearest kept values of the system below and above are the only ones that can be within
+            # tolerance (the gap grows faster than the tolerance): O(log n) a row, not O(n)
+            near = mine[max(i - 1, 0) : i + 1]
+            repeat = value in seen or any(abs(value - v) <= tolerance * max(value, v) for v in near)
             keep.append(not repeat)
             if not repeat:
-                kept.append((value, system))
+                seen.add(value)
+                mine.insert(i, value)
         return self._take(keep)
 
     @property
@@ -131,6 +142,10 @@ class GrowthData:
 
 
 YEARS = (1940, 2200)  # the years a row of a user series may carry
+# a user CSV is refused unread above MAX_CSV_BYTES and, before any parsing, above MAX_ROWS data rows: the
+# benchmark histories have 24 and 66 lists, and the growth fits' cost grows with the rows
+MAX_CSV_BYTES = 4 * MiB
+MAX_ROWS = 10_000
 
 
 def _list_year(label: str) -> float:
@@ -175,13 +190,11 @@ def read_csv_series(path: str | Path, unit: str | None = None) -> Series:
     counts once, as in the built-in series); ``unit`` is the unit of a CSV without a unit column
     (default FLOP/s)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark from spreadsheets
-    except FileNotFoundError:
-        raise DataError(path, None, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"cannot read: {exc}") from None
-    reader = csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    text = read_user_text(path, DataError, "a growth CSV", MAX_CSV_BYTES)  # a spreadsheet's byte-order mark dropped
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if len(lines) - 1 > MAX_ROWS:
+        raise DataError(path, None, f"has {len(lines) - 1} data rows, over the limit of {MAX_ROWS}")
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None:
         raise DataError(path, None, "is empty; expected a header 'year,flops' and rows")

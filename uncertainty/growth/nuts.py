@@ -15,7 +15,9 @@ call with new data of the same shape does not compile again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -28,7 +30,9 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
-__all__ = ["NutsSettings", "NutsResult", "run_nuts", "rhat"]
+__all__ = ["NutsSettings", "NutsResult", "Status", "run_nuts", "rhat", "step", "steps_text"]
+
+Status = Callable[[str], None]  # takes one status line (the CLI prints it on stderr)
 
 
 class NutsSettings(NamedTuple):
@@ -39,6 +43,24 @@ class NutsSettings(NamedTuple):
     num_chains: int = 4
     target_accept_prob: float = 0.9
     max_tree_depth: int = 8
+
+
+def steps_text(s: NutsSettings) -> str:
+    """``4 chains x 2,000 steps`` (warm-up and draws) of one fit."""
+    return f"{s.num_chains} chains x {s.num_warmup + s.num_samples:,} steps"
+
+
+@contextmanager
+def step(status: Status | None, text: str) -> Iterator[None]:
+    """Report a long step to ``status``: ``TEXT ...`` before it and ``TEXT: done in S s`` after
+    (nothing when ``status`` is None)."""
+    if status is None:
+        yield
+        return
+    status(f"{text} ...")
+    start = time.perf_counter()
+    yield
+    status(f"{text}: done in {time.perf_counter() - start:.1f} s")
 
 
 class NutsResult(NamedTuple):

@@ -8,20 +8,25 @@ precision, package and library versions and the devices it ran on.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from .. import interrupts
 from .._arviz import az
 from ..brain.model import DERIVED_SITES, fixed_values, has_stages
 from ..brain.priors import PriorSpec
 from ..errors import OutputError, RunFileError
+from ..userfiles import check_regular_file
 from .provenance import run_attrs as run_attrs
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "conditioning_attrs",
     "load_backtest",
     "load_run",
+    "load_saved",
     "load_summaries",
     "save_run",
     "run_attrs",
@@ -137,8 +143,9 @@ def _stored(name: str, values: np.ndarray, margin: float = 1.0) -> np.ndarray:
 FLOAT32_MARGIN = 1e6  # a run written chunk by chunk stores a site as float32 only with 6 decades to spare
 
 
-def check_output_path(path: str | Path, force: bool = False) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written."""
+def check_output_path(path: str | Path, force: bool = False, make_folder: bool = False) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written. With ``make_folder`` its folder may be
+    missing (it is made when the file is saved; its nearest existing ancestor must be a writable folder)."""
     if not str(path):
         raise OutputError("''", None, "empty output path; give a file name such as run.nc")
     path = Path(path)
@@ -146,10 +153,13 @@ def check_output_path(path: str | Path, force: bool = False) -> Path:
     try:
         if path.is_dir():
             raise OutputError(path, None, "is a directory; give a file name such as run.nc")
-        if parent.exists() and not parent.is_dir():
-            raise OutputError(path, None, f"'{parent}' is not a folder")
-        if not parent.is_dir():
-            raise OutputError(path, None, f"folder '{parent}' does not exist")
+        existing = parent
+        while make_folder and not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            raise OutputError(path, None, f"'{existing}' is not a folder")
+        if not existing.is_dir():
+            raise OutputError(path, None, f"folder '{existing}' does not exist")
         if path.exists() or path.is_symlink():
             if not force:
                 raise OutputError(path, None, "exists; pass --force to overwrite it")
@@ -158,71 +168,78 @@ def check_output_path(path: str | Path, force: bool = False) -> Path:
     except OSError as exc:
         raise OutputError(path, None, f"unusable path ({exc.strerror or exc})") from None
     try:  # os.access says yes to root everywhere; creating a file is the real test
-        with tempfile.TemporaryFile(dir=parent):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise OutputError(path, None, f"folder '{parent}' is not writable ({exc.strerror or exc})") from None
+        raise OutputError(path, None, f"folder '{existing}' is not writable ({exc.strerror or exc})") from None
     return path
 
 
-@contextlib.contextmanager
-def signals_deferred():
-    """Hold SIGINT and SIGTERM while a file is written, and act on them when the block ends.
-
-    An exception raised inside h5py's write is swallowed ("Exception ignored"), so Ctrl-C would let a
-    save complete and replace a run; a default SIGTERM kills the process before it removes its temporary
-    file. Inside the block a signal is only recorded (the list yielded); at its end the first one is
-    raised: ``KeyboardInterrupt`` for SIGINT, ``SystemExit(143)`` for SIGTERM. Outside the main thread
-    (where handlers cannot be set) the block runs as is."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield []
-        return
-    received: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in _HELD}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        if received[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + received[0])
-
-
-_HELD = (2, 15)  # SIGINT, SIGTERM (the same numbers on every POSIX system)
-
-
 def save_run(idata: az.InferenceData | xr.Dataset, path: str | Path, force: bool = False) -> Path:
-    """Write ``idata`` (a run, or a backtest's ``Dataset``) as netCDF atomically: a temporary file, then a rename.
+    """Write ``idata`` (a run, or a backtest's ``Dataset``) as netCDF atomically: a temporary file, then
+    :func:`publish`.
 
-    An existing file is replaced only with ``force``, and only once the new file is complete; on any
-    failure, or a signal (Ctrl-C, SIGTERM) while it is written, it is left as it was and the temporary
-    file is removed. The netCDF is built in memory and written to disk with plain file I/O, so a full
-    disk is one ``OSError`` (HDF5 writing to a full disk prints pages of errors and may crash at exit).
+    An existing file is replaced only with ``force``, and only once the new file is complete; without it,
+    of two processes saving to one path at once exactly one succeeds. On any failure, or a signal (Ctrl-C,
+    SIGTERM) while it is written, the old file is left as it was and the temporary file is removed. The
+    netCDF is built in memory and written with plain file I/O, so a full disk is one ``OSError`` (HDF5
+    writing to a full disk prints pages of errors and may crash at exit).
     """
     path = check_output_path(path, force)
     data = _netcdf_bytes(idata)
     tmp = None
     try:
-        with signals_deferred() as received:  # a signal during the write: the old run stays, the temp goes
+        with interrupts.deferred() as received:  # a signal during the write: the old run stays, the temp goes
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             if not received:
-                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-                os.replace(tmp, path)
+                publish(tmp, path, force)
     except OSError as exc:
         raise OutputError(path, None, f"cannot write: {exc.strerror or exc}") from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def publish(tmp: str | Path, path: Path, force: bool) -> None:
+    """Move the finished file ``tmp`` to ``path``: with ``force`` over an existing file (keeping that file's
+    permission bits), without it only if no file is there at that moment (a hard link fails on an existing
+    name, so of two concurrent writers exactly one wins; the other gets :class:`OutputError`). ``tmp`` is
+    gone afterwards, or left for the caller to remove on an error."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if force else None
+    except FileNotFoundError:
+        mode = None
+    os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())  # mkstemp makes 0600
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(path, None, _TAKEN) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        _publish_without_links(tmp, path)  # a file system without hard links
+        return
+    os.unlink(tmp)
+
+
+_TAKEN = "was created by another process while this one ran; pass --force to overwrite it"
+
+
+def _publish_without_links(tmp: str | Path, path: Path) -> None:
+    """:func:`publish` where hard links are refused: claim the name with ``O_EXCL``, then rename over it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise OutputError(path, None, _TAKEN) from None
+    os.replace(tmp, path)
 
 
 def _netcdf_bytes(idata: az.InferenceData | xr.Dataset) -> bytes:
@@ -271,7 +288,7 @@ class RunWriter:
     def add(self, start: int, draws: dict[str, np.ndarray]) -> None:
         """Append the draws ``start, start + 1, ...`` (host arrays by site, one chunk)."""
         try:
-            with signals_deferred():
+            with interrupts.deferred():
                 self._append(start, draws)
         except OSError as exc:
             self._discard()
@@ -301,6 +318,7 @@ class RunWriter:
 
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)
+        interrupts.temporary(self._tmp)  # a signal between chunks removes it
         idata = brain_inference_data(
             first, self.spec, self.attrs, keep_parameters=self.keep_parameters, float32_margin=FLOAT32_MARGIN
         )
@@ -318,12 +336,12 @@ class RunWriter:
     def close(self) -> Path:
         """Finish the file and move it to ``path`` (an existing one only with ``force``)."""
         try:
-            self._file.close()
-            self._file = None
-            os.chmod(self._tmp, 0o666 & ~_umask())
-            check_output_path(self.path, self.force)  # still replaceable after the long write
-            os.replace(self._tmp, self.path)
-            self._tmp = None
+            with interrupts.deferred() as received:
+                self._file.close()
+                self._file = None
+                check_output_path(self.path, self.force)  # still replaceable after the long write
+                if not received:
+                    publish(self._tmp, self.path, self.force)
         except OSError as exc:
             raise OutputError(self.path, None, f"cannot write: {exc.strerror or exc}") from None
         finally:
@@ -335,8 +353,10 @@ class RunWriter:
             with contextlib.suppress(Exception):  # closing a half-written file: nothing left to save
                 self._file.close()
             self._file = None
-        if self._tmp is not None and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        if self._tmp is not None:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+            interrupts.forget(self._tmp)
         self._tmp = None
 
 
@@ -347,69 +367,86 @@ def _umask() -> int:
 
 
 def load_run(path: str | Path) -> az.InferenceData:
-    """Read a run saved by :func:`save_run`, checking that it has the shape of one."""
+    """Read a kept run saved by :func:`save_run` or :class:`RunWriter`, checked against the schema of one
+    (:func:`uncertainty.output.runfile.check_run`)."""
     path = Path(path)
     _check_path(path)
-    try:
-        idata = az.from_netcdf(path)
-    except Exception as exc:  # h5py/xarray raise many types for a bad file
-        raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
-    _check_run(path, idata)
-    return idata
+    return _read_run(path)
 
 
 def load_backtest(path: str | Path) -> xr.Dataset | None:
-    """The hindcast saved by ``uncertainty backtest --out`` at ``path``, or None if the file is not one."""
+    """The hindcast saved by ``uncertainty backtest --out`` at ``path`` (checked), or None if the file is not one."""
     return _load_kind(path, "backtest")
 
 
 def load_summaries(path: str | Path) -> xr.Dataset | None:
-    """The streamed summaries saved by ``uncertainty sample --no-keep-draws --out`` at ``path``, or None."""
+    """The streamed summaries saved by ``uncertainty sample --no-keep-draws --out`` at ``path`` (checked), or None."""
     return _load_kind(path, "summaries")
+
+
+def load_saved(path: str | Path) -> az.InferenceData | xr.Dataset:
+    """Any file the tool writes, checked once against its schema (:mod:`uncertainty.output.runfile`): a kept
+    run (``InferenceData``), or streamed summaries or a backtest (a ``Dataset`` with ``kind`` in its attributes)."""
+    from .runfile import dataset_kind
+
+    path = Path(path)
+    _check_path(path)
+    ds = _read_root(path)
+    kind = None if ds is None else dataset_kind(path, ds)
+    if kind is None:
+        return _read_run(path)
+    _check_dataset(path, ds, kind)
+    return ds
 
 
 def _load_kind(path: str | Path, kind: str) -> xr.Dataset | None:
     path = Path(path)
     _check_path(path)
+    ds = _read_root(path)
+    if ds is None or ds.attrs.get("kind") != kind:
+        return None
+    _check_dataset(path, ds, kind)
+    return ds
+
+
+def _read_root(path: Path) -> xr.Dataset | None:
+    """The root group of a netCDF file, loaded (a few arrays: a kept run keeps its draws in groups), or None
+    when it is not a plain netCDF dataset (an error :func:`_read_run` then reports)."""
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            if ds.attrs.get("kind") != kind:
-                return None
-            return ds.load()
-    except Exception:  # not a plain netCDF dataset: leave the error to load_run
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a file that makes a library warn is not one this tool wrote
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                return ds.load()
+    except Exception:
         return None
 
 
+def _read_run(path: Path) -> az.InferenceData:
+    from .runfile import check_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            idata = az.from_netcdf(path)
+        except Exception as exc:  # h5py/xarray raise many types for a bad file
+            raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
+        try:
+            check_run(path, idata)
+        except (Warning, OSError, ValueError, TypeError) as exc:  # values that cannot be read or decoded
+            if isinstance(exc, RunFileError):
+                raise
+            raise RunFileError(path, None, f"not a readable netCDF run ({type(exc).__name__})") from None
+    return idata
+
+
+def _check_dataset(path: Path, ds: xr.Dataset, kind: str) -> None:
+    from .runfile import check_backtest, check_summaries
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (check_summaries if kind == "summaries" else check_backtest)(path, ds)
+
+
 def _check_path(path: Path) -> None:
-    try:
-        if not path.exists():
-            raise RunFileError(path, None, "no such file")
-        if path.is_dir():
-            raise RunFileError(path, None, "is a directory, not a run file")
-    except OSError as exc:
-        raise RunFileError(path, None, f"unusable path ({exc.strerror or exc})") from None
-
-
-def _check_run(path: Path, idata: az.InferenceData) -> None:
-    groups = [g for g in ("posterior", "prior") if g in idata.groups() and "log10_brain_flops" in idata[g]]
-    if not groups:
-        raise RunFileError(
-            path, None, "holds no 'log10_brain_flops' in a prior or posterior group; not a run of this tool"
-        )
-    ds = idata[groups[0]]
-    needs = {
-        "log10_brain_flops": ("chain", "draw"),
-        "log10_class_flops": ("chain", "draw", "neuron_class"),
-        "log10_stage_flops": ("chain", "draw", "stage"),
-        "crossover_year": ("chain", "draw"),
-    }
-    for name, dims in needs.items():
-        if name not in ds:
-            continue
-        da = ds[name]
-        if da.dims != dims or not np.issubdtype(da.dtype, np.floating):
-            raise RunFileError(path, f"{groups[0]}.{name}", f"expected float values with dims {dims}, got {da.dims}")
-        if dims[-1] not in ("chain", "draw") and dims[-1] not in ds.coords:
-            raise RunFileError(path, f"{groups[0]}.{name}", f"has no '{dims[-1]}' coordinate")
-    if ds["log10_brain_flops"].sizes["draw"] * ds["log10_brain_flops"].sizes["chain"] < 4:
-        raise RunFileError(path, f"{groups[0]}.log10_brain_flops", "has fewer than 4 draws")
+    """Refuse, before reading, a path that is not a regular file (a FIFO would block, a device never ends)."""
+    check_regular_file(path, RunFileError, "a run file")

@@ -8,10 +8,12 @@ figure that fits a run. ArviZ draws the forest plots.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
 import tempfile
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,9 +21,9 @@ import numpy as np
 import xarray as xr
 
 from .._arviz import az
-from ..errors import OutputError, RunFileError
+from ..errors import OutputError, RunFileError, _one_line
 from ..literature import ESTIMATES
-from .report import BY_YEARS, HDI_PROB, observed_interval, run_group, sensitivity
+from .report import BY_YEARS, HDI_PROB, is_conditioned, observed_interval, run_group, sensitivity
 
 __all__ = [
     "FIGURE_SIZE",
@@ -42,7 +44,20 @@ _REFERENCE_STYLE = {"color": "0.35", "linestyle": ":", "linewidth": 1.0}
 def _pyplot():
     import matplotlib.pyplot as plt  # Matplotlib picks Agg by itself where there is no display
 
+    # text is drawn as written: names from files ("cost $\frac{1}$ per spike") are not mathtext
+    plt.rcParams["text.parse_math"] = False
     return plt
+
+
+def _plain_texts(fig) -> None:
+    """Escape the control characters of every text of ``fig`` (names from files), line by line, as errors
+    escape them (:func:`uncertainty.errors._one_line`): a glyph no font has would warn when drawn."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        value = text.get_text()
+        if value and not value.replace("\n", "").isprintable():
+            text.set_text("\n".join(_one_line(line) for line in value.split("\n")))
 
 
 def _new(rows: int = 1, cols: int = 1, **kwargs):
@@ -81,8 +96,9 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     finite = x[np.isfinite(x)]  # check_plottable made sure there is one
     note = "" if finite.size == x.size else f"; {x.size - finite.size:,} non-finite left out"
     x = finite
+    posterior = is_conditioned(idata)
     fig, ax = _new()
-    ax.hist(x, bins=bins, density=True, color="tab:blue", alpha=0.6, label="draws")
+    ax.hist(x, bins=bins, density=True, color="tab:blue", alpha=0.6, label="posterior draws" if posterior else "draws")
     lo, hi = az.hdi(x, hdi_prob=HDI_PROB)
     ax.axvspan(lo, hi, color="tab:blue", alpha=0.08, label=f"{HDI_PROB:.0%} HDI [{lo:.1f}, {hi:.1f}]")
     med = float(np.median(x))
@@ -93,7 +109,8 @@ def brain_flops_figure(idata: az.InferenceData, bins: int = 80):
     ax.set_xlabel("brain computation, log10 FLOP/s")
     ax.set_ylabel("probability density per log10 unit")
     name = idata[run_group(idata)].attrs.get("prior_name", "")
-    ax.set_title(f"Brain FLOP/s ({name} priors, {x.size:,} draws{note})")
+    what = "posterior" if posterior else "priors"
+    ax.set_title(f"Brain FLOP/s ({name} {what}, {x.size:,} draws{note})")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     return fig
 
@@ -109,7 +126,11 @@ def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
     items = json.loads(idata.posterior.attrs["evidence"])
     fig, axes = _new(1, 1 + len(items), figsize=(4.2 * (1 + len(items)), 3.8), squeeze=False)
     panels = [("log10_brain_flops", "brain computation, log10 FLOP/s", None)]
-    panels += [(f"evidence_{name}", f"{name}, log10", item) for name, item in items.items()]
+    units = _field_units(str(idata.posterior.attrs.get("prior_text", "")))
+    panels += [
+        (f"evidence_{name}", f"{name}, {_log10_of(_unit_of(item.get('quantity', ''), units))}", item)
+        for name, item in items.items()
+    ]
     for ax, (var, label, item) in zip(axes[0], panels, strict=True):
         prior = np.asarray(idata.prior[var].values, dtype=np.float64).ravel()
         post = np.asarray(idata.posterior[var].values, dtype=np.float64).ravel()
@@ -162,19 +183,58 @@ def summaries_brain_flops_figure(ds: xr.Dataset, decades_per_bar: float = 0.05):
     return fig
 
 
+def _forest(ax, rows: list[tuple[str, np.ndarray]], color: str = "tab:blue") -> None:
+    """One row per ``(label, draws)``, the first at the top: the median (dot), the 25%-75% interval (thick) and
+    the 90% HDI (thin); non-finite draws are left out."""
+    n = len(rows)
+    for k, (label, draws) in enumerate(rows):
+        y = n - 1 - k
+        x = np.asarray(draws, dtype=np.float64).ravel()
+        x = x[np.isfinite(x)]
+        if x.size < 2:
+            continue
+        lo, hi = az.hdi(x, hdi_prob=HDI_PROB)
+        q25, q50, q75 = np.quantile(x, [0.25, 0.5, 0.75])
+        ax.hlines(y, lo, hi, color=color, linewidth=1.2, gid=f"hdi:{label}")
+        ax.hlines(y, q25, q75, color=color, linewidth=4.0, gid=f"iqr:{label}")
+        ax.plot([q50], [y], "o", color=color, markerfacecolor="white", markersize=5, gid=f"median:{label}")
+    ax.set_yticks(np.arange(n)[::-1], [label for label, _ in rows], fontsize=8)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.grid(axis="x", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def _forest_legend(fig, color: str = "tab:blue") -> None:
+    """The key of :func:`_forest`'s marks, below the figure."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=color, marker="o", markerfacecolor="white", linestyle="none", label="median"),
+        Line2D([], [], color=color, linewidth=4.0, label="25%-75% (central 50%)"),
+        Line2D([], [], color=color, linewidth=1.2, label=f"{HDI_PROB:.0%} HDI"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
+
+
 def contributions_figure(idata: az.InferenceData):
     """Forest plots of log10 FLOP/s per class and, when some class is an LNP neuron, per counted stage
-    (median, 50% and 90% HDI)."""
+    (median, 25%-75% and 90% HDI)."""
     group = run_group(idata)
-    panels = [("log10_class_flops", "per class"), ("log10_stage_flops", "per stage (LNP classes)")]
-    panels = [(var, title) for var, title in panels if var in idata[group]]
+    panels = [
+        ("log10_class_flops", "neuron_class", "per class"),
+        ("log10_stage_flops", "stage", "per stage (LNP classes)"),
+    ]
+    panels = [panel for panel in panels if panel[0] in idata[group]]
     fig, axes = _new(1, len(panels), figsize=(FIGURE_SIZE[0], FIGURE_SIZE[1]), squeeze=False)
-    for ax, (var, title) in zip(axes[0], panels, strict=True):
-        ds = idata[group][[var]].astype("float64")
-        az.plot_forest(ds, var_names=[var], combined=True, hdi_prob=HDI_PROB, ax=ax, textsize=8)
+    for ax, (var, dim, title) in zip(axes[0], panels, strict=True):
+        da = idata[group][var]
+        rows = [(str(v), da.sel({dim: v}).values) for v in da[dim].values]
+        _forest(ax, rows)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("log10 FLOP/s")
-    fig.suptitle(f"Contributions to brain FLOP/s (median, {HDI_PROB:.0%} HDI)")
+    what = " (posterior)" if is_conditioned(idata) else ""
+    fig.suptitle(f"Contributions to brain FLOP/s{what}")
+    _forest_legend(fig)
     return fig
 
 
@@ -271,21 +331,28 @@ def growth_fit_figure(idata: az.InferenceData):
 
 
 def compare_figure(runs: dict[str, az.InferenceData]):
-    """Forest plot of log10 brain FLOP/s across runs (e.g. prior files), with other estimates marked."""
+    """Forest plot of log10 brain FLOP/s across runs (e.g. prior files), the first run at the top, with other
+    estimates marked; a run conditioned on ``[evidence]`` is labelled "(posterior)"."""
     if not runs:
         raise ValueError("no runs to compare")
-    data = [
-        xr.Dataset({"log10 brain FLOP/s": idata[run_group(idata)]["log10_brain_flops"].astype("float64")})
-        for idata in runs.values()
+    rows = [
+        (
+            f"{name} (posterior)" if is_conditioned(idata) else name,
+            idata[run_group(idata)]["log10_brain_flops"].values,
+        )
+        for name, idata in runs.items()
     ]
-    fig, ax = _new()
-    az.plot_forest(data, model_names=list(runs), combined=True, hdi_prob=HDI_PROB, ax=ax, textsize=8)
+    fig, ax = _new(figsize=(FIGURE_SIZE[0], max(3.6, 0.45 * len(rows) + 2.6)))
+    _forest(ax, rows)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, bottom + (top - bottom) / 0.6)  # the top 40% for the estimates' names, clear of the rows
     lo, hi = ax.get_xlim()
     lo, hi = min(lo, 14.5), max(hi, 25.5)  # show every literature estimate
     _mark_estimates(ax, lo, hi)
     ax.set_xlim(lo, hi)
     ax.set_xlabel("brain computation, log10 FLOP/s")
-    ax.set_title(f"Brain FLOP/s by prior file (median, 50% and {HDI_PROB:.0%} HDI)")
+    ax.set_title("Brain FLOP/s by prior file")
+    _forest_legend(fig)
     return fig
 
 
@@ -303,34 +370,137 @@ def sensitivity_figure(idata: az.InferenceData, top: int = 12):
         ax.barh(pos, table[column] - mean, left=mean, color=color, alpha=0.7, label=label)
     ax.axvline(mean, color="black", linewidth=1, label="all draws")
     ax.set_yticks(pos, table.index, fontsize=8)
+    ax.set_ylim(-0.6, len(table) - 0.4)
     ax.set_xlabel("mean brain computation, log10 FLOP/s")
-    ax.set_title("Sensitivity of brain FLOP/s to each prior (tornado)")
-    ax.legend(loc="lower right", fontsize=8)
+    what = "Posterior sensitivity of brain FLOP/s" if is_conditioned(idata) else "Sensitivity of brain FLOP/s"
+    ax.set_title(f"{what} to each {'parameter' if is_conditioned(idata) else 'prior'} (tornado)", wrap=True)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)  # below the axes: it hides no bar
     return fig
+
+
+def _field_units(prior_text: str) -> dict[str, str]:
+    """The unit of each class field: its ``unit`` label in the prior file (the run keeps the file's text),
+    else the unit the field declares (:data:`~uncertainty.brain.priors.CLASS_FIELDS`)."""
+    from ..brain.priors import CLASS_FIELDS
+
+    units = {name: f.unit for name, f in CLASS_FIELDS.items()}
+    try:
+        doc = tomllib.loads(prior_text)
+    except tomllib.TOMLDecodeError:
+        return units
+    classes = doc.get("classes", {})
+    tables = [doc.get("defaults", {}), *(classes.values() if isinstance(classes, dict) else ())]
+    labels: dict[str, str] = {}
+    for table in tables:
+        for name, value in table.items() if isinstance(table, dict) else ():
+            if isinstance(value, dict) and isinstance(value.get("unit"), str):
+                labels.setdefault(name, value["unit"])
+    # "1" is an accepted spelling of a count's unit; the declared one ("neurons") says more
+    units.update({name: label for name, label in labels.items() if label != "1" or name not in units})
+    return units
+
+
+def _unit_of(quantity: str, units: dict[str, str]) -> str | None:
+    """The unit of an evidence quantity (an expression over class fields) from its fields' units: ``""`` for
+    a pure number, None when it cannot be told (a field of unknown unit, a sum of unlike units...)."""
+    try:
+        dims = _dims(ast.parse(quantity, mode="eval").body, units)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    if dims is None:
+        return None
+    up = [u if k == 1 else f"{u}^{k:g}" for u, k in dims.items() if k > 0]
+    down = [u if k == -1 else f"{u}^{-k:g}" for u, k in dims.items() if k < 0]
+    text = "·".join(up) or ("1" if down else "")
+    if down:
+        text += "/" + (down[0] if len(down) == 1 else "(" + "·".join(down) + ")")
+    return text
+
+
+def _dims(node: ast.AST, units: dict[str, str]) -> dict[str, float] | None:
+    """Unit exponents of an expression node (``{}``: a pure number; None: unknown)."""
+
+    def combine(a: dict[str, float], b: dict[str, float], sign: float) -> dict[str, float]:
+        out = dict(a)
+        for u, k in b.items():
+            out[u] = out.get(u, 0.0) + sign * k
+        return {u: k for u, k in out.items() if k != 0}
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return {}
+    if isinstance(node, ast.Name):
+        unit = units.get(node.id)
+        return None if unit is None else ({} if unit == "1" else {unit: 1.0})
+    if isinstance(node, ast.UnaryOp):
+        return _dims(node.operand, units)
+    if isinstance(node, ast.BinOp):
+        a = _dims(node.left, units)
+        if isinstance(node.op, ast.Pow):
+            power = node.right
+            if a is None or not (isinstance(power, ast.Constant) and isinstance(power.value, (int, float))):
+                return None if a is None or a else {}
+            return {u: k * power.value for u, k in a.items()}
+        b = _dims(node.right, units)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Mult):
+            return combine(a, b, 1.0)
+        if isinstance(node.op, ast.Div):
+            return combine(a, b, -1.0)
+        return a if a == b else None  # + and -: like units only
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [_dims(arg, units) for arg in node.args]
+        if not args or any(a is None for a in args):
+            return None
+        if node.func.id in ("sum", "mean", "min", "max"):
+            return args[0] if all(a == args[0] for a in args) else None
+        if node.func.id == "sqrt":
+            return {u: k / 2 for u, k in args[0].items()}
+        if node.func.id in ("log", "log10", "exp"):
+            return {} if not args[0] else None
+    return None
+
+
+def _log10_of(unit: str | None) -> str:
+    """An axis label's "log10 UNIT"."""
+    if unit is None:
+        return "log10"
+    return f"log10 {unit}" if unit else "log10 (a pure number)"
 
 
 def calibration_figure(ds: xr.Dataset):
     """A hindcast (``uncertainty backtest --out``): empirical vs nominal coverage of the central intervals
-    per model (calibrated models follow the diagonal), and each model's PIT histogram (flat when calibrated)."""
+    per model (calibrated models follow the diagonal), and each model's PIT histogram in a small panel of
+    its own (flat when calibrated)."""
     models = [str(m) for m in ds["fitted_model"].values]
-    fig, (left, right) = _new(1, 2, figsize=(FIGURE_SIZE[0] * 1.4, FIGURE_SIZE[1]))
+    plt = _pyplot()
+    fig = plt.figure(figsize=(FIGURE_SIZE[0] * 1.5, FIGURE_SIZE[1] * 1.1), layout="constrained")
+    left_fig, right_fig = fig.subfigures(1, 2, width_ratios=[1.0, 1.1])
+    left = left_fig.subplots()
+    cols = min(3, max(1, len(models)))
+    rows = max(1, -(-len(models) // cols))
+    panels = right_fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
     nominal = np.linspace(0.0, 1.0, 21)
     left.plot([0, 1], [0, 1], color="black", linewidth=0.8, label="nominal")
     bins = np.linspace(0.0, 1.0, 11)
-    for name in models:
+    for name, ax in zip(models, panels, strict=False):
         pit = ds["pit"].values[ds["model"].values == name]
         covered = [np.mean(np.abs(pit - 0.5) <= p / 2) for p in nominal]
         (line,) = left.plot(nominal, covered, marker=".", label=name)
         hist, _ = np.histogram(pit, bins=bins, density=True)
-        right.stairs(hist, bins, color=line.get_color(), label=name)
-    right.axhline(1.0, color="black", linewidth=0.8)
+        ax.stairs(hist, bins, color=line.get_color(), fill=True, alpha=0.5, gid=f"pit:{name}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_title(f"{name} ({pit.size} pairs)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in panels[len(models) :]:
+        ax.set_axis_off()
     left.set_xlabel("nominal coverage of the central interval")
     left.set_ylabel("empirical coverage (hindcast)")
     left.set_title(f"Calibration out of sample ({ds.attrs.get('series', '')})")
     left.legend(fontsize=7)
-    right.set_xlabel("PIT of the observed leader")
-    right.set_ylabel("density")
-    right.set_title("PIT histograms (flat = calibrated)")
+    right_fig.supxlabel("PIT of the observed leader", fontsize=9)
+    right_fig.supylabel("density (1 = calibrated)", fontsize=9)
+    right_fig.suptitle("PIT histograms (flat = calibrated)", fontsize=11)
     return fig
 
 
@@ -396,6 +566,8 @@ def write_figures(
     brain_runs = {k: v for k, v in runs.items() if not isinstance(v, xr.Dataset)}
     if len(brain_runs) > 1:
         figures["compare"] = compare_figure(brain_runs)
+    for fig in figures.values():
+        _plain_texts(fig)
     targets = {stem: out / f"{stem}.{fmt}" for stem in figures}
     existing = [p for p in targets.values() if p.exists()]
     if existing and not force:
@@ -417,10 +589,12 @@ def write_figures(
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             written.append(targets[stem])
-    except OSError as exc:
+    except BaseException as exc:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a folder this call made and could not fill: leave nothing behind
-        raise OutputError(out, None, f"cannot write figures: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(out, None, f"cannot write figures: {exc.strerror or exc}") from None
+        raise
     finally:
         for fig in figures.values():
             plt.close(fig)

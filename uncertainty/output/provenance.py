@@ -4,11 +4,18 @@ run carries. Light: no ArviZ or xarray, so a streamed run records its provenance
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from typing import Any
 
 from ..brain.priors import PriorSpec
 
-__all__ = ["run_attrs"]
+__all__ = ["run_attrs", "storable"]
+
+
+def storable(text: str) -> str:
+    """``text`` as valid UTF-8 (netCDF attributes must be): bytes of a file name that were not UTF-8
+    (held as surrogates by Python) become ``\\xff`` escapes."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if isinstance(text, str) else text
 
 
 def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> dict[str, Any]:
@@ -25,8 +32,8 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
         "jax_version": jax.__version__,
         "numpyro_version": version("numpyro"),  # without importing NumPyro (warm runs never do)
         "devices": ", ".join(str(d) for d in jax.devices()),
-        "prior_file": spec.path,
-        "prior_name": spec.name,
+        "prior_file": storable(spec.path),
+        "prior_name": storable(spec.name),
         "prior_text": spec.text,
         "seed": int(seed),
         "num_samples": int(num_samples),

@@ -53,6 +53,8 @@ __all__ = [
     "render",
     "format_summary",
     "run_group",
+    "is_conditioned",
+    "brain_title",
 ]
 
 
@@ -62,6 +64,16 @@ def run_group(idata: az.InferenceData) -> str:
         if group in idata.groups() and "log10_brain_flops" in idata[group]:
             return group
     raise KeyError("no group holds 'log10_brain_flops'")
+
+
+def is_conditioned(idata: az.InferenceData) -> bool:
+    """Whether the run is conditioned on a prior file's ``[evidence]``: its brain draws are a posterior."""
+    return "posterior" in idata.groups() and "evidence" in idata.posterior.attrs
+
+
+def brain_title(idata: az.InferenceData) -> str:
+    """The title of the run's brain-FLOP/s table: says "posterior" for a run conditioned on evidence."""
+    return "brain FLOP/s (posterior)" if is_conditioned(idata) else "brain FLOP/s"
 
 
 # -- brain FLOP/s ----------------------------------------------------------------
@@ -83,8 +95,14 @@ def _quantities(ds: xr.Dataset) -> xr.Dataset:
 
 
 def summary(idata: az.InferenceData) -> pd.DataFrame:
-    """Brain FLOP/s: one row per quantity, one column per statistic (see module docstring)."""
-    return _stats_table(_quantities(idata[run_group(idata)]))
+    """Brain FLOP/s: one row per quantity, one column per statistic (see module docstring).
+
+    The HDI of brain FLOP/s is 10^(the HDI of log10 brain FLOP/s): the shortest interval in decades, not in
+    FLOP/s (which, for draws spread over decades, hugs their lower end). A share's HDI is in its own units."""
+    table = _stats_table(_quantities(idata[run_group(idata)]))
+    ends = ["hdi_lo", "hdi_hi"]
+    table.loc["brain FLOP/s", ends] = 10.0 ** table.loc["log10 brain FLOP/s", ends].to_numpy(dtype=np.float64)
+    return table
 
 
 def _stats_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -475,7 +493,7 @@ def _probability(dims, event: np.ndarray) -> tuple[float, float]:
 
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
-    sections = [Section("brain FLOP/s", summary(idata), note=INTERVALS_NOTE)]
+    sections = [Section(brain_title(idata), summary(idata), note=INTERVALS_NOTE)]
     conditioned = evidence_tables(idata)
     if conditioned is not None:
         brain, checks, note = conditioned
@@ -513,8 +531,8 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
             Section("brain FLOP/s by scenario", by_scenario, index_name="scenario", formats={"share": _prob}, note=note)
         )
     group = run_group(idata)
+    sections.append(tail_section(tail_probabilities(idata), "from the draws; mcse from ArviZ (ESS-based)"))
     if "crossover_year" not in idata[group]:
-        sections.append(tail_section(tail_probabilities(idata), "from the draws; mcse from ArviZ (ESS-based)"))
         table = sensitivity(idata)
         if table is not None:
             sections.append(sensitivity_section(table))

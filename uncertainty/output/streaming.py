@@ -345,7 +345,8 @@ def _hdi(counts: np.ndarray, lo: float, n: int, prob: float, linear: bool) -> tu
 
 def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> pd.DataFrame:
     """The ``sample`` table (same rows and columns as :func:`uncertainty.output.report.summary`) from merged
-    statistics. Every quantile is within one bin width of the exact sample quantile (see the module)."""
+    statistics. Every quantile is within one bin width of the exact sample quantile (see the module). As
+    there, the HDI of brain FLOP/s is 10^(the HDI of log10 brain FLOP/s) and a share's is in its own units."""
     n = stats.n
     rows = {}
     p_lo, p_hi = 0.5 - math.sqrt(0.25 / n), 0.5 + math.sqrt(0.25 / n)
@@ -366,8 +367,10 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
             lin_q = 1.0 - 10.0**cq
             a, b = _hdi(stats.counts[c], float(layout.lo[c]), n, hdi_prob, True)
             hdi_lin = (1.0 - b, 1.0 - a)
-        else:
+        elif label.startswith("share"):  # in [0, 1]: its shortest interval in its own units
             hdi_lin = _hdi(stats.counts[i], float(layout.lo[i]), n, hdi_prob, True)
+        else:  # brain FLOP/s: the shortest interval in decades (in FLOP/s it would hug the draws' lower end)
+            hdi_lin = (10.0 ** hdi_log[0], 10.0 ** hdi_log[1])
         mcse_q = (q[4] - q[3]) / 2.0
         linear = [
             mean_lin,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..choices import FORMATS
+from ..errors import _one_line
 
 __all__ = [
     "BRAIN_COLUMNS",
@@ -29,8 +30,10 @@ __all__ = [
 
 HDI_PROB = 0.9
 INTERVALS_NOTE = (
-    f"hdi {HDI_PROB:.0%}: the shortest interval holding {HDI_PROB:.0%} of the draws; 5%-95%: the equal-tailed one; "
-    "they part when the draws are skewed or multimodal (the default priors are bimodal), so say which you quote"
+    f"hdi {HDI_PROB:.0%}: the shortest interval holding {HDI_PROB:.0%} of the draws, in decades for brain FLOP/s "
+    "(10^ that of log10 brain FLOP/s: the shortest in FLOP/s would hug the low end of draws spread over decades), "
+    "in its own units for a share (within [0, 1]); 5%-95%: the equal-tailed one; the two part when the draws are "
+    "skewed or multimodal, so say which you quote"
 )
 BY_YEARS = (2030, 2050, 2100)
 TAIL_THRESHOLDS = (15, 18, 21, 24)  # log10 FLOP/s: P(brain FLOP/s > 1e15, 1e18, 1e21, 1e24)
@@ -132,16 +135,17 @@ def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] |
             frame.insert(0, "table", s.title)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True, sort=False).to_csv(index=False, float_format="%.10g").rstrip("\n")
+    markdown = fmt == "markdown"
     lines = []
-    if header:
-        lines += [f"{k}: {v}" for k, v in header.items()]
+    if header:  # in Markdown a list, so that every line renders as its own line; values from files escaped
+        lines += [_one_line(f"- {k}: {v}" if markdown else f"{k}: {v}") for k, v in header.items()]
     for s in sections:
         head, rows = s.cells()
         if lines:
             lines.append("")
         if len(sections) > 1:
-            lines.append(f"## {s.title}" if fmt == "markdown" else f"{s.title}:")
-        if fmt == "markdown":
+            lines += [f"## {s.title}", ""] if markdown else [f"{s.title}:"]
+        if markdown:
             lines.append("| " + " | ".join(head) + " |")
             lines.append("|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|")
             lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -150,7 +154,10 @@ def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] |
             for r in [head] + rows:
                 cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
                 lines.append("  ".join(cells))
-        if s.note:
+        if s.note and markdown:  # a paragraph per line of the note: a line right under a table is a table row
+            for line in s.note.splitlines():
+                lines += ["", line]
+        elif s.note:
             lines.append(s.note)
     return "\n".join(lines)
 

@@ -1,0 +1,163 @@
+"""`crossover` and `backtest` as a user meets them: status lines of the long steps (and `-q`), what the
+hindcast's choice means, its warnings (too few origins, `--quick`), the limit of `--horizon`."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from uncertainty.cli import main
+
+from conftest import PRIORS
+
+STATUS = re.compile(r"\.\.\.$|: done in \d+\.\d s$")  # the two forms of a status line
+
+
+def _series_csv(tmp_path, first=2000, last=2020):
+    """A short yearly series (doubling every 2 years, with some scatter): 4 origins in a quick hindcast."""
+    years = range(first, last + 1)
+    rows = [f"{y},{2.0 ** (40 + 0.5 * (y - first)) * (1.1 if y % 3 else 0.9):.6g}" for y in years]
+    path = tmp_path / "series.csv"
+    path.write_text("year,flops\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _status_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if STATUS.search(line)]
+
+
+def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_path, monkeypatch, capsys):
+    from uncertainty.growth import forecast
+
+    real, first = forecast.run_nuts, []
+
+    def fit_once(*args, **kwargs):  # the comparison fits replay the first one: the lines are tested, not LOO
+        if not first:
+            first.append(real(*args, **kwargs))
+        return first[0]
+
+    monkeypatch.setattr(forecast, "run_nuts", fit_once)
+    csv = _series_csv(tmp_path)
+    argv = ["crossover", str(PRIORS / "dettmers2015.toml"), "--series", str(csv), "--model", "linear"]
+    argv += ["-n", "200", "--warmup", "100", "--chains", "2"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "crossover year" in out
+    lines = _status_lines(err)
+    expected = [
+        f"fitting linear to {csv} (2 chains x 200 steps)",
+        "comparing models by LOO: fitting changepoint (2 chains x 200 steps)",
+        "comparing models by LOO: fitting regimes (2 chains x 200 steps)",
+        "drawing 200 brain FLOP/s draws",
+        "pairing 200 draws with brain FLOP/s (paths to 2300)",
+        "comparing 3 models by LOO",
+    ]
+    starts = [f"{text} ..." for text in expected]
+    assert [line for line in lines if line.endswith("...")] == starts, err
+    for text in expected:  # each step says when it ends, with its time
+        assert re.search(rf"^{re.escape(text)}: done in \d+\.\d s$", err, re.MULTILINE), err
+    assert not [line for line in err.splitlines() if line not in lines and not line.startswith("warning:")], err
+
+    assert main([*argv, "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "crossover year" in out
+    assert _status_lines(err) == [] and all(line.startswith("warning:") for line in err.splitlines()), err
+
+
+def test_backtest_status_lines_choice_and_warnings_of_a_small_quick_hindcast(tmp_path, capsys):
+    csv = _series_csv(tmp_path)
+    argv = ["backtest", "--series", str(csv), "--model", "linear", "--quick"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    text = "fitting linear at 4 origins (4 chains x 300 steps each) and scoring it"
+    assert f"{text} ..." in err.splitlines(), err
+    assert re.search(rf"^{re.escape(text)}: done in \d+\.\d s$", err, re.MULTILINE), err
+    # the choice is this hindcast's, not crossover's default (walkcycle)
+    assert "default: linear" not in out
+    assert "chosen by this hindcast: linear" in out and "'crossover --model linear' uses it" in out
+    assert "crossover's default is walkcycle" in out
+    # too few origins, and a smoke test: in the output and as warning lines on stderr
+    assert "warning: only 4 distinct origins (fewer than 5): too few to choose a model from" in out
+    assert "warning: --quick is a smoke test" in out
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and "only 4 distinct origins" in warnings[0] and "smoke test" in warnings[1], err
+
+    assert main([*argv, "-q", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["origins"] == 4 and summary["quick"] is True and summary["crossover_default"] == "walkcycle"
+    assert len(summary["warnings"]) == 2
+    assert _status_lines(err) == [] and err.count("\n") == 2 and err.startswith("warning:"), err
+
+
+def _hindcast(origins: int, quick: bool, pit: float = 0.5) -> xr.Dataset:
+    """A hand-made hindcast of walkcycle: ``origins`` origins with two scored pairs each."""
+    labels = [f"{2000 + i}-06" for i in range(origins)]
+    n = 2 * origins
+    return xr.Dataset(
+        {
+            "model": ("pair", np.array(["walkcycle"] * n)),
+            "origin": ("pair", np.repeat(labels, 2)),
+            "target": ("pair", np.array(["2030-06"] * n)),
+            "horizon": ("pair", np.tile([1.0, 5.0], origins)),
+            "pit": ("pair", np.full(n, pit)),
+            "crps": ("pair", np.full(n, 0.1)),
+            "log_score": ("pair", np.full(n, 0.2)),
+            "max_rhat": (("fitted_model", "origin_list"), np.ones((1, origins))),
+            "divergences": (("fitted_model", "origin_list"), np.zeros((1, origins), dtype=int)),
+        },
+        coords={"fitted_model": ["walkcycle"], "origin_list": labels},
+        attrs={"kind": "backtest", "quick": int(quick)},
+    )
+
+
+@pytest.mark.parametrize(
+    "origins, quick, warned",
+    [(5, False, []), (4, False, ["only 4 distinct origins"]), (1, False, ["only 1 distinct origin "])]
+    + [(6, True, ["smoke test"]), (2, True, ["only 2 distinct origins", "smoke test"])],
+)
+def test_hindcast_warns_below_five_origins_and_for_a_quick_run(origins, quick, warned):
+    from uncertainty.growth.hindcast import MIN_ORIGINS, render_backtest, summarize
+
+    assert MIN_ORIGINS == 5
+    summary = summarize(_hindcast(origins, quick))
+    assert summary["origins"] == origins and summary["quick"] is quick
+    assert len(summary["warnings"]) == len(warned)
+    for warning, text in zip(summary["warnings"], warned, strict=True):
+        assert text in warning
+    table = render_backtest(summary)
+    assert table.count("\nwarning: ") == len(warned)
+    # the model crossover uses by default is named as such
+    assert "chosen by this hindcast: walkcycle" in table and "'crossover' uses it by default" in table
+
+
+@pytest.mark.parametrize("horizon", ["1e300", "10001", "1e5"])
+def test_horizon_has_an_upper_limit(horizon, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["crossover", str(PRIORS / "default.toml"), "--horizon", horizon])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--horizon" in err and "from 2100 to 10000" in err, err
+
+
+def test_horizon_limit_in_help_and_in_the_forecast(capsys):
+    from uncertainty.growth.forecast import MAX_HORIZON, ForecastOptions, forecast
+
+    with pytest.raises(SystemExit):
+        main(["crossover", "--help"])
+    assert "2100-10000" in " ".join(capsys.readouterr().out.split())
+    assert MAX_HORIZON == 10_000  # the parser's literal
+    with pytest.raises(ValueError, match="from 2100 to 10000"):
+        forecast(None, 0, ForecastOptions(horizon=1e300))
+
+
+def test_path_points_are_formatted_with_thousands_separators(monkeypatch):
+    from uncertainty.brain import engine
+    from uncertainty.errors import InputError
+    from uncertainty.growth.forecast import check_path_memory
+
+    monkeypatch.setattr(engine, "physical_memory", lambda: 2**30)
+    with pytest.raises(InputError, match=r"paths with 1,234,567 points to the horizon"):
+        check_path_memory(10_000, 1_234_567)
