@@ -262,3 +262,13 @@ def test_compare_save_makes_no_folder_before_the_work_and_names_a_file_in_the_wa
     assert main(["compare", str(PRIORS / "default.toml"), "-n", "2000", "-q", "--save", str(in_the_way)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a folder" in err and "File exists" not in err
+
+
+@pytest.mark.parametrize("platforms", ["cuda", "nonesuch"])
+def test_a_backend_this_machine_lacks_is_one_line(platforms):
+    """`JAX_PLATFORMS=cuda` without a GPU (a bare AssertionError inside JAX) or a misspelt backend: one line
+    naming the variable, exit 2, before any work."""
+    env = {**ENV, "JAX_PLATFORMS": platforms}
+    done = subprocess.run(command(*SAMPLE), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: JAX_PLATFORMS={platforms}: JAX cannot start")

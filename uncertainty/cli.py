@@ -765,6 +765,24 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _check_backend() -> None:
+    """With ``JAX_PLATFORMS`` set, check that JAX can start one of the backends it names (a machine without a
+    GPU given ``JAX_PLATFORMS=cuda`` is one line, not a traceback from inside JAX)."""
+    from .errors import InputError
+
+    platforms = os.environ.get("JAX_PLATFORMS", "")
+    if not platforms:
+        return  # JAX chooses among the backends this machine has (the CPU at least)
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as exc:  # RuntimeError for an unknown name; a bare AssertionError for a missing plugin
+        reason = (str(exc).splitlines() or [""])[0].split(" (set JAX_PLATFORMS")[0] or type(exc).__name__
+        problem = f"JAX cannot start this backend ({reason}); unset JAX_PLATFORMS to let it choose"
+        raise InputError(f"JAX_PLATFORMS={platforms}", None, problem) from None
+
+
 def entry() -> None:
     """The ``uncertainty`` command and ``python -m uncertainty``: Ctrl-C and SIGTERM handled from the first
     moment (:mod:`uncertainty.interrupts`, before JAX starts a thread), text that the terminal's encoding
@@ -789,11 +807,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             print("error: standard output is closed; redirect it to a file or /dev/null", file=sys.stderr)
         return 2
-    if args.command in COMPILING:
-        from . import warmstart
-
-        warmstart.enable()
     try:
+        if args.command in COMPILING:
+            from . import warmstart
+
+            _check_backend()
+            warmstart.enable()
         with _terminate_cleanly():
             return args.run(args)
     except InputError as exc:
@@ -808,10 +827,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. stdout on a full disk (`> /dev/full`): one line, not a traceback
         _silence_stdout()
         print(f"error: {exc.filename or 'output'}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # JAX_PLATFORMS names a backend this machine lacks
-        if "Unable to initialize backend" not in str(exc):
-            raise
-        problem = str(exc).splitlines()[0]
-        print(f"error: JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS', '')}: {problem}", file=sys.stderr)
         return 2
