@@ -13,6 +13,21 @@ import pytest  # noqa: E402
 from uncertainty.brain.priors import parse_priors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_compilation_cache(tmp_path_factory):
+    """One JAX compilation cache for this test run, shared by the xdist workers (their temporary folders have
+    one parent): a NUTS program that two test files compile (most of a fit's CPU is compiling it) is
+    compiled once. Only this process's in-process programs use it; commands run as subprocesses keep
+    ``UNCERTAINTY_NO_CACHE``. A half-written entry read by the other worker is compiled afresh (JAX's
+    warning about it is filtered in pyproject.toml)."""
+    import jax
+
+    folder = tmp_path_factory.getbasetemp().parent / "jax-compilation-cache"
+    folder.mkdir(exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    yield folder
 PRIORS = ROOT / "priors"
 
 

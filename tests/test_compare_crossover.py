@@ -11,7 +11,9 @@ from conftest import PRIORS
 
 
 def test_crossover_years_equal_the_crossover_run_of_each_file():
-    options = ForecastOptions(num_samples=400, num_warmup=200, num_chains=2, compare=False)
+    # 4 chains x 100 draws after 200 warm-up steps: the settings `compare --crossover -n 400 --warmup 200` uses
+    # (below), so both tests run one compiled NUTS program (compiling it costs far more than sampling)
+    options = ForecastOptions(num_samples=400, num_warmup=200, num_chains=4, compare=False)
     specs = {name: load_priors(PRIORS / f"{name}.toml") for name in ("carlsmith2020-mechanistic", "dettmers2015")}
     years = crossover_years(specs, 3, options)
     one = forecast(specs["dettmers2015"], 3, options)

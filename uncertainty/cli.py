@@ -765,13 +765,15 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _check_backend() -> None:
+def _check_backend(args: argparse.Namespace) -> None:
     """With ``JAX_PLATFORMS`` set, check that JAX can start one of the backends it names (a machine without a
-    GPU given ``JAX_PLATFORMS=cuda`` is one line, not a traceback from inside JAX)."""
+    GPU given ``JAX_PLATFORMS=cuda`` is one line, not a traceback from inside JAX). Not for a run of several
+    processes: ``jax.distributed`` must start before the backend does."""
     from .errors import InputError
+    from .multihost import launched
 
     platforms = os.environ.get("JAX_PLATFORMS", "")
-    if not platforms:
+    if not platforms or getattr(args, "coordinator", None) or launched():
         return  # JAX chooses among the backends this machine has (the CPU at least)
     import jax
 
@@ -811,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in COMPILING:
             from . import warmstart
 
-            _check_backend()
+            _check_backend(args)
             warmstart.enable()
         with _terminate_cleanly():
             return args.run(args)
