@@ -28,6 +28,8 @@ def shared_compilation_cache(tmp_path_factory):
     folder.mkdir(exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     yield folder
+
+
 PRIORS = ROOT / "priors"
 
 
