@@ -28,6 +28,7 @@ def _status_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if STATUS.search(line)]
 
 
+@pytest.mark.slow
 def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_path, monkeypatch, capsys):
     from uncertainty.growth import forecast
 
@@ -66,6 +67,7 @@ def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_
     assert _status_lines(err) == [] and all(line.startswith("warning:") for line in err.splitlines()), err
 
 
+@pytest.mark.slow
 def test_backtest_status_lines_choice_and_warnings_of_a_small_quick_hindcast(tmp_path, capsys):
     csv = _series_csv(tmp_path)
     argv = ["backtest", "--series", str(csv), "--model", "linear", "--quick"]

@@ -197,6 +197,7 @@ KINDS = ("kept", "summaries", "evidence", "scenario", "backtest")
 RUN = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @settings(max_examples=30, **RUN)
 @given(data=st.data())
 def test_corrupted_files_give_a_table_or_one_line(files, tmp_path, capsys, data):

@@ -166,6 +166,7 @@ def _signalled_run(tmp_path, delay: float, signum: int, env: dict) -> tuple[int,
 EARLIEST = 0.3  # s: before this the interpreter may still be starting, before any line of the tool has run
 
 
+@pytest.mark.slow
 def test_random_signals_leave_the_old_run_or_the_new_one_never_a_crash(tmp_path, warm):
     """20 SIGINTs or SIGTERMs, each at a random moment of `sample --out --force` (interpreter start, JAX
     loading or compiling, drawing, writing, exiting; every fourth run cold, compiling): 130 or 143 with the
