@@ -11,7 +11,6 @@ problem`` to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import math
 import os
@@ -739,26 +738,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 COMPILING = ("sample", "crossover", "compare", "backtest", "reproduce")  # commands that compile JAX programs
 
 
-@contextlib.contextmanager
-def _terminate_cleanly():
-    """While the command runs, SIGTERM ends it as an exception (exit status 143), so ``finally`` blocks
-    run and temporary files go; Python's default would kill the process where it stands."""
-    import signal
-    import threading
-
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _silence_stdout() -> None:
     """Point stdout at /dev/null: after a failed write to it, the exit's flush would fail (and print) again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -809,13 +788,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             print("error: standard output is closed; redirect it to a file or /dev/null", file=sys.stderr)
         return 2
+    from . import interrupts
+
     try:
         if args.command in COMPILING:
             from . import warmstart
 
             _check_backend(args)
             warmstart.enable()
-        with _terminate_cleanly():
+        with interrupts.terminating():
             return args.run(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ line; the CLI prints it and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "PriorError", "OutputError", "RunFileError", "DataError"]
+__all__ = ["InputError", "PriorError", "OutputError", "RunFileError", "DataError", "one_line"]
 
 
 class InputError(ValueError):
@@ -17,10 +17,10 @@ class InputError(ValueError):
         self.key = key
         self.problem = problem
         where = f"{self.file}: {key}" if key else self.file
-        super().__init__(_one_line(f"{where}: {problem}"))
+        super().__init__(one_line(f"{where}: {problem}"))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Escape newlines and other control characters (names come from user files)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 

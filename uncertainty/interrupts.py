@@ -30,7 +30,18 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 
-__all__ = ["HANDLED", "install", "installed", "deferred", "temporary", "forget", "on_signal", "settled", "exit_status"]
+__all__ = [
+    "HANDLED",
+    "install",
+    "installed",
+    "deferred",
+    "terminating",
+    "temporary",
+    "forget",
+    "on_signal",
+    "settled",
+    "exit_status",
+]
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
@@ -165,6 +176,26 @@ def deferred() -> Iterator[list[int]]:
             signal.signal(sig, handler)
     if caught:
         _raise(caught[0])
+
+
+@contextlib.contextmanager
+def terminating() -> Iterator[None]:
+    """While a command runs in-process (without :func:`install`), SIGTERM ends it as ``SystemExit(143)``, so
+    ``finally`` blocks run and temporary files go; Python's default would kill the process where it stands.
+    With :func:`install` (signals blocked, acted on by the watcher) and outside the main thread it does
+    nothing."""
+    if _installed or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(exit_status(signum))
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise(signum: int) -> None:

@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 
 from . import interrupts
+from .errors import one_line
 
 __all__ = ["cache_dir", "canonical", "enable", "entry", "exported_dir", "load_exported", "save_exported"]
 
@@ -79,7 +80,7 @@ def _note(folder: str | os.PathLike, problem: str) -> None:
         return
     _noted.add(problem)
     text = f"note: compilation cache {os.fspath(folder)}: {problem}; the run goes on without a warm start"
-    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text), file=sys.stderr, flush=True)
+    print(one_line(text), file=sys.stderr, flush=True)
 
 
 def _entries(folder: Path) -> list[Path]:

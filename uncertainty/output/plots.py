@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .._arviz import az
-from ..errors import OutputError, RunFileError, _one_line
+from ..errors import OutputError, RunFileError, one_line
 from ..literature import ESTIMATES
 from .report import BY_YEARS, HDI_PROB, is_conditioned, observed_interval, run_group, sensitivity
 
@@ -51,13 +51,13 @@ def _pyplot():
 
 def _plain_texts(fig) -> None:
     """Escape the control characters of every text of ``fig`` (names from files), line by line, as errors
-    escape them (:func:`uncertainty.errors._one_line`): a glyph no font has would warn when drawn."""
+    escape them (:func:`uncertainty.errors.one_line`): a glyph no font has would warn when drawn."""
     from matplotlib.text import Text
 
     for text in fig.findobj(Text):
         value = text.get_text()
         if value and not value.replace("\n", "").isprintable():
-            text.set_text("\n".join(_one_line(line) for line in value.split("\n")))
+            text.set_text("\n".join(one_line(line) for line in value.split("\n")))
 
 
 def _new(rows: int = 1, cols: int = 1, **kwargs):

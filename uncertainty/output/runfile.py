@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 import xarray as xr
 
-from ..errors import RunFileError, _one_line
+from ..errors import RunFileError, one_line
 
 __all__ = ["BLOCK", "KINDS", "check_backtest", "check_run", "check_summaries", "dataset_kind"]
 
@@ -120,7 +120,7 @@ class _Checker:
     def name(self, key: str, value: Any) -> str:
         """Text shown in a table or figure: one line of printable characters."""
         self.text(key, value)
-        if _one_line(value) != value:
+        if one_line(value) != value:
             self.fail(key, f"expected one line of printable text, got {value!r}")
         return value
 
@@ -276,7 +276,7 @@ class _Checker:
 
     def names(self, names: Iterable[Any], where: str) -> None:
         for name in names:
-            if not isinstance(name, str) or _one_line(name) != name or not name:
+            if not isinstance(name, str) or one_line(name) != name or not name:
                 self.fail(where.rstrip("."), f"a variable name is not one line of printable text: {name!r}")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..choices import FORMATS
-from ..errors import _one_line
+from ..errors import one_line
 
 __all__ = [
     "BRAIN_COLUMNS",
@@ -138,7 +138,7 @@ def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] |
     markdown = fmt == "markdown"
     lines = []
     if header:  # in Markdown a list, so that every line renders as its own line; values from files escaped
-        lines += [_one_line(f"- {k}: {v}" if markdown else f"{k}: {v}") for k, v in header.items()]
+        lines += [one_line(f"- {k}: {v}" if markdown else f"{k}: {v}") for k, v in header.items()]
     for s in sections:
         head, rows = s.cells()
         if lines:
