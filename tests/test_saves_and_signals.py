@@ -277,3 +277,45 @@ def test_a_backend_this_machine_lacks_is_one_line(platforms):
     done = subprocess.run(command(*SAMPLE), cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: JAX_PLATFORMS={platforms}: JAX cannot start")
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        ("--bogus_flag", "Unknown flag in XLA_FLAGS: --bogus_flag"),
+        ("--xla_force_host_platform_device_count=abc", "Couldn't interpret value abc"),
+        ("  ", 'Could not open file "  "'),
+    ],
+)
+def test_xla_flags_that_xla_refuses_are_one_line(flags, reason):
+    """XLA ends the process itself on a flag it does not know (its own fatal log line and a usage dump):
+    checked in a child first, so the user sees one line naming the variable and XLA's reason, exit 2."""
+    env = {**ENV, "XLA_FLAGS": flags}
+    done = subprocess.run(command(*SAMPLE), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: XLA_FLAGS={flags}: XLA refuses it (") and reason in done.stderr
+
+
+def test_xla_flags_that_pass_are_checked_once(tmp_path, monkeypatch):
+    """A value XLA accepts is remembered in the cache folder (one marker per value): the second check of the
+    same value starts no probe; a new value is probed again."""
+    import argparse
+    import subprocess as sp
+
+    from uncertainty import cli
+
+    probes = []
+    real_run = sp.run
+    monkeypatch.setattr(sp, "run", lambda *a, **k: probes.append(a) or real_run(*a, **k))
+    monkeypatch.delenv("UNCERTAINTY_NO_CACHE")
+    monkeypatch.setenv("UNCERTAINTY_CACHE_DIR", str(tmp_path))
+    args = argparse.Namespace()
+    for flags, expected in [
+        ("--xla_force_host_platform_device_count=2", 1),
+        ("--xla_force_host_platform_device_count=2", 1),
+        ("--xla_force_host_platform_device_count=3", 2),
+    ]:
+        monkeypatch.setenv("XLA_FLAGS", flags)
+        cli._check_xla_flags(args)
+        assert len(probes) == expected
+    assert len(list(tmp_path.glob("xla-flags-*.ok"))) == 2

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -764,6 +765,60 @@ def _check_backend(args: argparse.Namespace) -> None:
         raise InputError(f"JAX_PLATFORMS={platforms}", None, problem) from None
 
 
+_XLA_PROBE = "import jax; jax.jit(lambda x: x + 1)(1).block_until_ready()"
+
+
+def _check_xla_flags(args: argparse.Namespace) -> None:
+    """With ``XLA_FLAGS`` set, check that XLA accepts it before any work: XLA ends the process with its own
+    fatal log line on an unknown flag, which Python cannot catch, so a child process starts the backend
+    and compiles one program first. A value that passed is remembered in the cache folder (one marker file
+    per value and JAX version), so the check costs about a second once. Not for a run of several
+    processes (each would start the backend before ``jax.distributed``)."""
+    import hashlib
+    import subprocess
+
+    from . import warmstart
+    from .errors import InputError
+    from .multihost import launched
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not flags or getattr(args, "coordinator", None) or launched():
+        return
+    from importlib.metadata import version
+
+    folder = warmstart.cache_dir()
+    key = hashlib.sha256(f"{flags}\0{version('jax')}\0{version('jaxlib')}".encode()).hexdigest()[:32]
+    marker = os.path.join(folder, f"xla-flags-{key}.ok") if folder else None
+    if marker and os.path.isfile(marker):
+        return
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _XLA_PROBE],
+            env={
+                **os.environ,
+                "JAX_PLATFORMS": "cpu",
+            },  # XLA parses its flags for every backend; the CPU is always there
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # the probe itself could not run: the run goes on and XLA speaks for itself
+    if done.returncode != 0:
+        logged = re.findall(r"^([EF])\d{4} [\d:.]+ +\d+ [^\]]+\] (.*)$", done.stderr, re.M)  # XLA's log lines
+        lines = [text for level, text in logged if level == "E"] + [text for level, text in logged if level == "F"]
+        reason = (lines or done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"])[0].strip()
+        raise InputError(f"XLA_FLAGS={flags}", None, f"XLA refuses it ({reason}); fix or unset XLA_FLAGS")
+    if marker:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(marker, "w"):
+                pass
+        except OSError:
+            pass  # not remembered: the next run checks again
+
+
 def entry() -> None:
     """The ``uncertainty`` command and ``python -m uncertainty``: Ctrl-C and SIGTERM handled from the first
     moment (:mod:`uncertainty.interrupts`, before JAX starts a thread), text that the terminal's encoding
@@ -794,6 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in COMPILING:
             from . import warmstart
 
+            _check_xla_flags(args)  # first: starting any backend with flags XLA refuses ends the process
             _check_backend(args)
             warmstart.enable()
         with interrupts.terminating():

@@ -124,16 +124,13 @@ def _run(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str
     state = jax.vmap(init_one)(keys, lane_data, lane_init)
     step = jax.vmap(lambda st, d: sample_kernel(st, model_args=(d,)))
 
-    def warm(st, _):
-        return step(st, lane_data), None
-
-    state, _ = jax.lax.scan(warm, state, None, length=s.num_warmup)
-
-    def draw(st, _):
-        st = step(st, lane_data)
+    def advance(st, _):
+        st = step(st, lane_data)  # adapts while st.i < num_warmup (NumPyro's kernel), then samples
         return st, (st.z, st.diverging, st.accept_prob, st.num_steps)
 
-    _, (z, diverging, accept, steps) = jax.lax.scan(draw, state, None, length=s.num_samples)
+    # one scan over warm-up and draws: the NUTS kernel is traced and compiled once, not twice
+    _, visited = jax.lax.scan(advance, state, None, length=s.num_warmup + s.num_samples)
+    z, diverging, accept, steps = jax.tree_util.tree_map(lambda x: x[s.num_warmup :], visited)
     # z: (draw, lane, ...) -> constrained values, with deterministic sites
     constrain = jax.vmap(
         jax.vmap(lambda zz, d: constrain_fn(model, (d,), {}, zz, return_deterministic=True)), (0, None)
