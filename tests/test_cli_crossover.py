@@ -76,9 +76,10 @@ def test_crossover_user_csv(tmp_path, capsys):
     assert "crossover year:" in capsys.readouterr().out
 
 
-def test_data_already_past_a_brain_draw_cross_it_by_that_list(tmp_path, capsys):
-    """A leader that already exceeds a brain draw has crossed it: that draw's crossover year is no later
-    than the first list at or above it (the path's past is the observed history)."""
+def test_data_already_past_a_brain_draw_crossed_it_already(tmp_path, capsys):
+    """A leader that already exceeds a brain draw has crossed it: that draw counts as crossed by the last
+    observation (its year is the last observation's, printed 'already'), never a year inside the history;
+    the table's P(crossed by the last observation) is their share."""
     from uncertainty.output.io import load_run
 
     years = np.arange(2000, 2021)
@@ -87,16 +88,15 @@ def test_data_already_past_a_brain_draw_cross_it_by_that_list(tmp_path, capsys):
     csv.write_text("year,flops\n" + "\n".join(f"{y},{2.0**v:.17g}" for y, v in zip(years, log2, strict=True)))
     run = tmp_path / "fast.nc"
     argv = ["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--series", str(csv), "--no-compare"]
-    assert main([*argv, "--model", "linear", "--out", str(run)]) == 0
-    capsys.readouterr()
+    assert main([*argv, "--model", "linear", "--out", str(run), "--format", "json"]) == 0
+    table = json.loads(capsys.readouterr().out)["tables"]["crossover year"]["rows"][0]
     post = load_run(run).posterior
     brain = post["log10_brain_flops"].values.ravel() * np.log2(10.0)
     crossed = post["crossover_year"].values.ravel()
     past = brain <= log2[-1]
     assert 0.5 < past.mean() < 1.0  # both kinds of draw are there
-    first_list = np.array([years[np.argmax(log2 >= b)] for b in brain[past]])
-    assert np.all(crossed[past] <= first_list + 1e-9)
-    assert np.all(crossed[~past] > years[-1])
+    assert np.all(crossed[past] == years[-1]) and np.all(crossed[~past] > years[-1])
+    assert table["p_crossed_by_2020.0"] == past.mean()
 
 
 def test_paths_that_would_not_fit_in_memory_are_refused_before_the_fit(monkeypatch, capsys):

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 __all__ = ["entry", "main", "build_parser"]
 
@@ -63,6 +64,17 @@ def _horizon(text: str) -> float:
 
 
 _positive_int = _count(1)
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a positive finite number (a budget in US dollars: ``1e9``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got '{text}'")
+    return value
 
 
 def _chunk_size(text: str) -> int:
@@ -200,8 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--series",
         default=None,
-        metavar="hpcg|hpl|FILE.csv",
-        help="benchmark: hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax) or a CSV 'year,flops'",
+        nargs="+",
+        metavar="TARGET",
+        help="compute target(s): hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax), ai-cluster "
+        "(largest AI supercomputer, 16-bit peak x fraction), accelerator (fastest ML chip, 16-bit peak x fraction), "
+        "budget (best 32-bit FLOP/s per USD x budget x fraction) or a CSV 'year,flops'; several: one table, a row each",
+    )
+    c.add_argument(
+        "--budget",
+        type=_positive_float,
+        default=None,
+        metavar="USD",
+        help="the budget target's hardware budget in US dollars (default: the prior file's [target] budget_usd)",
     )
     c.add_argument(
         "--unit",
@@ -333,7 +355,18 @@ def _header(attrs: dict) -> dict:
         "processes",
         "uncertainty_version",
     )
-    return {k: attrs[k] for k in keys if k in attrs}
+    from .output.report import data_line
+
+    head = {}
+    for k in keys:
+        if k in attrs:
+            head[k] = attrs[k]
+        if k == "series":  # a crossover: what its target counts and where the data come from
+            if attrs.get("target_counts"):
+                head["counts"] = attrs["target_counts"]
+            if data_line(attrs):
+                head["data"] = data_line(attrs)
+    return head
 
 
 def _run_text(idata, fmt: str) -> str:
@@ -459,12 +492,19 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
             problem = f"draws the prior file's [growth] table; {', '.join(given)} apply to the data models"
             raise InputError("--model scenario", None, problem)
     spec = load_priors(args.priors)
+    targets = list(dict.fromkeys(args.series or [ForecastOptions().series]))
+    if len(targets) > 1:
+        given = [f"--{k.replace('_', '-')}" for k in ("out", "data_until") if getattr(args, k) is not None]
+        if given:
+            problem = f"applies to one target; run each target on its own for {', '.join(given)}"
+            raise InputError(given[0], None, problem)
     if args.out is not None:
         check_output_path(args.out, args.force)
     check_memory(spec, args.samples)
     defaults = ForecastOptions()
     options = ForecastOptions(
-        series=args.series or defaults.series,
+        series=targets[0],
+        budget_usd=args.budget,
         unit=args.unit,
         model=args.model,
         data_until=args.data_until,
@@ -477,7 +517,10 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
     if args.model != "scenario":  # the data models: every check of the data before the fit
-        _check_series(options.series, args.unit, options)
+        for target in targets:
+            _check_series(target, args.unit, replace(options, series=target))
+    if len(targets) > 1:
+        return _crossover_targets(spec, args, options, targets)
     idata = forecast(spec, args.seed, options)
     attrs = idata[next(iter(idata.groups()))].attrs
     if "brain_pareto_k" in attrs:
@@ -490,6 +533,25 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr)
     return _print_and_save(idata, args)
+
+
+def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str]) -> int:
+    """``crossover --series A B ...``: one growth fit per target (no LOO comparison), the same brain draws
+    (the seed's), one table with a row per target."""
+    from .growth.forecast import forecast
+    from .output.report import growth_warning, run_group, target_section
+    from .output.tables import render
+
+    runs = {}
+    for target in targets:
+        runs[target] = forecast(spec, args.seed, replace(options, series=target, compare=False))
+        warning = growth_warning(runs[target])
+        if warning is not None:
+            print(warning.replace("warning: ", f"warning: {target}: ", 1), file=sys.stderr)
+    attrs = dict(runs[targets[0]][run_group(runs[targets[0]])].attrs)
+    head = {k: v for k, v in _header(attrs).items() if k not in ("counts", "data")}
+    head["series"] = " ".join(targets)
+    return _deliver(render([target_section(runs)], args.format, head))
 
 
 def _streamed_text(stats, layout, fmt: str, attrs: dict) -> str:

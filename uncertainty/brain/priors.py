@@ -75,6 +75,8 @@ __all__ = [
     "random_draws",
     "UNIT_WORDS",
     "GrowthSpec",
+    "TARGET_FIELDS",
+    "TargetSpec",
     "LogNormal",
     "LogUniform",
     "NeuronClassSpec",
@@ -254,6 +256,14 @@ CONVENTION_FIELDS: dict[str, Field] = {
     )
 }
 
+TARGET_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("fraction", "f", "1", "practical fraction of a compute target's peak (model FLOP utilisation)"),
+        Field("budget_usd", "B", "USD", "hardware budget of the budget target, US dollars", units=("$", "dollars")),
+    )
+}
+
 GROWTH_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
@@ -273,7 +283,17 @@ MAX_FILE_BYTES = 1 * MiB  # a prior file is text a person writes; larger files a
 MAX_CLASSES = 200  # [classes.NAME] tables
 MAX_RANDOM_DRAWS = 150  # random draws per sample (random_draws): shared fields once, a choice's components each
 EVIDENCE_FUNCTIONS = {**FUNCTIONS, **REDUCERS}  # what an [evidence] quantity may call
-_TOP_LEVEL = ("meta", "convention", "defaults", "classes", "growth", "correlations", "scenarios", "evidence")
+_TOP_LEVEL = (
+    "meta",
+    "convention",
+    "defaults",
+    "classes",
+    "growth",
+    "target",
+    "correlations",
+    "scenarios",
+    "evidence",
+)
 LIKELIHOODS = ("normal", "lognormal", "student_t", "uniform", "upper", "lower")
 STUDENT_T_DF = 4.0  # degrees of freedom of a student_t measurement unless it gives df
 _CONVENTION_KEYS = ("flops_per_mac", "flops_per_nonlinearity", "stages")
@@ -316,6 +336,15 @@ class GrowthSpec:
     start_year: Prior
     doubling_years: Prior
     whole_periods: bool = False  # count whole doubling periods, as the article does
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """``[target]``: what turns a compute target's peak history into practical FLOP/s (``None``: the
+    built-in default of :mod:`uncertainty.growth.targets`)."""
+
+    fraction: Prior | None = None  # practical fraction of peak, in (0, 1]
+    budget_usd: Prior | None = None  # hardware budget of the ``budget`` target, US dollars
 
 
 @dataclass(frozen=True)
@@ -368,6 +397,7 @@ class PriorSpec:
     correlations: tuple[tuple[str, str, float], ...] = ()
     scenarios: tuple[Scenario, ...] = ()  # [scenarios], in file order (the ``scenario`` site indexes them)
     evidence: tuple[Evidence, ...] = ()  # [evidence.NAME] items: what conditions the prior
+    target: TargetSpec = TargetSpec()  # [target]: practical fraction and budget of the compute targets
     class_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -453,9 +483,22 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
             "classes",
             f"{draws} random draws, over the limit of {MAX_RANDOM_DRAWS} (fix fields, or share them in [defaults])",
         )
+    if "target" in doc:
+        spec = replace(spec, target=p.target(doc["target"]))
     if "evidence" in doc:
         spec = replace(spec, evidence=p.evidence(doc["evidence"], spec))
     return spec
+
+
+def _stated(prior: Prior) -> list[float]:
+    """The numbers a prior states as values it can take: a point, interval ends, truncation bounds."""
+    if isinstance(prior, Point):
+        return [prior.value]
+    if isinstance(prior, Choice):
+        return [v for c in prior.components for v in _stated(c)]
+    if isinstance(prior, LogNormal):  # its 90% interval, or its truncation where it is tighter
+        return [prior.lo, prior.hi if prior.max is None else min(prior.hi, prior.max)]
+    return [prior.lo, prior.hi]
 
 
 def _draws(prior: Prior) -> int:
@@ -647,6 +690,22 @@ class _Parser:
                 self.fail("growth", f"missing field '{fname}' ({fld.description}, {fld.unit})")
             params[fname] = self.prior(table[fname], f"growth.{fname}", fld)
         return GrowthSpec(**params)
+
+    def target(self, table: Any) -> TargetSpec:
+        if not isinstance(table, dict):
+            self.fail("target", "must be a table")
+        self.no_unknown(table, tuple(TARGET_FIELDS), "target")
+        params = {}
+        for fname, fld in TARGET_FIELDS.items():
+            if fname in table:
+                where = f"target.{fname}"
+                prior = self.prior(table[fname], where, fld)
+                if fname == "fraction":
+                    high = max(_stated(prior))
+                    if high > 1:
+                        self.fail(where, f"a practical fraction lies in (0, 1]; {high:g} is above 1")
+                params[fname] = prior
+        return TargetSpec(**params)
 
     def correlations(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple:
         if not isinstance(table, dict) or not table:

@@ -17,6 +17,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,16 +28,18 @@ from .._arviz import az
 from ..brain.distributions import to_distribution
 from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
-from ..brain.priors import GROWTH_FIELDS, Point, PriorSpec
+from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
 from ..choices import DEFAULT_MODEL, FORECAST_MODELS
 from ..errors import DataError, PriorError
 from ..output.io import conditioning_attrs, run_attrs
+from ..output.provenance import storable
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
 from .models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
 from .nuts import NutsSettings, Status, run_nuts, step, steps_text
 from .scores import predictive_samples
+from .targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
 
 __all__ = [
     "MODELS",
@@ -68,6 +71,7 @@ class ForecastOptions:
     num_chains: int = 4
     horizon: float = DEFAULT_HORIZON
     compare: bool = True
+    budget_usd: float | None = None  # the budget target's budget (US dollars), instead of the prior file's
     progress: bool = False  # a progress bar of the brain draws (on a terminal)
     status: Status | None = None  # takes a line before and after each long step (fits, draws, paths)
 
@@ -190,10 +194,11 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
 
         with step(o.status, _brain_text(spec, n)):
             brain, conditioned = brain_draws(spec, n, seed, progress=o.progress)
+        practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
         with step(o.status, f"pairing {n:,} draws with brain FLOP/s (paths to {o.horizon:g})"):
-            log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10
+            log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10 - practical.log2_scale
             times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-            crossing = first_crossing_on_grid(times, path - log2_brain[:, None])
+            crossing = already_crossed(first_crossing_on_grid(times, path - log2_brain[:, None]), float(d.t_last))
             year = np.asarray(crossing).reshape(o.num_chains, per_chain)
         grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
@@ -213,6 +218,8 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
             )
 
     idata = _inference_data(spec, samples, result, brain, year, predictive, data, heldout, grid, o, n)
+    for name, values in practical.draws.items():
+        idata.posterior[name] = (("chain", "draw"), values.reshape(o.num_chains, per_chain))
     attrs = run_attrs(
         spec,
         seed=seed,
@@ -224,6 +231,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         data_until=o.data_until,
         horizon=o.horizon,
         t_start=float(times[0]),
+        **target_attrs(data, float(d.t_last), practical),
         num_warmup=o.num_warmup,
         num_chains=o.num_chains,
         precision="float64",
@@ -267,9 +275,93 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
         times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
         for name, spec in specs.items():
             with step(o.status, f"{name}: {_brain_text(spec, n)}, paired with the growth paths"):
+                practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
                 log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
-                out[name] = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
+                gap = path - (log2_brain - practical.log2_scale)[:, None]
+                out[name] = np.asarray(already_crossed(first_crossing_on_grid(times, gap), float(d.t_last)))
     return out
+
+
+def already_crossed(years: Array, t_last: float) -> Array:
+    """Crossover years with every crossing at or before the last observation ``t_last`` set to ``t_last``:
+    such a draw's brain lies at or below the target's last observed practical value ("already crossed"),
+    and when the history passed it says nothing about the future (the CDF starts at that share)."""
+    return jnp.where(years <= t_last, t_last, years)
+
+
+class Practical(NamedTuple):
+    """What turns a target's history into practical FLOP/s, per joint draw."""
+
+    log2_scale: np.ndarray  # log2 of fraction x budget per draw, float64 (0 for a measured target)
+    draws: dict[str, np.ndarray]  # the drawn ``practical_fraction`` and ``budget_usd`` (none for a measured one)
+    text: dict[str, str]  # the priors used, in words, for the report
+
+
+def _draw_prior(key: Array, prior, n: int) -> np.ndarray:
+    if isinstance(prior, Point):
+        return np.full(n, float(prior.value))
+    return np.asarray(to_distribution(prior, True).sample(key, (n,)), dtype=np.float64)
+
+
+def _describe(prior) -> str:
+    if isinstance(prior, Point):
+        return f"{prior.value:g}"
+    if isinstance(prior, (LogNormal, Normal)):
+        kind = "lognormal" if isinstance(prior, LogNormal) else "normal"
+        cut = "".join(f", {k} {v:g}" for k, v in (("min", prior.min), ("max", prior.max)) if v is not None)
+        return f"{kind} {prior.ci:.0%} interval [{prior.lo:g}, {prior.hi:g}]{cut}"
+    if isinstance(prior, (Uniform, LogUniform)):
+        return f"{type(prior).__name__.lower()} [{prior.lo:g}, {prior.hi:g}]"
+    return "a choice of " + ", ".join(_describe(c) for c in prior.components)
+
+
+def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd: float | None = None) -> Practical:
+    """The practical fraction (capped at 1) and the budget of ``target`` for ``n`` joint draws, from the
+    prior file's ``[target]`` table or the defaults of :mod:`uncertainty.growth.targets`; ``budget_usd``
+    (``--budget``) fixes the budget. A measured target (``hpcg``, ``hpl``, a CSV) has neither."""
+    info = TARGETS.get(target)
+    if info is None or not info.peak:
+        return Practical(np.zeros(n), {}, {})
+    if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
+        raise DataError("--budget", None, f"a budget is a positive number of US dollars, got {budget_usd:g}")
+    kinds = {"lognormal": LogNormal, "uniform": Uniform}
+    fraction = spec.target.fraction or kinds[DEFAULT_FRACTION[0]](*DEFAULT_FRACTION[1])
+    draws = {"practical_fraction": np.minimum(_draw_prior(jax.random.fold_in(key, 0), fraction, n), 1.0)}
+    text = {"fraction": _describe(fraction) + ("" if spec.target.fraction else " (default)")}
+    if info.per_dollar:
+        if budget_usd is not None:
+            budget, said = Point(budget_usd), f"{budget_usd:g} USD (--budget)"
+        elif spec.target.budget_usd is not None:
+            budget, said = spec.target.budget_usd, _describe(spec.target.budget_usd) + " USD"
+        else:
+            budget = kinds[DEFAULT_BUDGET_USD[0]](*DEFAULT_BUDGET_USD[1])
+            said = _describe(budget) + " USD (default)"
+        draws["budget_usd"] = _draw_prior(jax.random.fold_in(key, 1), budget, n)
+        text["budget"] = said
+    scale = sum(np.log2(v) for v in draws.values())
+    return Practical(np.asarray(scale, dtype=np.float64), draws, text)
+
+
+def target_attrs(data: GrowthData, t_last: float, practical: Practical) -> dict:
+    """Attributes naming the target, its source, what it counts and its last observation."""
+    series = data.target_series
+    i = int(np.flatnonzero(series.year <= t_last + 1e-9)[-1])  # the last observation the fit saw
+    info = TARGETS.get(data.target)
+    attrs = {
+        "last_observation": float(series.year[i]),
+        "last_value": float(series.flops[i]),
+        "last_label": storable(str(series.labels[i])),
+        "last_system": storable(str(series.systems[i])),
+    }
+    if info is not None:
+        attrs.update(
+            target_counts=info.counts, target_quantity=info.quantity, target_what=info.what, data_source=info.source
+        )
+    if "fraction" in practical.text:
+        attrs["fraction_prior"] = practical.text["fraction"]
+    if "budget" in practical.text:
+        attrs["budget_prior"] = practical.text["budget"]
+    return attrs
 
 
 def _brain_text(spec: PriorSpec, n: int) -> str:

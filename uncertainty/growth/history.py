@@ -1,4 +1,4 @@
-"""Benchmark history of the world's fastest computers: HPCG and TOP500 (HPL) leaders.
+"""Compute histories: HPCG and TOP500 (HPL) leaders, record series of AI hardware, user CSVs.
 
 The CSVs in ``uncertainty/data/`` (provenance in its README) hold the leader of
 every list; :func:`load_growth_data` turns a series name (``hpcg``, ``hpl``)
@@ -33,7 +33,7 @@ __all__ = [
     "MAX_ROWS",
 ]
 
-SERIES = ("hpcg", "hpl")
+SERIES = ("hpcg", "hpl", "ai-cluster", "accelerator", "budget")  # the built-in targets (growth.targets)
 UNITS = {"FLOP/s": 1.0, "GFLOP/s": 1e9, "TFLOP/s": 1e12, "PFLOP/s": 1e15, "EFLOP/s": 1e18}  # of a user CSV
 PLAUSIBLE = (1e6, 1e30)  # FLOP/s a fastest computer has had (1e6: the 1960s) or may have this century
 _PFLOPS = 1e15
@@ -167,7 +167,7 @@ def builtin_series(name: str) -> Series:
         rows = _read_rows("top500_top.csv")
         column = "rmax_pflops"
     else:
-        raise DataError(name, None, f"unknown series (expected {', '.join(SERIES)} or a CSV file)")
+        raise DataError(name, None, "unknown built-in benchmark (expected hpcg or hpl)")
     return Series(
         name=name,
         labels=tuple(r["list"] for r in rows),
@@ -253,14 +253,24 @@ def magnitude_warning(data: GrowthData) -> str | None:
 
 
 def load_growth_data(series: str, unit: str | None = None) -> GrowthData:
-    """``hpcg`` (HPL trend + HPCG efficiency), ``hpl``, or a path to a ``year,flops`` CSV (values in
-    ``unit``, default FLOP/s, or a ``unit`` column)."""
+    """``hpcg`` (HPL trend + HPCG efficiency), ``hpl``, a record series of AI hardware (``ai-cluster``,
+    ``accelerator``, ``budget``: :mod:`uncertainty.growth.records`), or a path to a ``year,flops`` CSV
+    (values in ``unit``, default FLOP/s, or a ``unit`` column)."""
     if unit is not None and series in SERIES:
-        raise DataError("--unit", None, f"applies to a CSV series, not the built-in '{series}' (FLOP/s)")
+        raise DataError("--unit", None, f"applies to a CSV series, not the built-in '{series}'")
     if series == "hpcg":
         return GrowthData("hpcg", builtin_series("hpl"), builtin_series("hpcg"))
     if series == "hpl":
         return GrowthData("hpl", builtin_series("hpl"))
+    if series in SERIES:
+        from . import records
+
+        build = {
+            "ai-cluster": records.ai_cluster_series,
+            "accelerator": records.accelerator_series,
+            "budget": records.price_performance_series,
+        }
+        return GrowthData(series, build[series]())
     if series.endswith(".csv") or Path(series).exists():
         return GrowthData(series, read_csv_series(series, unit))
     raise DataError(series, None, f"unknown series (expected {', '.join(SERIES)} or a CSV file 'year,flops')")

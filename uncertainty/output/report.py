@@ -55,6 +55,8 @@ __all__ = [
     "run_group",
     "is_conditioned",
     "brain_title",
+    "data_line",
+    "target_section",
 ]
 
 
@@ -187,20 +189,24 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     group = run_group(idata)
     da = idata[group]["crossover_year"]
     horizon = float(idata[group].attrs.get("horizon", np.inf))
+    t_last = float(idata[group].attrs.get("last_observation", -np.inf))
     y = da.values
     finite = np.isfinite(y)
     big = np.where(finite, y, (horizon if np.isfinite(horizon) else np.nanmax(y[finite], initial=0.0)) + 1000.0)
     ds = xr.Dataset({"year": (da.dims, big)})
+    already = y <= t_last
     row: dict[str, float] = {}
+    row["p_already"], row["mcse_p_already"] = _probability(da.dims, already)
     for name, q in (("median", 0.5), ("q5", 0.05), ("q95", 0.95)):
-        row[name] = float(np.quantile(y.ravel(), q, method="inverted_cdf"))
-    crossing = y[finite].ravel()
+        value = float(np.quantile(y.ravel(), q, method="inverted_cdf"))
+        row[name] = -np.inf if value <= t_last else value  # among the draws already crossed: "already"
+    crossing = y[finite & ~already].ravel()
     if crossing.size > 2:
         lo, hi = az.hdi(crossing, hdi_prob=HDI_PROB)
     elif crossing.size:  # one or two draws cross: their range
         lo, hi = crossing.min(), crossing.max()
-    else:  # none crosses by the horizon
-        lo = hi = np.inf
+    else:  # none crosses after the data by the horizon: all already crossed, or none ever
+        lo = hi = -np.inf if already.all() else np.inf
     row["hdi_lo"], row["hdi_hi"] = float(lo), float(hi)
     for year in BY_YEARS:
         row[f"p_by_{year}"], row[f"mcse_p_by_{year}"] = _probability(da.dims, y <= year)
@@ -363,17 +369,84 @@ def backtest_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None
 
 def _crossover_section(idata: az.InferenceData) -> Section:
     table = crossover_summary(idata)
-    horizon = idata[run_group(idata)].attrs.get("horizon", np.inf)
+    attrs = idata[run_group(idata)].attrs
+    horizon = attrs.get("horizon", np.inf)
+    t_last = attrs.get("last_observation")
     table = table.rename(columns={"p_never": f"p_none_by_{float(horizon):g}"})
+    note = "'never': the quantile falls among draws that do not cross by the horizon; "
+    if t_last is None:  # a run saved before the last observation was recorded
+        table = table.drop(columns=["p_already", "mcse_p_already"])
+        note += "the HDI is over the draws that cross"
+    else:
+        table = table.rename(columns={"p_already": f"p_crossed_by_{float(t_last):.1f}"})
+        table = table.rename(columns={"mcse_p_already": f"mcse_p_crossed_by_{float(t_last):.1f}"})
+        note += (
+            f"'already': among draws whose brain lies at or below the target's last observed practical value "
+            f"({_last_text(attrs)}); p crossed by {float(t_last):.1f}: their share; the HDI is over the draws that "
+            "cross after the data"
+        )
     formats = {c: _prob for c in table.columns if c.startswith(("p_", "mcse_p"))}
     formats.update({c: _year for c in ("median", "q5", "q95", "hdi_lo", "hdi_hi")})
-    return Section(
-        "crossover year",
-        table,
-        formats=formats,
-        note="'never': the quantile falls among draws that do not cross by the horizon; the HDI is over the draws"
-        " that cross",
+    return Section("crossover year", table, formats=formats, note=note)
+
+
+def _last_text(attrs) -> str:
+    """``2.73e+20 OP/s (16-bit peak), 2025-07-22 (xAI Colossus Memphis Phase 3)``: a run's last observation."""
+    value = attrs.get("last_value")
+    head = "" if value is None else f"{float(value):.3g} {attrs.get('target_quantity', 'FLOP/s')}, "
+    system = attrs.get("last_system")
+    return f"{head}{attrs.get('last_label', '')}" + (f" ({system})" if system else "")
+
+
+def data_line(attrs) -> str | None:
+    """The crossover's data in one line: source, last observation, and the fraction and budget priors of a
+    peak target (``None`` for a run that records none of them)."""
+    if "last_observation" not in attrs:
+        return None
+    parts = [str(attrs["data_source"])] if attrs.get("data_source") else []
+    parts.append(f"last observation {_last_text(attrs)}")
+    if attrs.get("fraction_prior"):
+        parts.append(f"practical fraction {attrs['fraction_prior']}")
+    if attrs.get("budget_prior"):
+        parts.append(f"budget {attrs['budget_prior']}")
+    return "; ".join(parts)
+
+
+def target_section(runs: dict[str, az.InferenceData]) -> Section:
+    """One row per compute target of crossover runs of one prior file (the same brain draws): P(crossed by
+    the target's last observation), the median and 90% interval of the crossover year, P(by 2030), P(by
+    2050), P(none by the horizon), the growth model and whether its fit converged."""
+    rows, notes = {}, []
+    for name, idata in runs.items():
+        attrs = idata[run_group(idata)].attrs
+        year = crossover_summary(idata).iloc[0]
+        converged, _ = growth_convergence(growth_summary(idata))
+        rows[name] = {
+            "last_obs": float(attrs["last_observation"]),
+            "p_already": year["p_already"],
+            "median": year["median"],
+            "q5": year["q5"],
+            "q95": year["q95"],
+            "p_by_2030": year["p_by_2030"],
+            "p_by_2050": year["p_by_2050"],
+            "p_none": year["p_never"],
+            "model": str(attrs["model"]),
+            "converged": "yes" if converged else "NO",
+        }
+        notes.append(f"{name}: {data_line(attrs)}; counts {attrs.get('target_counts', 'FLOP/s')}")
+    horizon = float(next(iter(runs.values()))[run_group(next(iter(runs.values())))].attrs.get("horizon", np.inf))
+    table = pd.DataFrame.from_dict(rows, orient="index").rename(columns={"p_none": f"p_none_by_{horizon:g}"})
+    formats = {c: _prob for c in table.columns if c.startswith("p_")}
+    formats.update({c: _year for c in ("last_obs", "median", "q5", "q95")})
+    note = "\n".join(
+        [
+            "p already: the share of draws whose brain lies at or below the target's practical value at its last "
+            "observation (last obs); 'already': a quantile among them; 'never': among draws that do not cross by "
+            "the horizon; converged: the growth fit's largest R-hat <= 1.01 and smallest bulk ESS >= 400",
+            *notes,
+        ]
     )
+    return Section("crossover year by target", table, index_name="target", formats=formats, note=note)
 
 
 def flops_interval(log10_flops) -> dict[str, float]:

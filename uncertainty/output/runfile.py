@@ -51,7 +51,24 @@ _TEXT = (
     "prior_text",
     "series",
 )
-_NAMES = ("kind", "precision", "target", "model", "inference", "nuts_unavailable", "scenario_names")
+_NAMES = (
+    "kind",
+    "precision",
+    "target",
+    "model",
+    "inference",
+    "nuts_unavailable",
+    "scenario_names",
+    # a crossover's compute target (uncertainty.growth.targets): shown in its header line by line
+    "target_counts",
+    "target_quantity",
+    "target_what",
+    "data_source",
+    "fraction_prior",
+    "budget_prior",
+    "last_label",
+    "last_system",
+)
 _INTEGERS = {  # attribute: smallest value (None: any)
     "seed": None,
     "num_samples": 1,
@@ -66,7 +83,17 @@ _INTEGERS = {  # attribute: smallest value (None: any)
     "start": None,
     "quick": 0,
 }
-_FINITE = ("horizon", "t_start", "data_until", "ess_importance", "max_rhat", "ess_bulk", "bin_width")
+_FINITE = (
+    "horizon",
+    "t_start",
+    "data_until",
+    "ess_importance",
+    "max_rhat",
+    "ess_bulk",
+    "bin_width",
+    "last_observation",
+    "last_value",
+)
 _CONDITIONING = ("inference", "pareto_k", "ess_importance", "max_rhat", "ess_bulk", "divergences", "choice_odds")
 _LIKELIHOODS = ("normal", "lognormal", "student_t", "uniform", "upper", "lower")
 _DERIVED = {  # variables of the draw groups: dims after (chain, draw), what values
@@ -74,6 +101,8 @@ _DERIVED = {  # variables of the draw groups: dims after (chain, draw), what val
     "log10_class_flops": (("neuron_class",), "finite"),
     "log10_stage_flops": (("stage",), "finite"),
     "crossover_year": ((), "year"),
+    "practical_fraction": ((), "positive"),
+    "budget_usd": ((), "positive"),
     "log2_flops_forecast": (("forecast_year",), "finite"),
     "log2_flops_heldout": (("heldout_list",), "finite"),
 }

@@ -61,7 +61,9 @@ def _g4(v: float) -> str:
 
 
 def _year(v: float) -> str:
-    return "nan" if np.isnan(v) else ("never" if np.isinf(v) else f"{v:.1f}")
+    """A year; ``inf`` a quantile among draws that never cross ("never"), ``-inf`` one among draws the target
+    had already reached by its last observation ("already")."""
+    return "nan" if np.isnan(v) else ("never" if v == np.inf else "already" if v == -np.inf else f"{v:.1f}")
 
 
 def _prob(v: float) -> str:
@@ -80,10 +82,13 @@ class Section:
 
     def cells(self) -> tuple[list[str], list[list[str]]]:
         head = [self.index_name] + [_HEADERS.get(c, c.replace("_", " ")) for c in self.table.columns]
-        rows = [
-            [str(i)] + [self.formats.get(c, _g4)(float(v)) for c, v in row.items()] for i, row in self.table.iterrows()
-        ]
+        rows = [[str(i)] + [self._cell(c, v) for c, v in row.items()] for i, row in self.table.iterrows()]
         return head, rows
+
+    def _cell(self, column: str, value: Any) -> str:
+        if isinstance(value, str):  # a label column (a model's name, a verdict): shown as it is
+            return one_line(value)
+        return self.formats.get(column, _g4)(float(value))
 
 
 def sensitivity_section(table: pd.DataFrame, cuts: str = "") -> Section:
@@ -173,6 +178,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _json_float(v: Any) -> float | None:
+def _json_float(v: Any) -> float | str | None:
+    if isinstance(v, str):
+        return v
     v = float(v)
     return v if np.isfinite(v) else None

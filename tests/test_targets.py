@@ -1,0 +1,243 @@
+"""Compute targets of the crossover (issue 20): record series of AI hardware, the practical fraction and the
+budget, "already crossed", one table across targets, irregular dates."""
+
+import math
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from uncertainty.brain.priors import LogNormal, load_priors, parse_priors
+from uncertainty.cli import main
+from uncertainty.errors import PriorError
+from uncertainty.growth.crossover import first_crossing_on_grid
+from uncertainty.growth.forecast import ForecastOptions, _paths, already_crossed, forecast, practical_draws
+from uncertainty.growth.hindcast import fit_data_at
+from uncertainty.growth.history import GrowthData, Series, load_growth_data
+from uncertainty.growth.models import MODELS_BY_NAME
+from uncertainty.growth.nuts import NutsSettings, run_nuts
+from uncertainty.growth.records import decimal_year, record_rows
+from uncertainty.output.report import crossover_summary
+
+from conftest import PRIORS
+
+TINY = ["--samples", "200", "--warmup", "150", "--chains", "2", "-q"]
+
+
+def test_decimal_year_is_the_middle_of_the_day():
+    # 2025-07-22 is day 203 of 365 (31+28+31+30+31+30 = 181 days before July): (202 + 0.5) / 365
+    assert decimal_year("2025-07-22") == pytest.approx(2025 + 202.5 / 365, abs=1e-12)
+    assert decimal_year("2024-12-31") == pytest.approx(2024 + 365.5 / 366, abs=1e-12)  # a leap year
+    assert decimal_year("2016-01-01") == pytest.approx(2016 + 0.5 / 366, abs=1e-12)
+
+
+def test_record_rows_keep_each_row_that_beats_every_earlier_one():
+    rows = [
+        {"d": "2020-01-01", "v": "5"},
+        {"d": "2019-01-01", "v": "3"},
+        {"d": "2019-01-01", "v": "4"},  # the same date: the larger is the record, the other is not
+        {"d": "", "v": "100"},  # no date: left out
+        {"d": "2021-01-01", "v": ""},  # no value: left out
+        {"d": "2021-06-01", "v": "5"},  # equal to the record: not a new one
+        {"d": "2022-01-01", "v": "7"},
+    ]
+    got = record_rows(rows, "d", lambda r: float(r["v"]) if r["v"] else None)
+    assert [(r["d"], v) for r, v in got] == [("2019-01-01", 4.0), ("2020-01-01", 5.0), ("2022-01-01", 7.0)]
+
+
+def test_ai_cluster_records_against_the_shared_csv():
+    s = load_growth_data("ai-cluster").target_series
+    assert len(s) == 12 and np.all(np.diff(s.flops) > 0) and np.all(np.diff(s.year) > 0)
+    assert (s.labels[0], s.flops[0], s.systems[0]) == ("2016-11-01", 5.79e16, "CSCS Piz Daint Phase 1")
+    assert (s.labels[-1], s.flops[-1], s.systems[-1]) == ("2025-07-22", 2.73e20, "xAI Colossus Memphis Phase 3")
+    # "Likely" rows count (Epoch's judgement that the system exists): the 2017-05 TensorFlow Research Cloud
+    assert ("2017-05-17", 1.84e17) in zip(s.labels, s.flops, strict=True)
+    # a row of several sites (single_cluster = No) or an "Unlikely" one never sets a record: none is listed
+    assert "Meta 2017 V100 Cluster" in s.systems and s.flops[s.systems.index("Meta 2017 V100 Cluster")] == 2.75e18
+
+
+def test_accelerator_and_budget_records_against_the_shared_csvs():
+    a = load_growth_data("accelerator").target_series
+    assert len(a) == 14 and np.all(np.diff(a.flops) > 0)
+    assert (a.labels[0], a.flops[0], a.systems[0]) == ("2017-05-01", 4.5e13, "Google TPU v2")
+    assert (a.labels[-1], a.flops[-1]) == ("2025-06-12", 2.5166e15)  # AMD Instinct MI355X
+    assert "NVIDIA H100 SXM5 80GB" not in a.systems  # 989 TFLOP/s: below the Biren BR100's 1,024 of 2022-08
+    b = load_growth_data("budget").target_series
+    assert len(b) == 20 and np.all(np.diff(b.flops) > 0)
+    # the Xbox 360 GPU: 240 GFLOP/s (fp32) for 528.75 US dollars of 2020
+    assert b.labels[0] == "2005-11-22" and b.flops[0] == pytest.approx(2.4e11 / 528.7536559139784, rel=1e-6)
+    # after the last priced GPU of 2021, the priced chips of ml_hardware.csv (dollars of the day)
+    assert (b.labels[-1], b.systems[-1]) == ("2022-11-03", "AMD Radeon RX 7900 XTX")
+    assert b.flops[-1] == pytest.approx(61.42e12 / 999.0, rel=1e-9)
+
+
+def test_budget_and_fraction_arithmetic():
+    """log2 of the practical value = log2 peak + log2 fraction + log2 budget, per draw."""
+    text = (PRIORS / "dettmers2015.toml").read_text() + "\n[target]\nfraction = 0.5\nbudget_usd = 2e6\n"
+    spec = parse_priors(text, "t.toml")
+    p = practical_draws(jax.random.key(0), spec, "budget", 5)
+    np.testing.assert_allclose(np.asarray(p.log2_scale), math.log2(0.5 * 2e6), rtol=1e-12)
+    assert p.text == {"fraction": "0.5", "budget": "2e+06 USD"}
+    over = practical_draws(jax.random.key(0), spec, "budget", 5, budget_usd=1e9)  # --budget wins
+    np.testing.assert_allclose(np.asarray(over.log2_scale), math.log2(0.5e9), rtol=1e-12)
+    assert over.text["budget"] == "1e+09 USD (--budget)"
+    ai = practical_draws(jax.random.key(0), spec, "ai-cluster", 5)  # no budget for a cluster
+    assert set(ai.draws) == {"practical_fraction"}
+    assert not practical_draws(jax.random.key(0), spec, "hpl", 5).draws  # a measured target: neither
+
+
+def test_default_fraction_is_capped_at_one_and_has_its_stated_interval():
+    spec = load_priors(PRIORS / "dettmers2015.toml")  # no [target]: the default lognormal [0.2, 0.5]
+    f = practical_draws(jax.random.key(3), spec, "accelerator", 200_000).draws["practical_fraction"]
+    assert f.max() <= 1.0 and f.min() > 0
+    q5, q95 = np.quantile(f, [0.05, 0.95])
+    # quantiles of 200,000 draws: within a few standard errors (about 0.001 here) of the stated interval
+    assert q5 == pytest.approx(0.2, abs=0.004) and q95 == pytest.approx(0.5, abs=0.008)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("fraction = 1.5", "a practical fraction lies in (0, 1]; 1.5 is above 1"),
+        ("fraction = { uniform = [0.5, 2] }", "2 is above 1"),
+        ("fraction = { choice = [0.3, 1.2] }", "1.2 is above 1"),
+        ("fraction = 0", "must be > 0"),
+        ("budget_usd = -3", "must be > 0"),
+        ("budget = 1e6", "unknown key 'budget'"),
+    ],
+)
+def test_bad_target_tables_are_one_line(table, problem):
+    text = (PRIORS / "dettmers2015.toml").read_text() + f"\n[target]\n{table}\n"
+    with pytest.raises(PriorError, match=None) as caught:
+        parse_priors(text, "t.toml")
+    assert problem in str(caught.value) and "target." in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_fraction_truncated_at_one_is_accepted():
+    text = (PRIORS / "dettmers2015.toml").read_text() + "\n[target]\nfraction = { lognormal = [0.5, 1.2], max = 1 }\n"
+    assert parse_priors(text, "t.toml").target.fraction == LogNormal(0.5, 1.2, max=1.0)
+
+
+def test_zero_noise_paths_give_the_closed_form():
+    """A random walk with drift and no noise is a straight line from the last observation: the first
+    crossing is ``t_last + (log2 brain - y_last) / drift``, exactly (the paths are linear in between)."""
+    data = load_growth_data("ai-cluster")
+    model = MODELS_BY_NAME["randomwalk"]
+    with jax.enable_x64(True):
+        d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, "randomwalk", data.last_year))
+        drift = jnp.array([0.5, 1.0, 2.0, 1.3])
+        params = {"drift": drift, "vol": jnp.zeros(4)}
+        times, path = _paths(jax.random.key(0), model, params, d, data, 2300.0)
+        log2_brain = jnp.array([70.0, 75.0, 80.0, 60.0])  # the last record is 2^67.9: the last one already reached
+        years = np.asarray(already_crossed(first_crossing_on_grid(times, path - log2_brain[:, None]), float(d.t_last)))
+    t_last, y_last = float(d.t_last), float(d.y_last)
+    expected = t_last + (np.asarray(log2_brain[:3]) - y_last) / np.asarray(drift[:3])
+    np.testing.assert_allclose(years[:3], expected, rtol=0, atol=1e-9)
+    assert years[3] == t_last  # already crossed: the last observation, never a year inside the history
+
+
+def _irregular_walk(rng, drift, vol, n):
+    gaps = rng.exponential(0.6, n - 1) + 0.02  # several points some years, none for two years in others
+    t = 2000.0 + np.concatenate([[0.0], np.cumsum(gaps)])
+    steps = drift * gaps + vol * np.sqrt(gaps) * rng.standard_normal(n - 1)
+    return t, 40.0 + np.concatenate([[0.0], np.cumsum(steps)])
+
+
+@pytest.mark.parametrize("model", ["randomwalk", "walkcycle"])
+def test_irregular_dates_recover_known_parameters(model):
+    """A walk observed at irregular dates (exponential gaps, 0.02 to 3.3 years): the variance of a step grows
+    with the time it spans, so the drift and the volatility per year come back inside their 98% intervals,
+    and the random walk's posterior medians sit on the maximum-likelihood estimates of such steps."""
+    rng = np.random.default_rng(7)
+    t, y = _irregular_walk(rng, 0.8, 0.4, 120)
+    assert np.ptp(np.diff(t)) > 1.5  # the gaps really differ
+    labels = tuple(f"{x:.3f}" for x in t)
+    data = GrowthData("synthetic", Series("synthetic", labels, t, 2.0**y, labels))
+    with jax.enable_x64(True):
+        d = fit_data_at(data, model, data.last_year)
+        batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
+        r = run_nuts(jax.random.key(1), MODELS_BY_NAME[model].model, batch, NutsSettings(400, 400, 2))
+    slope = r.samples["drift" if model == "randomwalk" else "slope_last"][0].ravel()
+    vol = r.samples["vol"][0].ravel()
+    for draws, truth in ((slope, 0.8), (vol, 0.4)):
+        lo, hi = np.quantile(draws, [0.01, 0.99])
+        assert lo < truth < hi, (model, lo, hi, truth)
+    if model == "randomwalk":  # the known answer: the maximum-likelihood estimates with steps of their own length
+        gaps, steps = np.diff(t), np.diff(y)
+        drift_hat = steps.sum() / gaps.sum()
+        vol_hat = np.sqrt(np.mean((steps - drift_hat * gaps) ** 2 / gaps))
+        assert np.median(slope) == pytest.approx(drift_hat, abs=0.01)  # its standard error: 0.05
+        assert np.median(vol) == pytest.approx(vol_hat, rel=0.03)  # equal steps would give 0.4 / sqrt(0.62)
+
+
+def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_value():
+    """P(crossed by the last observation) is exactly the share of joint draws whose brain FLOP/s is at or
+    below the last record times the draw's fraction; their quantiles print as 'already'."""
+    spec = load_priors(PRIORS / "carlsmith2020-mechanistic.toml")
+    o = ForecastOptions(series="ai-cluster", num_samples=400, num_warmup=150, num_chains=2, compare=False)
+    idata = forecast(spec, 0, o)
+    post = idata.posterior
+    last = post.attrs["last_value"]
+    assert last == 2.73e20 and post.attrs["last_label"] == "2025-07-22"
+    below = 10.0 ** post["log10_brain_flops"].values <= last * post["practical_fraction"].values
+    row = crossover_summary(idata).iloc[0]
+    assert row["p_already"] == below.mean() and row["p_already"] > 0.95  # Carlsmith's median is 1e15
+    year = post["crossover_year"].values
+    assert np.all(year[below] == post.attrs["last_observation"])  # never a year inside or before the data
+    assert np.all(year[~below] > post.attrs["last_observation"])
+    assert row["median"] == -np.inf and row["q5"] == -np.inf  # printed "already"
+
+
+def test_cli_ai_cluster_data_line_and_already(capsys):
+    assert main(["crossover", str(PRIORS / "carlsmith2020-mechanistic.toml"), "--series", "ai-cluster", *TINY]) == 0
+    out = capsys.readouterr().out
+    data = next(line for line in out.splitlines() if line.startswith("data: "))
+    assert "Epoch AI" in data and "Data on AI Supercomputers" in data
+    assert "last observation 2.73e+20 OP/s (16-bit peak), 2025-07-22" in data
+    assert "practical fraction lognormal 90% interval [0.2, 0.5] (default)" in data
+    assert "counts: OP/s (16-bit peak) x practical fraction" in out
+    row = next(line for line in out.splitlines() if line.startswith("crossover year "))
+    assert "already" in row and "p crossed by 2025.6" in out
+
+
+@pytest.mark.slow
+def test_cli_one_table_across_targets(capsys):
+    """Four targets, one growth fit each, the same brain draws: a row per target; the budget from the prior
+    file, or --budget."""
+    args = ["crossover", str(PRIORS / "default.toml"), "--series", "hpcg", "ai-cluster", "accelerator", "budget"]
+    assert main([*args, *TINY, "--budget", "1e7", "--format", "json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    rows = {r["target"]: r for r in out["tables"]["crossover year by target"]["rows"]}
+    assert list(rows) == ["hpcg", "ai-cluster", "accelerator", "budget"]
+    for r in rows.values():
+        assert {"p_already", "median", "q5", "q95", "p_by_2030", "p_by_2050", "p_none_by_2300", "model"} <= set(r)
+        assert r["model"] == "walkcycle" and r["converged"] in ("yes", "NO")
+    note = out["tables"]["crossover year by target"]["note"]
+    assert "budget 1e+07 USD (--budget)" in note and "Data on AI Supercomputers" in note
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--series", "nonesuch"], "error: nonesuch: unknown series"),
+        (["--series", "budget", "--budget", "0"], "--budget: must be a positive number"),
+        (["--series", "ai-cluster", "--data-until", "2016"], "measurements to fit; the growth models need 3"),
+        (["--series", "hpl", "ai-cluster", "--out", "x.nc"], "error: --out: applies to one target"),
+    ],
+)
+def test_bad_targets_are_one_line_exit_2(args, problem, tmp_path):
+    cmd = [sys.executable, "-m", "uncertainty", "crossover", str(PRIORS / "default.toml"), *args, "-q"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=_env())
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and problem in done.stderr, done.stderr
+    assert not (tmp_path / "x.nc").exists()
+
+
+def _env():
+    import os
+
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "UNCERTAINTY_NO_CACHE": "1"}
