@@ -76,12 +76,11 @@ def test_backtest_status_lines_choice_and_warnings_of_a_small_quick_hindcast(tmp
     text = "fitting linear at 4 origins (4 chains x 300 steps each) and scoring it"
     assert f"{text} ..." in err.splitlines(), err
     assert re.search(rf"^{re.escape(text)}: done in \d+\.\d s$", err, re.MULTILINE), err
-    # the choice is this hindcast's, not crossover's default (walkcycle)
-    assert "default: linear" not in out
-    assert "chosen by this hindcast: linear" in out and "'crossover --model linear' uses it" in out
-    assert "crossover's default is walkcycle" in out
+    # too few origins to choose a model: none is chosen, and crossover's default (walkcycle) is named
+    assert "default: linear" not in out and "\nchosen by this hindcast:" not in out
+    assert "no model chosen by this hindcast: 4 origins and " in out and "'crossover' uses walkcycle" in out
     # too few origins, and a smoke test: in the output and as warning lines on stderr
-    assert "warning: only 4 distinct origins (fewer than 5): too few to choose a model from" in out
+    assert "warning: only 4 distinct origins and " in out and "too few to choose a model from" in out
     assert "warning: --quick is a smoke test" in out
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and "only 4 distinct origins" in warnings[0] and "smoke test" in warnings[1], err
@@ -94,16 +93,16 @@ def test_backtest_status_lines_choice_and_warnings_of_a_small_quick_hindcast(tmp
     assert _status_lines(err) == [] and err.count("\n") == 2 and err.startswith("warning:"), err
 
 
-def _hindcast(origins: int, quick: bool, pit: float = 0.5) -> xr.Dataset:
-    """A hand-made hindcast of walkcycle: ``origins`` origins with two scored pairs each."""
+def _hindcast(origins: int, quick: bool, pit: float = 0.5, per_origin: int = 8) -> xr.Dataset:
+    """A hand-made hindcast of walkcycle: ``origins`` origins with ``per_origin`` scored pairs each."""
     labels = [f"{2000 + i}-06" for i in range(origins)]
-    n = 2 * origins
+    n = per_origin * origins
     return xr.Dataset(
         {
             "model": ("pair", np.array(["walkcycle"] * n)),
-            "origin": ("pair", np.repeat(labels, 2)),
+            "origin": ("pair", np.repeat(labels, per_origin)),
             "target": ("pair", np.array(["2030-06"] * n)),
-            "horizon": ("pair", np.tile([1.0, 5.0], origins)),
+            "horizon": ("pair", np.tile(np.linspace(1.0, 5.0, per_origin), origins)),
             "pit": ("pair", np.full(n, pit)),
             "crps": ("pair", np.full(n, 0.1)),
             "log_score": ("pair", np.full(n, 0.2)),
@@ -116,23 +115,30 @@ def _hindcast(origins: int, quick: bool, pit: float = 0.5) -> xr.Dataset:
 
 
 @pytest.mark.parametrize(
-    "origins, quick, warned",
-    [(5, False, []), (4, False, ["only 4 distinct origins"]), (1, False, ["only 1 distinct origin "])]
-    + [(6, True, ["smoke test"]), (2, True, ["only 2 distinct origins", "smoke test"])],
+    "origins, quick, per_origin, warned",
+    [(5, False, 8, []), (4, False, 8, ["only 4 distinct origins and 32 pairs"])]
+    + [(1, False, 8, ["only 1 distinct origin and 8 pairs"]), (5, False, 2, ["only 5 distinct origins and 10 pairs"])]
+    + [(6, True, 8, ["smoke test"]), (2, True, 8, ["only 2 distinct origins", "smoke test"])],
 )
-def test_hindcast_warns_below_five_origins_and_for_a_quick_run(origins, quick, warned):
-    from uncertainty.growth.hindcast import MIN_ORIGINS, render_backtest, summarize
+def test_hindcast_warns_below_five_origins_or_thirty_pairs_and_for_a_quick_run(origins, quick, per_origin, warned):
+    from uncertainty.growth.hindcast import MIN_ORIGINS, MIN_PAIRS, render_backtest, summarize
 
-    assert MIN_ORIGINS == 5
-    summary = summarize(_hindcast(origins, quick))
+    assert (MIN_ORIGINS, MIN_PAIRS) == (5, 30)
+    summary = summarize(_hindcast(origins, quick, per_origin=per_origin))
     assert summary["origins"] == origins and summary["quick"] is quick
     assert len(summary["warnings"]) == len(warned)
     for warning, text in zip(summary["warnings"], warned, strict=True):
         assert text in warning
     table = render_backtest(summary)
-    assert table.count("\nwarning: ") == len(warned)
-    # the model crossover uses by default is named as such
-    assert "chosen by this hindcast: walkcycle" in table and "'crossover' uses it by default" in table
+    assert table.count("\nwarning: ") == len(warned) and "nan" not in table
+    too_few = origins < 5 or origins * per_origin < 30
+    # too few to choose: none chosen (never a model from a handful of pairs); else the model crossover uses
+    # by default is named as such
+    assert (summary["default"] is None) == too_few
+    if too_few:
+        assert "no model chosen by this hindcast" in table and "'crossover' uses walkcycle" in table
+    else:
+        assert "chosen by this hindcast: walkcycle" in table and "'crossover' uses it by default" in table
 
 
 @pytest.mark.parametrize("horizon", ["1e300", "10001", "1e5"])

@@ -241,3 +241,24 @@ def _env():
     import os
 
     return {**os.environ, "JAX_PLATFORMS": "cpu", "UNCERTAINTY_NO_CACHE": "1"}
+
+
+@pytest.mark.slow
+def test_compare_crossover_files_by_targets(capsys):
+    """compare --crossover takes the same list of targets: for each target, P(already), the median year and
+    P(by 2050) of every file, against one growth fit per target."""
+    import io
+
+    import pandas as pd
+
+    files = [str(PRIORS / "carlsmith2020-mechanistic.toml"), str(PRIORS / "dettmers2015.toml")]
+    args = ["compare", *files, "--crossover", "--series", "hpcg", "ai-cluster", "-n", "200", "--warmup", "150"]
+    assert main([*args, "-q", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("row")
+    for target in ("hpcg", "ai-cluster"):
+        assert {f"p_already [{target}]", f"median_year [{target}]", f"p_by_2050 [{target}]"} <= set(table.columns)
+    # Carlsmith's brain (median 1e15 FLOP/s) lies below the largest AI cluster's practical value in most draws;
+    # Dettmers' (1.075e21) above it in every draw (2.73e20 x a fraction of at most 1)
+    assert table.loc["carlsmith2020-mechanistic", "p_already [ai-cluster]"] > 0.95
+    assert table.loc["dettmers2015", "p_already [ai-cluster]"] == 0.0
+    assert table.loc["dettmers2015", "median_year [ai-cluster]"] > 2025.6

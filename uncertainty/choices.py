@@ -17,6 +17,7 @@ __all__ = [
     "PRECISIONS",
     "PRESETS",
     "PUBLISHED_PRESETS",
+    "TARGET_NAMES",
 ]
 
 FORMATS = ("table", "markdown", "json", "csv")  # report output formats
@@ -29,3 +30,4 @@ FORECAST_MODELS = (*GROWTH_MODELS, "scenario")  # the growth models plus the pri
 DEFAULT_MODEL = "walkcycle"  # best mean CRPS among the calibrated models of the hpl hindcast
 PRESETS = ("dettmers2015", "dettmers2015-text")  # the source article's numbers
 PUBLISHED_PRESETS = ("carlsmith2020-mechanistic", "synapse-rate", "sandberg-bostrom2008")  # other published counts
+TARGET_NAMES = ("hpcg", "hpl", "ai-cluster", "accelerator", "budget")  # compute targets (growth.targets)

@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         PRECISIONS,
         PRESETS,
         PUBLISHED_PRESETS,
+        TARGET_NAMES,
         UNITS,
     )
 
@@ -268,7 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         "histogram, CRPS (log2 units) and log predictive density, overall and by horizon. Pairs from one origin "
         "share a fit, so scores are dependent; the number of distinct origins is given beside the pairs.",
     )
-    b.add_argument("--series", default="hpl", metavar="hpl|hpcg|FILE.csv", help="benchmark series (default hpl)")
+    b.add_argument(
+        "--series",
+        default="hpl",
+        metavar="TARGET",
+        help=f"series to hindcast: {', '.join(TARGET_NAMES)} or a CSV 'year,flops' (default hpl)",
+    )
     b.add_argument(
         "--unit",
         choices=UNITS,
@@ -309,9 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--crossover",
         action="store_true",
-        help="add each file's crossover year (median, P(by 2050)) against one growth fit of --model on --series",
+        help="add each file's crossover year (P(already crossed), median, P(by 2050)) against one growth fit of "
+        "--model per --series target",
     )
-    m.add_argument("--series", default="hpcg", metavar="hpcg|hpl|FILE.csv", help="with --crossover (default hpcg)")
+    m.add_argument(
+        "--series",
+        default=None,
+        nargs="+",
+        metavar="TARGET",
+        help=f"with --crossover: compute target(s), {', '.join(TARGET_NAMES)} or a CSV (default hpcg); several: "
+        "columns for each",
+    )
+    m.add_argument(
+        "--budget", type=_positive_float, metavar="USD", help="with --crossover: the budget target's budget (USD)"
+    )
     m.add_argument(
         "--unit",
         choices=UNITS,
@@ -720,8 +737,6 @@ def _weights(text: str | None, n: int) -> list[float] | None:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import numpy as np
-
     from .brain.engine import check_memory
     from .brain.priors import load_priors
     from .output.compare import compare_table, crossover_columns, pool_draws, row_labels, run_names, sample_files
@@ -737,38 +752,52 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.save is not None:  # every saved name checked before any work; the folder is made at the end
         for name in run_names(specs):
             check_output_path(Path(args.save) / f"{name}.nc", args.force, make_folder=True)
+    targets = list(dict.fromkeys(args.series or ["hpcg"]))
     if args.crossover:  # the growth data checked before any work
         from .growth.forecast import ForecastOptions
 
         options = ForecastOptions(
-            series=args.series,
+            series=targets[0],
             unit=args.unit,
             model=args.model,
             num_samples=args.samples,
             num_warmup=args.warmup,
             compare=False,
+            budget_usd=args.budget,
             status=lambda text: _status(args, text, always=True),
         )
-        _check_series(args.series, args.unit, options)
+        for target in targets:
+            _check_series(target, args.unit, replace(options, series=target))
     runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
     flops = {name: run.draws["log10_brain_flops"] for name, run in runs.items()}
     pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     table = compare_table(flops, pooled, label)
-    if args.crossover:
-        from .growth.forecast import crossover_years
+    if args.crossover:  # files x targets: one growth fit per target, the same brain draws
+        from .growth.forecast import crossover_years, last_observation
 
-        years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, options)
-        pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
-        table = table.join(crossover_columns(years, pooled_years, label))
+        for target in targets:
+            o = replace(options, series=target)
+            years = crossover_years(dict(zip(runs, specs, strict=True)), args.seed, o)
+            pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
+            named = target if len(targets) > 1 else None
+            table = table.join(crossover_columns(years, pooled_years, label, last_observation(o), named))
     table = table.rename(index=row_labels(list(runs), specs))  # "NAME (posterior)" for a file with [evidence]
+    from .output.tables import _year
+
     probs = {c: (lambda v: f"{v:.3f}") for c in table.columns if c.startswith("p_")}
-    probs["median_year"] = lambda v: "never" if not np.isfinite(v) else f"{v:.1f}"
+    probs.update({c: _year for c in table.columns if c.startswith("median_year")})
     column = "p_gt_1eN" if args.format in ("json", "csv") else "p gt 1eN"  # as the header shows the column
     note = (
         f"{args.samples} draws per file, seed {args.seed}; median, 5% and 95% of brain FLOP/s; "
         f"{column} = P(brain FLOP/s > 1eN)"
     )
+    if args.crossover:
+        note += (
+            f"; crossover against {', '.join(targets)} ({args.model}): p already = P(crossed by the target's last "
+            "observation), median year ('already': among those draws; 'never': among draws that do not cross by "
+            "the horizon), p by 2050"
+        )
     if any(spec.evidence for spec in specs):
         note += "; (posterior): a file with [evidence], conditioned on it"
     section = Section(

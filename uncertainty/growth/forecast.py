@@ -49,6 +49,8 @@ __all__ = [
     "check_data",
     "crossover_years",
     "forecast",
+    "last_observation",
+    "practical_draws",
     "LOG2_10",
 ]
 
@@ -280,6 +282,13 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
                 gap = path - (log2_brain - practical.log2_scale)[:, None]
                 out[name] = np.asarray(already_crossed(first_crossing_on_grid(times, gap), float(d.t_last)))
     return out
+
+
+def last_observation(o: ForecastOptions) -> float:
+    """The decimal year of the last observation a fit of ``o`` sees: a crossover year at or before it is
+    "already crossed" (:func:`already_crossed`)."""
+    data, _ = _prepare(o)
+    return float(fit_data_at(data, o.model, data.last_year).t_last)
 
 
 def already_crossed(years: Array, t_last: float) -> Array:

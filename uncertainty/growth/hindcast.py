@@ -42,6 +42,7 @@ __all__ = [
     "fit_data_at",
     "DEFAULT_START",
     "MIN_ORIGINS",
+    "MIN_PAIRS",
     "render_backtest",
 ]
 
@@ -50,6 +51,7 @@ DEFAULT_START = {"hpl": 2000, "hpcg": 2016}
 PIT_BINS = 10
 CALIBRATED = {"90": (0.85, 0.95), "50": (0.40, 0.60)}
 MIN_ORIGINS = 5  # fewer distinct origins are too few to choose a model from (they share their data)
+MIN_PAIRS = 30  # fewer scored pairs (per model) are too few as well
 
 
 @dataclass(frozen=True)
@@ -251,12 +253,18 @@ def summarize(ds: xr.Dataset) -> dict:
         models[str(name)] = entry
     default, reason = choose_default(models)
     origins = int(ds.sizes["origin_list"])
+    pairs = min(m["pairs"] for m in models.values())
     quick = bool(int(ds.attrs.get("quick", 0)))
     warnings = []
-    if origins < MIN_ORIGINS:
+    if origins < MIN_ORIGINS or pairs < MIN_PAIRS:
+        default = None  # a handful of dependent pairs cannot rank models
+        reason = (
+            f"{origins} origin{'s' if origins != 1 else ''} and {pairs} pairs are too few to choose from "
+            f"(at least {MIN_ORIGINS} origins and {MIN_PAIRS} pairs)"
+        )
         warnings.append(
-            f"only {origins} distinct origin{'s' if origins != 1 else ''} (fewer than {MIN_ORIGINS}): too few to "
-            f"choose a model from; start earlier (--from){', drop --quick' if quick else ''} or give a longer series"
+            f"only {origins} distinct origin{'s' if origins != 1 else ''} and {pairs} pairs: too few to choose a "
+            f"model from; start earlier (--from){', drop --quick' if quick else ''} or give a longer series"
         )
     if quick:
         warnings.append("--quick is a smoke test (every 4th origin, short chains): do not choose a model from it")
@@ -320,6 +328,8 @@ def backtest_table(summary: dict):
     rows = {}
     for name, m in summary["models"].items():
         for label, entry in [("all", m), *m["by_horizon"].items()]:
+            if not entry["pairs"]:  # a horizon band no pair reaches (a short series): no row, never a 'nan'
+                continue
             cov = entry["coverage"]
             rows[(name, label)] = {
                 "cov_50": cov.get("50"),
@@ -348,14 +358,16 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     )
     chosen = summary["default"]
     crossover = summary.get("crossover_default", DEFAULT_MODEL)
-    if chosen == crossover:
-        uses = "'crossover' uses it by default"
+    if chosen is None:
+        choice = f"no model chosen by this hindcast: {summary['default_reason']}; 'crossover' uses {crossover}"
+    elif chosen == crossover:
+        choice = f"chosen by this hindcast: {chosen} ({summary['default_reason']}); 'crossover' uses it by default"
     else:
-        uses = f"'crossover --model {chosen}' uses it (crossover's default is {crossover}, chosen by the hpl hindcast)"
-    note = (
-        f"chosen by this hindcast: {chosen} ({summary['default_reason']}); {uses}\n"
-        f"Pairs share origins and data, so they are dependent. NUTS: {diag}"
-    )
+        choice = (
+            f"chosen by this hindcast: {chosen} ({summary['default_reason']}); 'crossover --model {chosen}' uses it "
+            f"(crossover's default is {crossover}, chosen by the hpl hindcast)"
+        )
+    note = f"{choice}\nPairs share origins and data, so they are dependent. NUTS: {diag}"
     for warning in summary.get("warnings", []):
         note += f"\nwarning: {warning}"
     counts = {"pairs": lambda v: f"{v:.0f}", "origins": lambda v: f"{v:.0f}"}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..choices import TARGET_NAMES
 from ..errors import DataError
 from ..userfiles import MiB, read_user_text
 
@@ -33,7 +34,7 @@ __all__ = [
     "MAX_ROWS",
 ]
 
-SERIES = ("hpcg", "hpl", "ai-cluster", "accelerator", "budget")  # the built-in targets (growth.targets)
+SERIES = TARGET_NAMES  # the built-in targets (uncertainty.growth.targets)
 UNITS = {"FLOP/s": 1.0, "GFLOP/s": 1e9, "TFLOP/s": 1e12, "PFLOP/s": 1e15, "EFLOP/s": 1e18}  # of a user CSV
 PLAUSIBLE = (1e6, 1e30)  # FLOP/s a fastest computer has had (1e6: the 1960s) or may have this century
 _PFLOPS = 1e15

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..choices import TARGET_NAMES
+
 __all__ = ["Target", "TARGETS", "TARGET_NAMES", "DEFAULT_FRACTION", "DEFAULT_BUDGET_USD", "FRACTION_SOURCES"]
 
 
@@ -75,7 +77,7 @@ TARGETS: dict[str, Target] = {
         ),
     )
 }
-TARGET_NAMES = tuple(TARGETS)
+assert tuple(TARGETS) == TARGET_NAMES  # the names the command line offers (uncertainty.choices)
 
 # The practical fraction of peak: model FLOP utilisation (MFU) of large training runs on 16-bit tensor
 # peak. 90% interval 0.2-0.5 (lognormal, draws capped at 1).

@@ -112,14 +112,30 @@ def compare_table(
 
 
 def crossover_columns(
-    years: dict[str, np.ndarray], pooled: np.ndarray | None = None, pool_label: str = "pool"
+    years: dict[str, np.ndarray],
+    pooled: np.ndarray | None = None,
+    pool_label: str = "pool",
+    last_observation: float = -np.inf,
+    target: str | None = None,
 ) -> pd.DataFrame:
-    """Median crossover year (``inf``: most draws never cross by the horizon) and P(crossed by 2050)."""
+    """P(crossed by the target's last observation), the median crossover year (``inf``: among draws that
+    never cross by the horizon, ``-inf``: among those already crossed) and P(crossed by 2050); the columns
+    end in `` [target]`` when ``target`` is given (several targets side by side)."""
     rows = dict(years) if pooled is None else {**years, pool_label: pooled}
-    return pd.DataFrame.from_dict(
+
+    def median(y):
+        m = float(np.quantile(y, 0.5, method="inverted_cdf"))
+        return -np.inf if m <= last_observation else m
+
+    table = pd.DataFrame.from_dict(
         {
-            name: {"median_year": float(np.median(y)), f"p_by_{BY_YEAR}": float(np.mean(y <= BY_YEAR))}
+            name: {
+                "p_already": float(np.mean(y <= last_observation)),
+                "median_year": median(y),
+                f"p_by_{BY_YEAR}": float(np.mean(y <= BY_YEAR)),
+            }
             for name, y in rows.items()
         },
         orient="index",
     )
+    return table if target is None else table.rename(columns=lambda c: f"{c} [{target}]")
