@@ -173,12 +173,17 @@ def test_irregular_dates_recover_known_parameters(model):
         assert np.median(vol) == pytest.approx(vol_hat, rel=0.03)  # equal steps would give 0.4 / sqrt(0.62)
 
 
-def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_value():
-    """P(crossed by the last observation) is exactly the share of joint draws whose brain FLOP/s is at or
-    below the last record times the draw's fraction; their quantiles print as 'already'."""
+@pytest.fixture(scope="module")
+def carlsmith_on_ai_clusters():
     spec = load_priors(PRIORS / "carlsmith2020-mechanistic.toml")
     o = ForecastOptions(series="ai-cluster", num_samples=400, num_warmup=150, num_chains=2, compare=False)
-    idata = forecast(spec, 0, o)
+    return forecast(spec, 0, o)
+
+
+def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_value(carlsmith_on_ai_clusters):
+    """P(crossed by the last observation) is exactly the share of joint draws whose brain FLOP/s is at or
+    below the last record times the draw's fraction; their quantiles print as 'already'."""
+    idata = carlsmith_on_ai_clusters
     post = idata.posterior
     last = post.attrs["last_value"]
     assert last == 2.73e20 and post.attrs["last_label"] == "2025-07-22"
@@ -189,6 +194,27 @@ def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_v
     assert np.all(year[below] == post.attrs["last_observation"])  # never a year inside or before the data
     assert np.all(year[~below] > post.attrs["last_observation"])
     assert row["median"] == -np.inf and row["q5"] == -np.inf  # printed "already"
+
+
+def test_crossover_cdf_starts_at_the_share_already_crossed(carlsmith_on_ai_clusters):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from uncertainty.output.plots import crossover_cdf_figure
+
+    idata = carlsmith_on_ai_clusters
+    t_last = idata.posterior.attrs["last_observation"]
+    already = crossover_summary(idata).iloc[0]["p_already"]
+    fig = crossover_cdf_figure(idata)
+    ax = fig.axes[0]
+    curve = next(line for line in ax.lines if line.get_label() == "P(crossed by year)")
+    x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+    assert x[0] == t_last and y[x == t_last].max() == pytest.approx(already)  # a step up to P(already) at t_last
+    assert any(line.get_label().startswith(f"last observation ({t_last:.1f})") for line in ax.lines)
+    assert f"P(crossed by the last observation, {t_last:.1f}) = {already:.3f}" in ax.texts[0].get_text()
+    plt.close(fig)
 
 
 def test_cli_ai_cluster_data_line_and_already(capsys):

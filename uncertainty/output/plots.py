@@ -239,7 +239,8 @@ def contributions_figure(idata: az.InferenceData):
 
 
 def crossover_cdf_figure(idata: az.InferenceData):
-    """Cumulative probability that computing has crossed brain FLOP/s, by year."""
+    """Cumulative probability that computing has crossed brain FLOP/s, by year; it starts at the share of
+    draws already crossed by the target's last observation (a dotted line marks it)."""
     y = _draws(idata, "crossover_year").ravel()
     horizon = float(idata[run_group(idata)].attrs.get("horizon", np.inf))
     finite = np.sort(y[np.isfinite(y)])
@@ -253,6 +254,14 @@ def crossover_cdf_figure(idata: az.InferenceData):
     else:
         lo, hi = 2000.0, horizon
     lines = []
+    t_last = idata[run_group(idata)].attrs.get("last_observation")
+    if t_last is not None:  # the curve starts at the share already crossed by the last observation
+        t_last = float(t_last)
+        already = float((y <= t_last).mean())
+        lines.append(f"P(crossed by the last observation, {t_last:.1f}) = {already:.3f}")
+        ax.axvline(t_last, color="0.3", linestyle=":", linewidth=1, label=f"last observation ({t_last:.1f})")
+        ax.plot([t_last], [already], "s", color="tab:red", markersize=4)
+        lo = min(lo, t_last - 2)
     for year in BY_YEARS:
         p = float((y <= year).mean())
         lines.append(f"P(by {year}) = {p:.3f}")
@@ -261,12 +270,13 @@ def crossover_cdf_figure(idata: az.InferenceData):
     never = float((~np.isfinite(y)).mean())
     lines.append(f"P(no crossover by {horizon:g}) = {never:.3f}")
     ax.axhline(1.0 - never, color="0.5", linestyle="--", linewidth=1, label="1 - P(no crossover)")
-    ax.text(
-        0.02,
-        0.97,
+    ax.text(  # lower right: below a cumulative curve, late years are where it leaves room
+        0.98,
+        0.03,
         "\n".join(lines),
         transform=ax.transAxes,
-        va="top",
+        va="bottom",
+        ha="right",
         fontsize=8,
         bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"},
     )
@@ -276,7 +286,7 @@ def crossover_cdf_figure(idata: az.InferenceData):
     ax.set_ylabel("cumulative probability")
     model = idata[run_group(idata)].attrs.get("model", "")
     ax.set_title(f"When does practical computing cross brain FLOP/s? ({model} model)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center right", fontsize=8)
     return fig
 
 
