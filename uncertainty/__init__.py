@@ -45,6 +45,8 @@ _EXPORTS = {
     "backtest_table": ".growth.hindcast",
     "summarize_backtest": ".growth.hindcast",
     "load_growth_data": ".growth.history",
+    "TARGETS": ".growth.targets",
+    "target_section": ".output.report",
     "ESTIMATES": ".literature",
     "compare_table": ".output.compare",
     "pool_draws": ".output.compare",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .growth.hindcast import backtest_table as backtest_table
     from .growth.hindcast import summarize_backtest as summarize_backtest
     from .growth.history import load_growth_data as load_growth_data
+    from .growth.targets import TARGETS as TARGETS
     from .literature import ESTIMATES as ESTIMATES
     from .output.compare import compare_table as compare_table
     from .output.compare import pool_draws as pool_draws
@@ -153,6 +156,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .output.report import growth_summary as growth_summary
     from .output.report import report_sections as report_sections
     from .output.report import summary as summary
+    from .output.report import target_section as target_section
     from .output.tables import format_summary as format_summary
     from .output.tables import render as render
     from .published import format_published as format_published

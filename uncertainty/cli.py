@@ -203,11 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "crossover",
-        help="the year computing crosses brain FLOP/s: growth fitted to the HPCG/TOP500 history",
-        description="Fit a growth model of the fastest computer to the benchmark history with NUTS (or draw the "
-        "prior file's [growth] scenario), pair each draw with a brain-FLOP/s draw and report the crossover year: "
-        "median, 5%/95%, 90% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), the fitted doubling "
-        "periods with R-hat and ESS, and a LOO comparison of the models.",
+        help="the year computing crosses brain FLOP/s: growth fitted to a compute target's history",
+        description="Fit a growth model to the history of a compute target (the HPCG or TOP500 leader, the "
+        "largest AI supercomputer, the fastest ML chip, the best price-performance times a budget) with NUTS (or "
+        "draw the prior file's [growth] scenario), pair each draw with a brain-FLOP/s draw (and, for a peak "
+        "target, the [target] practical fraction and budget) and report the crossover year: P(already crossed by "
+        "the last observation), median, 5%/95%, 90% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), "
+        "the fitted doubling periods with R-hat and ESS, and a LOO comparison of the models. Several --series: "
+        "one table, a row per target.",
     )
     _run_arguments(c, default_samples=10_000)
     c.add_argument(
@@ -555,6 +558,8 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
 def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str]) -> int:
     """``crossover --series A B ...``: one growth fit per target (no LOO comparison), the same brain draws
     (the seed's), one table with a row per target."""
+    import numpy as np
+
     from .growth.forecast import forecast
     from .output.report import growth_warning, run_group, target_section
     from .output.tables import render
@@ -565,9 +570,18 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
         warning = growth_warning(runs[target])
         if warning is not None:
             print(warning.replace("warning: ", f"warning: {target}: ", 1), file=sys.stderr)
-    attrs = dict(runs[targets[0]][run_group(runs[targets[0]])].attrs)
+    first = runs[targets[0]]
+    attrs = dict(first[run_group(first)].attrs)
     head = {k: v for k, v in _header(attrs).items() if k not in ("counts", "data")}
     head["series"] = " ".join(targets)
+    q5, q50, q95 = np.quantile(first[run_group(first)]["log10_brain_flops"].values, [0.05, 0.5, 0.95])
+    brain = f"median {10**q50:.3g} (5% {10**q5:.3g}, 95% {10**q95:.3g}), the same draws for every target"
+    if "brain_pareto_k" in attrs:  # the posterior given the file's [evidence]
+        from .brain.evidence import diagnosis_of
+
+        brain += f"; conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})"
+        print(f"brain FLOP/s conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})", file=sys.stderr)
+    head = {"prior_file": head.pop("prior_file"), "brain FLOP/s": brain, **head}
     return _deliver(render([target_section(runs)], args.format, head))
 
 

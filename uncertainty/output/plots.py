@@ -307,6 +307,7 @@ def growth_fit_figure(idata: az.InferenceData):
     ax.fill_between(years, q25, q75, color="tab:green", alpha=0.3, label="50% predictive")
     ax.plot(years, q50, color="tab:green", linewidth=1.5, label=f"median forecast ({attrs.get('model', '')})")
     target = {"marker": "s", "linestyle": "none", "color": "black", "markersize": 4}
+    leaders = _target_name(attrs) == "fastest computer"  # else a record series of AI hardware
     if "practical_obs" in obs:
         ax.plot(obs["trend_year"], obs["trend_obs"] * log10_2, ".", color="0.55", label="HPL leaders (trend)")
         ax.plot(obs["practical_year"], obs["practical_obs"] * log10_2, label="HPCG leaders (target)", **target)
@@ -314,16 +315,22 @@ def growth_fit_figure(idata: az.InferenceData):
         ax.plot(
             obs["trend_year"],
             obs["trend_obs"] * log10_2,
-            label=f"{Path(str(attrs.get('series', ''))).name} leaders",
+            label=f"{Path(str(attrs.get('series', ''))).name} {'leaders' if leaders else 'records'}",
             **target,
         )
     if "heldout_log2_flops" in obs:
         held_years = idata.posterior_predictive["heldout_year"].values
         ax.plot(held_years, obs["heldout_log2_flops"] * log10_2, "x", color="tab:red", label="held out (backtest)")
     brain = _draws(idata, "log10_brain_flops").ravel()
+    what = "brain FLOP/s"
+    for scale in ("practical_fraction", "budget_usd"):  # a peak target: the brain in the target's units
+        if scale in idata.posterior:
+            brain = brain - np.log10(_draws(idata, scale).ravel())
+    if "practical_fraction" in idata.posterior:
+        what += " / fraction" + (" / budget" if "budget_usd" in idata.posterior else "")
     b5, b50, b95 = np.quantile(brain, [0.05, 0.5, 0.95])
-    ax.axhspan(b5, b95, color="tab:blue", alpha=0.12, label="brain FLOP/s, 90% interval")
-    ax.axhline(b50, color="tab:blue", linewidth=1, label="brain FLOP/s, median")
+    ax.axhspan(b5, b95, color="tab:blue", alpha=0.12, label=f"{what}, 90% interval")
+    ax.axhline(b50, color="tab:blue", linewidth=1, label=f"{what}, median")
     y = _draws(idata, "crossover_year").ravel()
     finite = y[np.isfinite(y) & (y <= years[-1])]
     if finite.size:
@@ -334,10 +341,21 @@ def growth_fit_figure(idata: az.InferenceData):
         ax.plot([], [], color="tab:red", alpha=0.35, linewidth=6, label="crossover year (histogram)")
     ax.set_xlim(min(years[0], float(np.min(obs["trend_year"]))), years[-1])
     ax.set_xlabel("year")
-    ax.set_ylabel("log10 FLOP/s")
-    ax.set_title("Growth of the fastest computer and the brain")
+    quantity = str(attrs.get("target_quantity", "FLOP/s"))
+    ax.set_ylabel(f"log10 {quantity}")
+    ax.set_title(f"Growth of the {_target_name(attrs)} and the brain")
     ax.legend(loc="upper left", fontsize=7, ncol=2)
     return fig
+
+
+def _target_name(attrs) -> str:
+    """A short name of a crossover's target for a title: "fastest computer" (HPCG, HPL, a CSV), "largest AI
+    supercomputer", "fastest ML accelerator", "best price-performance"."""
+    return {
+        "ai-cluster": "largest AI supercomputer",
+        "accelerator": "fastest ML accelerator",
+        "budget": "best price-performance",
+    }.get(str(attrs.get("target", "")), "fastest computer")
 
 
 def compare_figure(runs: dict[str, az.InferenceData]):
