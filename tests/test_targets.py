@@ -288,3 +288,14 @@ def test_compare_crossover_files_by_targets(capsys):
     assert table.loc["carlsmith2020-mechanistic", "p_already [ai-cluster]"] > 0.95
     assert table.loc["dettmers2015", "p_already [ai-cluster]"] == 0.0
     assert table.loc["dettmers2015", "median_year [ai-cluster]"] > 2025.6
+
+
+def test_the_docs_list_every_record_row():
+    """docs/targets.md lists the rows that set records, as the code builds them."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "targets.md").read_text()
+    for target in ("ai-cluster", "accelerator", "budget"):
+        s = load_growth_data(target).target_series
+        for label, value, system in zip(s.labels, s.flops, s.systems, strict=True):
+            assert f"| {label} | {value:.3g} | {system} |" in text, (target, label)
