@@ -254,6 +254,7 @@ def test_cli_one_table_across_targets(capsys):
         (["--series", "budget", "--budget", "0"], "--budget: must be a positive number"),
         (["--series", "ai-cluster", "--data-until", "2016"], "measurements to fit; the growth models need 3"),
         (["--series", "hpl", "ai-cluster", "--out", "x.nc"], "error: --out: applies to one target"),
+        (["--series", "ai-cluster", "--budget", "1e9"], "error: --budget: applies to the budget target"),
     ],
 )
 def test_bad_targets_are_one_line_exit_2(args, problem, tmp_path):

@@ -513,6 +513,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
             raise InputError("--model scenario", None, problem)
     spec = load_priors(args.priors)
     targets = list(dict.fromkeys(args.series or [ForecastOptions().series]))
+    _check_budget(args, targets)
     if len(targets) > 1:
         given = [f"--{k.replace('_', '-')}" for k in ("out", "data_until") if getattr(args, k) is not None]
         if given:
@@ -553,6 +554,14 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr)
     return _print_and_save(idata, args)
+
+
+def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
+    """``--budget`` without the ``budget`` target would change nothing: one line, not a silent no-op."""
+    from .errors import InputError
+
+    if args.budget is not None and "budget" not in targets:
+        raise InputError("--budget", None, "applies to the budget target; add it: --series ... budget")
 
 
 def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str]) -> int:
@@ -769,6 +778,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     targets = list(dict.fromkeys(args.series or ["hpcg"]))
     if args.crossover:  # the growth data checked before any work
         from .growth.forecast import ForecastOptions
+
+        _check_budget(args, targets)
 
         options = ForecastOptions(
             series=targets[0],
