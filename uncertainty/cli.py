@@ -274,9 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--series",
-        default="hpl",
+        default=None,
         metavar="TARGET",
         help=f"series to hindcast: {', '.join(TARGET_NAMES)} or a CSV 'year,flops' (default hpl)",
+    )
+    b.add_argument(
+        "--pool",
+        nargs="+",
+        default=None,
+        metavar="POOL",
+        help="hindcast many technologies at once (Farmer & Lafond's protocol): pcdb (the performance curve "
+        "database), computing (compute leaders, chips, prices) and/or CSV files 'year,flops'; the random walk "
+        "with drift estimated per technology (fl-randomwalk) and its autocorrelated variant (fl-ima)",
     )
     b.add_argument(
         "--unit",
@@ -722,6 +731,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from .growth.hindcast import BacktestOptions, backtest, render_backtest, summarize
     from .output.io import check_output_path, save_run
 
+    if args.pool is not None:
+        return _pooled_backtest(args)
+    args.series = args.series or "hpl"
     models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
         check_output_path(args.out, args.force)
@@ -741,6 +753,35 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print(f"warning: {args.series}: {warning}", file=sys.stderr)
     save = None if args.out is None else (lambda: [save_run(ds, args.out, args.force)])
     return _deliver(render_backtest(summary, args.format), save)
+
+
+def _pooled_backtest(args: argparse.Namespace) -> int:
+    """``backtest --pool``: Farmer & Lafond's hindcast on every technology of the pools (closed form, no fit)."""
+    from .errors import InputError
+    from .growth.pool import load_pool
+    from .growth.pooled_hindcast import PoolOptions, pooled_hindcast, render_pooled
+
+    given = [
+        flag
+        for flag, value in (
+            ("--series", args.series),
+            ("--unit", args.unit),
+            ("--from", args.start),
+            ("--out", args.out),
+            ("--model", None if args.model == ["all"] else args.model),
+            ("--quick", args.quick or None),
+        )
+        if value is not None
+    ]
+    if given:
+        raise InputError(
+            given[0], None, "applies to a single series, not to --pool (its models: fl-randomwalk, fl-ima)"
+        )
+    pools = list(dict.fromkeys(args.pool))
+    technologies = load_pool(pools)
+    _status(args, f"pooled hindcast of {len(technologies)} technologies (Farmer & Lafond's random walk, closed form)")
+    summary = pooled_hindcast(technologies, PoolOptions(pool=tuple(pools)))
+    return _deliver(render_pooled(summary, args.format))
 
 
 def _weights(text: str | None, n: int) -> list[float] | None:

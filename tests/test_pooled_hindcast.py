@@ -1,0 +1,110 @@
+"""Pooled hindcasts across technologies (issue 21, the anchor): Farmer & Lafond's protocol."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from uncertainty.cli import main
+from uncertainty.growth.pool import Technology, computing_pool, improving, load_pool, pcdb_pool
+from uncertainty.growth.pooled_hindcast import PoolOptions, crps_student_t, pair_errors, pooled_hindcast
+
+
+def test_pair_errors_by_hand():
+    """y = 0, 1, 3, 4, 6, 7, 10 (annual), m = 5: at the origin 7 the window's changes 1, 2, 1, 2, 1 give
+    mu = 7/5 = 1.4 and K^2 = (0.16 + 0.36 + 0.16 + 0.36 + 0.16) / 4 = 0.3; the forecast of 10 is 8.4."""
+    tech = Technology("t", "", np.arange(2000.0, 2007.0), np.array([0, 1, 3, 4, 6, 7, 10.0]))
+    p = pair_errors(tech, 5, 20.0)
+    assert list(p["origin"]) == [5] and list(p["tau"]) == [1.0] and list(p["span"]) == [5.0]
+    assert p["z"][0] == pytest.approx(1.6 / math.sqrt(0.3), rel=1e-12)
+
+
+def test_pair_errors_skip_flat_windows_and_stop_at_the_horizon():
+    tech = Technology("t", "", np.arange(2000.0, 2030.0), np.arange(30.0))  # a straight line: K = 0
+    assert len(pair_errors(tech, 5, 20.0)["z"]) == 0
+    rng = np.random.default_rng(0)
+    walk = Technology("w", "", np.arange(2000.0, 2040.0), np.cumsum(rng.normal(0.1, 0.2, 40)))
+    p = pair_errors(walk, 5, 3.0)
+    assert p["tau"].max() == 3.0 and len(p["z"]) == 3 * (40 - 5 - 1) - 3  # 3 horizons per origin, fewer at the end
+
+
+def test_crps_of_student_t_matches_numerical_integration():
+    for df in (3.0, 4.0, 10.0):
+        for z in (-2.5, 0.0, 0.7, 4.0):
+            below, _ = integrate.quad(lambda x, df=df: stats.t.cdf(x, df) ** 2, -np.inf, z)
+            above, _ = integrate.quad(lambda x, df=df: stats.t.sf(x, df) ** 2, z, np.inf)
+            assert crps_student_t(np.array([z]), df)[0] == pytest.approx(below + above, rel=1e-6)
+
+
+def test_improving_is_a_one_sided_t_test_of_the_yearly_change():
+    rng = np.random.default_rng(1)
+    rising = Technology("r", "", np.arange(1960.0, 1990.0), np.cumsum(rng.normal(0.3, 0.1, 30)))
+    flat = Technology("f", "", np.arange(1960.0, 1990.0), np.cumsum(rng.normal(0.0, 0.1, 30)))
+    assert improving(rising)[0] and improving(rising)[1] < 1e-6
+    ok, p = improving(flat)
+    assert 0.0 < p < 1.0
+    # annual changes: the p-value is scipy's one-sample t-test of the changes (one-sided, "greater")
+    expected = stats.ttest_1samp(np.diff(flat.y), 0.0, alternative="greater").pvalue
+    assert p == pytest.approx(expected, rel=1e-9) and ok == (expected < 0.10)
+
+
+def test_synthetic_random_walks_have_the_predicted_normalised_errors():
+    """A pool of annual random walks with drift (drift and volatility differ by technology): the normalised
+    errors of the random walk follow Student's t with m - 1 degrees of freedom, and the mean squared error
+    grows as (m - 1)/(m - 3) (tau + tau^2/m), Farmer & Lafond's eq. 8."""
+    rng = np.random.default_rng(5)
+    pool = []
+    for i in range(300):
+        mu, k = rng.uniform(0.05, 0.5), rng.uniform(0.05, 0.5)
+        pool.append(Technology(f"t{i}", "", np.arange(1950.0, 1975.0), np.cumsum(rng.normal(mu, k, 25))))
+    # no progress filter (level 1): selecting walks that rose would select their errors too
+    s = pooled_hindcast(pool, PoolOptions(pool=("synthetic",), max_horizon=5.0, level=1.0))
+    rw = s["models"]["fl-randomwalk"]
+    assert rw["technologies"] == 300
+    # technologies share nothing: the pooled coverage is a mean of 300 independent per-technology shares, each
+    # less variable than one Bernoulli draw, so the binomial error of 300 draws (0.017 at 90%) bounds it
+    for level in (50, 80, 90):
+        p = level / 100
+        assert rw["pooled"][f"cov_{level}"] == pytest.approx(p, abs=3 * math.sqrt(p * (1 - p) / 300))
+    for h, band in rw["xi_by_horizon"].items():
+        tau = float(h)
+        assert band["xi_predicted"] == pytest.approx(4 / 2 * (tau + tau**2 / 5), rel=1e-12)
+        assert band["xi"] == pytest.approx(band["xi_predicted"], rel=0.2)
+
+
+def test_the_pcdb_pool_and_the_filter():
+    pool = pcdb_pool()
+    assert len(pool) == 87
+    dram = next(t for t in pool if t.name == "DRAM")
+    assert dram.year[0] == 1971 and dram.y[0] == pytest.approx(-math.log(49.617952))
+    s = pooled_hindcast(pool, PoolOptions(pool=("pcdb",)))
+    dropped = {d["name"] for d in s["dropped"]}
+    # Farmer & Lafond drop these for no significant progress (their Table 1: p = 0.66, 0.99, 0.47)
+    assert {"Crude_Oil", "Nuclear_Electricity", "Motor_Gasoline"} <= dropped
+    assert s["technologies_kept"] == 87 - len(dropped)
+    rw, ima = s["models"]["fl-randomwalk"], s["models"]["fl-ima"]
+    # their qualitative result: with theta = 0 the errors are wider than predicted; theta = 0.63 is closer
+    assert rw["pooled"]["cov_90"] < ima["pooled"]["cov_90"] < 0.95
+    assert abs(ima["pooled"]["cov_90"] - 0.9) < abs(rw["pooled"]["cov_90"] - 0.9)
+
+
+def test_the_computing_pool_counts_each_technology_once():
+    names = [t.name for t in computing_pool()]
+    assert "TOP500 #1 (HPL)" in names and "Transistors per chip" in names and "DRAM price" in names
+    both = load_pool(["pcdb", "computing"])
+    assert len(both) == 87 + len(names) - 3  # DRAM, hard disk and transistor prices are pcdb's too
+
+
+def test_cli_pooled_backtest_json(capsys):
+    assert main(["backtest", "--pool", "computing", "--format", "json", "-q"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for model in ("fl-randomwalk", "fl-ima"):
+        m = out["models"][model]
+        assert set(m["pooled"]) == {"cov_50", "cov_80", "cov_90", "crps", "log_score"}
+        assert m["technologies"] == out["technologies_kept"] and m["pairs"] > 1000
+        lo, hi = m["spread"]["cov_90"]
+        assert 0 <= lo <= m["pooled"]["cov_90"] <= hi <= 1
+    assert main(["backtest", "--pool", "computing", "--model", "walkcycle"]) == 2
+    assert "--model: applies to a single series" in capsys.readouterr().err
