@@ -85,6 +85,9 @@ def test_the_pcdb_pool_and_the_filter():
     assert {"Crude_Oil", "Nuclear_Electricity", "Motor_Gasoline"} <= dropped
     assert s["technologies_kept"] == 87 - len(dropped)
     rw, ima = s["models"]["fl-randomwalk"], s["models"]["fl-ima"]
+    # the numbers docs/pooled-hindcast.md quotes (a closed form: no Monte Carlo error)
+    assert (s["technologies_kept"], rw["pairs"]) == (67, 8580)
+    assert (round(rw["pooled"]["cov_90"], 3), round(ima["pooled"]["cov_90"], 3)) == (0.811, 0.862)
     # their qualitative result: with theta = 0 the errors are wider than predicted; theta = 0.63 is closer
     assert rw["pooled"]["cov_90"] < ima["pooled"]["cov_90"] < 0.95
     assert abs(ima["pooled"]["cov_90"] - 0.9) < abs(rw["pooled"]["cov_90"] - 0.9)
