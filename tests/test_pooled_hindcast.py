@@ -9,7 +9,13 @@ from scipy import integrate, stats
 
 from uncertainty.cli import main
 from uncertainty.growth.pool import Technology, computing_pool, improving, load_pool, pcdb_pool
-from uncertainty.growth.pooled_hindcast import PoolOptions, crps_student_t, pair_errors, pooled_hindcast
+from uncertainty.growth.pooled_hindcast import (
+    PoolOptions,
+    crps_student_t,
+    pair_errors,
+    pooled_hindcast,
+    render_pooled,
+)
 
 
 def test_pair_errors_by_hand():
@@ -109,5 +115,26 @@ def test_cli_pooled_backtest_json(capsys):
         assert m["technologies"] == out["technologies_kept"] and m["pairs"] > 1000
         lo, hi = m["spread"]["cov_90"]
         assert 0 <= lo <= m["pooled"]["cov_90"] <= hi <= 1
-    assert main(["backtest", "--pool", "computing", "--model", "walkcycle"]) == 2
-    assert "--model: applies to a single series" in capsys.readouterr().err
+    assert main(["backtest", "--pool", "computing", "--series", "hpl"]) == 2
+    assert "--series: applies to a single series, not to --pool" in capsys.readouterr().err
+    assert main(["backtest", "--pool", "computing", "--model", "nonesuch"]) == 2
+    assert "--model: unknown model 'nonesuch'" in capsys.readouterr().err
+
+
+def test_growth_models_on_a_small_pool_in_one_program():
+    """A growth model fitted by NUTS at two origins of each of six random walks (one batch): every fit is
+    scored at its later points, per technology and pooled; the random walk's 90% intervals hold most of
+    the later values of random walks."""
+    rng = np.random.default_rng(2)
+    pool = [Technology(f"t{i}", "", np.arange(1970.0, 1996.0), np.cumsum(rng.normal(0.3, 0.2, 26))) for i in range(6)]
+    options = PoolOptions(pool=("synthetic",), models=("randomwalk",), quick=True, max_origins=2, max_horizon=10.0)
+    s = pooled_hindcast(pool, options)
+    rw = s["models"]["randomwalk"]
+    assert rw["fitted"] == 12 and rw["technologies"] == 6
+    assert all(t["origins"] == 2 for t in rw["per_technology"].values())
+    # two origins each, 10 annual points ahead of each (the origins are spread: the last has fewer)
+    assert 6 * 10 < rw["pairs"] <= 6 * 2 * 10
+    assert rw["pooled"]["cov_50"] <= rw["pooled"]["cov_80"] <= rw["pooled"]["cov_90"] and rw["pooled"]["cov_90"] > 0.6
+    assert math.isfinite(rw["pooled"]["crps"]) and rw["max_rhat"] < 1.2
+    text = render_pooled(s)
+    assert "randomwalk" in text and "12 fits" in text and "nan" not in text

@@ -296,9 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--model",
         nargs="+",
-        default=["all"],
+        default=None,
         metavar="M",
-        help=f"models to score: {', '.join(GROWTH_MODELS)} or all (default all)",
+        help=f"models to score: {', '.join(GROWTH_MODELS)} or all (default all; with --pool none: Farmer & "
+        "Lafond's closed forms only, the growth models on up to 4 origins per technology when named)",
     )
     b.add_argument("--from", dest="start", type=int, metavar="YEAR", help="first origin year (default 2000 for hpl)")
     b.add_argument("--quick", action="store_true", help="every 4th origin and short chains (a smoke test)")
@@ -734,7 +735,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.pool is not None:
         return _pooled_backtest(args)
     args.series = args.series or "hpl"
-    models = GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
+    models = GROWTH_MODELS if args.model is None or "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
         check_output_path(args.out, args.force)
     _check_series(args.series, args.unit)
@@ -757,6 +758,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def _pooled_backtest(args: argparse.Namespace) -> int:
     """``backtest --pool``: Farmer & Lafond's hindcast on every technology of the pools (closed form, no fit)."""
+    from .choices import GROWTH_MODELS
     from .errors import InputError
     from .growth.pool import load_pool
     from .growth.pooled_hindcast import PoolOptions, pooled_hindcast, render_pooled
@@ -768,19 +770,26 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
             ("--unit", args.unit),
             ("--from", args.start),
             ("--out", args.out),
-            ("--model", None if args.model == ["all"] else args.model),
-            ("--quick", args.quick or None),
         )
         if value is not None
     ]
     if given:
-        raise InputError(
-            given[0], None, "applies to a single series, not to --pool (its models: fl-randomwalk, fl-ima)"
-        )
+        raise InputError(given[0], None, "applies to a single series, not to --pool")
+    models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
+    unknown = [m for m in models if m not in GROWTH_MODELS]
+    if unknown:
+        raise InputError("--model", None, f"unknown model {unknown[0]!r} (expected {', '.join(GROWTH_MODELS)} or all)")
     pools = list(dict.fromkeys(args.pool))
     technologies = load_pool(pools)
     _status(args, f"pooled hindcast of {len(technologies)} technologies (Farmer & Lafond's random walk, closed form)")
-    summary = pooled_hindcast(technologies, PoolOptions(pool=tuple(pools)))
+    options = PoolOptions(
+        pool=tuple(pools),
+        models=models,
+        quick=args.quick,
+        seed=args.seed,
+        status=lambda text: _status(args, text, always=True),
+    )
+    summary = pooled_hindcast(technologies, options)
     return _deliver(render_pooled(summary, args.format))
 
 

@@ -24,14 +24,25 @@ they weight it. Positive errors are faster progress than forecast (``y`` is log 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy import special, stats
 
 from .pool import Technology, improving
 
-__all__ = ["FL_MODELS", "PoolOptions", "pair_errors", "crps_student_t", "pooled_hindcast", "render_pooled"]
+__all__ = [
+    "FL_MODELS",
+    "PoolOptions",
+    "pair_errors",
+    "crps_student_t",
+    "model_hindcast",
+    "pooled_hindcast",
+    "render_pooled",
+]
 
 FL_MODELS = {"fl-randomwalk": 0.0, "fl-ima": 0.63}  # model name -> theta (Farmer & Lafond's matched value)
 LEVELS = (0.5, 0.8, 0.9)
@@ -45,6 +56,17 @@ class PoolOptions:
     m: int = 5  # changes in the estimation window (Farmer & Lafond: 5)
     max_horizon: float = 20.0  # years ahead (theirs: 20)
     level: float = 0.10  # the improvement filter's one-sided t-test level (theirs: 10%)
+    models: tuple[str, ...] = ()  # growth models (NUTS) scored beside Farmer & Lafond's closed forms
+    max_origins: int = 4  # origins per technology for the NUTS models, evenly spread
+    max_points: int = 40  # points before an origin a NUTS model fits (the last ones)
+    quick: bool = False  # short chains (a smoke test)
+    seed: int = 0
+    status: Callable[[str], None] | None = None
+
+    def settings(self):
+        from .nuts import NutsSettings
+
+        return NutsSettings(150, 100, 2) if self.quick else NutsSettings(300, 200, 2)
 
 
 def pair_errors(tech: Technology, m: int, max_horizon: float) -> dict[str, np.ndarray]:
@@ -122,25 +144,18 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
     pairs = {name: p for name, p in pairs.items() if len(p["z"])}
     models = {}
     for model, theta in FL_MODELS.items():
-        per_tech = {}
+        per_tech: dict[str, dict] = {}
         all_eps, all_tau, all_z2, all_pred = [], [], [], []
         for name, p in pairs.items():
             scale = np.sqrt(_a_star(p["tau"], p["span"], m, theta))
             s = _score(p["z"], scale, df)
-            per_tech[name] = {
-                **{f"cov_{round(100 * lv)}": float(np.mean(np.abs(s["pit"] - 0.5) <= lv / 2)) for lv in LEVELS},
-                "crps": float(np.mean(s["crps"])),
-                "log_score": float(np.mean(s["log_score"])),
-                "pairs": int(len(p["z"])),
-                "origins": int(len(np.unique(p["origin"]))),
-            }
+            per_tech[name] = _tech_scores(s["pit"], s["crps"], s["log_score"], p["origin"])
             all_eps.append(s["eps"])
             all_tau.append(p["tau"])
             all_z2.append(p["z"] ** 2)
             all_pred.append(df / (df - 2.0) * scale**2)  # E[(E/K)^2] predicted: t variance x A*/(1+theta^2)
         eps, tau = np.concatenate(all_eps), np.concatenate(all_tau)
         z2, pred = np.concatenate(all_z2), np.concatenate(all_pred)
-        table = {c: [v[c] for v in per_tech.values()] for c in ("cov_50", "cov_80", "cov_90", "crps", "log_score")}
         bands = {}
         for h in range(1, int(math.ceil(options.max_horizon)) + 1):
             sel = (tau > h - 1 + 1e-9) & (tau <= h + 1e-9)
@@ -152,18 +167,20 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
                 }
         models[model] = {
             "theta": theta,
-            "technologies": len(per_tech),
-            "pairs": int(eps.size),
-            "pooled": {c: float(np.mean(v)) for c, v in table.items()},
-            "spread": {c: [float(q) for q in np.quantile(v, [0.1, 0.9])] for c, v in table.items()},
+            **_pooled(per_tech),
             "per_pair": {
                 f"cov_{round(100 * lv)}": float(np.mean(np.abs(stats.t.cdf(eps, df) - 0.5) <= lv / 2)) for lv in LEVELS
             },
             "eps_quantiles": {str(q): float(np.quantile(eps, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
             "eps_quantiles_predicted": {str(q): float(stats.t.ppf(q, df)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
             "xi_by_horizon": bands,
-            "per_technology": per_tech,
         }
+    for index, name in enumerate(options.models):
+        status = options.status or (lambda text: None)
+        status(f"fitting {name} at every origin of {len(pairs)} technologies (one compiled program) ...")
+        models[name] = model_hindcast(
+            [by_name[t] for t in pairs], name, options, jax.random.fold_in(jax.random.key(options.seed), index)
+        )
     return {
         "kind": "pooled backtest",
         "pool": list(options.pool),
@@ -171,8 +188,104 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
         "max_horizon": options.max_horizon,
         "technologies_total": len(technologies),
         "technologies_kept": len(pairs),
+        "max_origins": options.max_origins,
         "dropped": [d for d in dropped],
         "models": models,
+    }
+
+
+def _tech_scores(pit: np.ndarray, crps: np.ndarray, log_score: np.ndarray, origin: np.ndarray) -> dict:
+    """One technology's mean coverage (50/80/90), CRPS and log score over its pairs, with the counts."""
+    return {
+        **{f"cov_{round(100 * lv)}": float(np.mean(np.abs(pit - 0.5) <= lv / 2)) for lv in LEVELS},
+        "crps": float(np.mean(crps)),
+        "log_score": float(np.mean(log_score)),
+        "pairs": int(len(pit)),
+        "origins": int(len(np.unique(origin))),
+    }
+
+
+def _pooled(per_tech: dict[str, dict]) -> dict:
+    """Technologies weighted equally: the mean of their scores, the 10th and 90th percentiles across them."""
+    table = {c: [v[c] for v in per_tech.values()] for c in ("cov_50", "cov_80", "cov_90", "crps", "log_score")}
+    return {
+        "technologies": len(per_tech),
+        "pairs": int(sum(v["pairs"] for v in per_tech.values())),
+        "pooled": {c: float(np.mean(v)) for c, v in table.items()},
+        "spread": {c: [float(q) for q in np.quantile(v, [0.1, 0.9])] for c, v in table.items()},
+        "per_technology": per_tech,
+    }
+
+
+def _origins(tech: Technology, m: int, max_horizon: float, most: int) -> list[int]:
+    """Up to ``most`` origins of a technology, evenly spread over those with ``m`` changes before them, a
+    window with some variation and a later point within ``max_horizon``."""
+    ok = sorted(set(pair_errors(tech, m, max_horizon)["origin"].tolist()))
+    if len(ok) <= most:
+        return ok
+    return sorted({ok[round(i)] for i in np.linspace(0, len(ok) - 1, most)})
+
+
+def model_hindcast(technologies: list[Technology], model: str, options: PoolOptions, key) -> dict:
+    """One growth model of :mod:`uncertainty.growth.models` fitted by NUTS at the origins of every technology
+    (the last ``max_points`` points before each origin, padded and masked: one compiled program for the
+    pool), scored at the later points within ``max_horizon`` years as the closed-form models are (CRPS and
+    log score per unit of the origin window's volatility ``K``). Values in log2 units (the models' priors
+    are in doublings)."""
+    from .models import MODELS_BY_NAME, pad_fit_data
+    from .nuts import run_nuts
+    from .scores import score
+
+    gm = MODELS_BY_NAME[model]
+    m, most, length = options.m, options.max_origins, options.max_points
+    items = []  # (technology, origin index, FitData, target times, target values, K)
+    for tech in technologies:
+        y2 = tech.y / math.log(2.0)
+        for i0 in _origins(tech, m, options.max_horizon, most):
+            lo = max(0, i0 + 1 - length)
+            t_fit, y_fit = tech.year[lo : i0 + 1], y2[lo : i0 + 1]
+            later = (tech.year > tech.year[i0] + 1e-9) & (tech.year <= tech.year[i0] + options.max_horizon + 1e-9)
+            dt, dy = np.diff(tech.year[i0 - m : i0 + 1]), np.diff(y2[i0 - m : i0 + 1])
+            mu = (y2[i0] - y2[i0 - m]) / (tech.year[i0] - tech.year[i0 - m])
+            k = math.sqrt(float(np.sum((dy - mu * dt) ** 2 / dt)) / (m - 1))
+            knots = np.arange(math.ceil(t_fit[0]), math.floor(t_fit[-1]) + 1, dtype=np.float64)
+            items.append((tech.name, i0, t_fit, y_fit, knots, tech.year[later], y2[later], k))
+    n_knots = max(len(it[4]) for it in items)
+    fits = [
+        pad_fit_data(t, y, length, np.concatenate([kn, np.full(n_knots - len(kn), 1e4)]))
+        for _, _, t, y, kn, _, _, _ in items
+    ]
+    with jax.enable_x64(True):
+        batch = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *fits)
+        result = run_nuts(jax.random.fold_in(key, 0), gm.model, batch, options.settings())
+        per_tech_rows: dict[str, list] = {}
+        for b, (name, i0, _, _, _, t_later, y_later, k) in enumerate(items):
+            params = {v: jnp.asarray(x[b].reshape(-1, *x.shape[3:])) for v, x in result.samples.items()}
+            d = jax.tree_util.tree_map(lambda x, b=b: x[b], batch)
+            kb = jax.random.fold_in(key, 1 + b)
+            p = gm.predict(jax.random.fold_in(kb, 0), params, d, np.asarray(t_later))
+            sc = score(jax.random.fold_in(kb, 1), p, jnp.asarray(y_later))
+            rows = per_tech_rows.setdefault(name, [])
+            for j in range(len(t_later)):
+                rows.append(
+                    (i0, float(sc["pit"][j]), float(sc["crps"][j]) / k, float(sc["log_score"][j]) + math.log(k))
+                )
+    per_tech = {}
+    for name, rows in per_tech_rows.items():
+        origin, pit, crps, logs = (np.array(c) for c in zip(*rows, strict=True))
+        per_tech[name] = _tech_scores(pit, crps, logs, origin)
+    from .nuts import rhat
+
+    r = [
+        float(np.nanmax(rhat(result.samples[v])))
+        for v in gm.summary_vars
+        if v in result.samples and result.samples[v].ndim == 3
+    ]
+    return {
+        "fitted": len(items),
+        "max_rhat": max(r) if r else float("nan"),
+        "divergences": int(result.divergences().sum()),
+        **_pooled(per_tech),
     }
 
 
@@ -190,7 +303,7 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
     for name, mdl in summary["models"].items():
         p, s = mdl["pooled"], mdl["spread"]
         rows[name] = {
-            "theta": mdl["theta"],
+            "theta": f"{mdl['theta']:g}" if "theta" in mdl else "-",
             "cov_50": p["cov_50"],
             "cov_80": p["cov_80"],
             "cov_90": p["cov_90"],
@@ -202,7 +315,7 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
             "pairs": mdl["pairs"],
         }
     fmt3 = {c: (lambda v: f"{v:.3f}") for c in ("cov_50", "cov_80", "cov_90", "cov_90_p10", "cov_90_p90", "crps")}
-    counts = {"technologies": lambda v: f"{v:.0f}", "pairs": lambda v: f"{v:.0f}", "theta": lambda v: f"{v:g}"}
+    counts = {"technologies": lambda v: f"{v:.0f}", "pairs": lambda v: f"{v:.0f}"}
     dropped = summary["dropped"]
     note = (
         f"pool {' + '.join(summary['pool'])}: {summary['technologies_kept']} of {summary['technologies_total']} "
@@ -211,6 +324,14 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
         f"{summary['max_horizon']:g} years. Pooled: each technology weighted equally; cov 90 p10/p90: the spread of "
         "the technologies' 90% coverage. CRPS and log score per unit of each technology's volatility."
     )
+    fitted = {n: mdl for n, mdl in summary["models"].items() if "fitted" in mdl}
+    if fitted:
+        note += " NUTS models: " + "; ".join(
+            f"{n}: {mdl['fitted']} fits (up to {summary['max_origins']} origins per technology: fewer pairs than "
+            "the closed forms, which score every origin), "
+            f"max R-hat {mdl['max_rhat']:.3f}, {mdl['divergences']} divergences"
+            for n, mdl in fitted.items()
+        )
     sections = [
         Section(
             "pooled hindcast",
@@ -222,7 +343,7 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
     ]
     xi = {}
     for name, mdl in summary["models"].items():
-        for h, band in mdl["xi_by_horizon"].items():
+        for h, band in mdl.get("xi_by_horizon", {}).items():
             row = xi.setdefault(int(h), {"pairs": band["pairs"], "xi": band["xi"]})
             row[f"predicted_{name}"] = band["xi_predicted"]
     table = pd.DataFrame.from_dict(xi, orient="index").sort_index()
