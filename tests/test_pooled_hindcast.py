@@ -138,3 +138,15 @@ def test_growth_models_on_a_small_pool_in_one_program():
     assert math.isfinite(rw["pooled"]["crps"]) and rw["max_rhat"] < 1.2
     text = render_pooled(s)
     assert "randomwalk" in text and "12 fits" in text and "nan" not in text
+
+
+def test_rhat_of_chains_that_never_moved_is_quiet():
+    """A fit whose chains never moved (a batch of many short fits has some): no warning, R-hat 1 when every
+    draw is equal, inf (not converged) when the chains sit at different values."""
+    from uncertainty.growth.nuts import rhat
+
+    x = np.zeros((3, 2, 50))
+    x[1, 1] = 1.0
+    x[2] = np.random.default_rng(0).normal(size=(2, 50))
+    r = rhat(x)
+    assert r[0] == 1.0 and r[1] == math.inf and r[2] < 1.1

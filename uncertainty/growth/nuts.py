@@ -15,6 +15,7 @@ call with new data of the same shape does not compile again.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,4 +171,12 @@ def rhat(x: np.ndarray) -> np.ndarray:
     from .._arviz import az
 
     flat = np.asarray(x, dtype=np.float64).reshape(-1, *x.shape[-2:])
-    return np.array([float(az.rhat(v)) for v in flat]).reshape(x.shape[:-2])
+
+    def one(v: np.ndarray) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):  # a chain that never moved: no variance within
+            r = float(az.rhat(v))
+        if math.isnan(r):  # every draw equal: nothing to mix (1); chains stuck at different values: not mixed
+            return 1.0 if np.ptp(v) == 0 else math.inf
+        return r
+
+    return np.array([one(v) for v in flat]).reshape(x.shape[:-2])
