@@ -326,11 +326,13 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
     )
     fitted = {n: mdl for n, mdl in summary["models"].items() if "fitted" in mdl}
     if fitted:
-        note += " NUTS models: " + "; ".join(
-            f"{n}: {mdl['fitted']} fits (up to {summary['max_origins']} origins per technology: fewer pairs than "
-            "the closed forms, which score every origin), "
-            f"max R-hat {mdl['max_rhat']:.3f}, {mdl['divergences']} divergences"
-            for n, mdl in fitted.items()
+        note += (
+            f" NUTS models, on up to {summary['max_origins']} origins per technology (fewer pairs than the closed "
+            "forms, which score every origin): "
+            + "; ".join(
+                f"{n}: {mdl['fitted']} fits, max R-hat {mdl['max_rhat']:.3g}, {mdl['divergences']} divergences"
+                for n, mdl in fitted.items()
+            )
         )
     sections = [
         Section(
