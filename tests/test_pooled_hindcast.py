@@ -150,3 +150,21 @@ def test_rhat_of_chains_that_never_moved_is_quiet():
     x[2] = np.random.default_rng(0).normal(size=(2, 50))
     r = rhat(x)
     assert r[0] == 1.0 and r[1] == math.inf and r[2] < 1.1
+
+
+def test_a_pool_where_nothing_passes_and_repeated_years_are_one_line_or_handled(tmp_path, capsys):
+    short = tmp_path / "short.csv"
+    short.write_text("year,flops\n2000,1e10\n2001,2e10\n2002,4e10\n")  # 3 points: fewer than m + 2 = 7
+    assert main(["backtest", "--pool", str(short), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--pool: no technology of 1 passes the rules" in err
+    twice = tmp_path / "twice.csv"  # a year given twice: its first row, never a horizon of 0 (a NaN)
+    rows = [(2000 + i, 2.0 ** (40 + 0.7 * i + 0.3 * np.sin(i))) for i in range(20)] + [(2010, 1e13)]
+    twice.write_text("year,flops\n" + "\n".join(f"{y},{v:.17g}" for y, v in rows))
+    assert main(["backtest", "--pool", str(twice), "-q", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and json.loads(out)["models"]["fl-randomwalk"]["pairs"] > 0
+    same_name = tmp_path / "DRAM.csv"
+    same_name.write_text(twice.read_text())
+    names = [t.name for t in load_pool(["pcdb", str(same_name)])]
+    assert "DRAM" in names and "DRAM (2)" in names

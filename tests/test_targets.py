@@ -14,7 +14,7 @@ from uncertainty.brain.priors import LogNormal, load_priors, parse_priors
 from uncertainty.cli import main
 from uncertainty.errors import PriorError
 from uncertainty.growth.crossover import first_crossing_on_grid
-from uncertainty.growth.forecast import ForecastOptions, _paths, already_crossed, forecast, practical_draws
+from uncertainty.growth.forecast import ForecastOptions, _paths, forecast, practical_draws
 from uncertainty.growth.hindcast import fit_data_at
 from uncertainty.growth.history import GrowthData, Series, load_growth_data
 from uncertainty.growth.models import MODELS_BY_NAME
@@ -132,7 +132,7 @@ def test_zero_noise_paths_give_the_closed_form():
         params = {"drift": drift, "vol": jnp.zeros(4)}
         times, path = _paths(jax.random.key(0), model, params, d, data, 2300.0)
         log2_brain = jnp.array([70.0, 75.0, 80.0, 60.0])  # the last record is 2^67.9: the last one already reached
-        years = np.asarray(already_crossed(first_crossing_on_grid(times, path - log2_brain[:, None]), float(d.t_last)))
+        years = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
     t_last, y_last = float(d.t_last), float(d.y_last)
     expected = t_last + (np.asarray(log2_brain[:3]) - y_last) / np.asarray(drift[:3])
     np.testing.assert_allclose(years[:3], expected, rtol=0, atol=1e-9)
@@ -300,3 +300,37 @@ def test_the_docs_list_every_record_row():
         s = load_growth_data(target).target_series
         for label, value, system in zip(s.labels, s.flops, s.systems, strict=True):
             assert f"| {label} | {value:.3g} | {system} |" in text, (target, label)
+
+
+def test_already_is_decided_by_the_last_observed_value_never_a_year_inside_the_data(tmp_path):
+    """A series that dips at its end: a brain below an earlier value but above the last one is not
+    'already crossed'; and a model that fits distinct measurements (whose last one is older than the last
+    list) never puts a crossing between them."""
+    from uncertainty.growth.forecast import check_data
+
+    csv = tmp_path / "dip.csv"
+    rows = [(2000 + i, 2.0 ** (50 + i), f"s{i}") for i in range(21)] + [
+        (y, 2.0**66.5, "last") for y in (2021, 2022, 2023)
+    ]
+    csv.write_text("year,flops,system\n" + "\n".join(f"{y},{v:.17g},{n}" for y, v, n in rows))
+    o = ForecastOptions(series=str(csv), model="linear", num_samples=8, num_chains=2)
+    data = check_data(o)
+    model = MODELS_BY_NAME["linear"]
+    with jax.enable_x64(True):
+        d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, "linear", data.last_year))
+        assert float(d.t_last) == 2021  # the last distinct measurement is older than the last list
+        # a straight trend through the last measurement (2^66.5 in 2021), one doubling a year
+        params = {"level": jnp.full(3, 66.5), "slope": jnp.full(3, 1.0)}
+        times, path = _paths(jax.random.key(0), model, params, d, data, 2300.0)
+        # 2^68 was passed in 2018 but the last value is 2^66.5: not already (the trend passes it before the last
+        # list, so the first point after it); 2^65: already; 2^80: later
+        years = np.asarray(first_crossing_on_grid(times, path - jnp.array([68.0, 65.0, 80.0])[:, None]))
+    assert times[0] == 2023.0 and np.all(np.diff(times) > 0)
+    assert years[1] == 2023.0 and years[0] > 2023.0 and years[2] > years[0]
+
+
+@pytest.mark.parametrize("flag", [["--series", "ai-cluster"], ["--budget", "1e9"]])
+def test_compare_crossover_flags_without_crossover_are_one_line(flag, capsys):
+    assert main(["compare", str(PRIORS / "default.toml"), *flag, "-n", "1000", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{flag[0]}: applies with --crossover" in err

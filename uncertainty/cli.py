@@ -826,6 +826,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for name in run_names(specs):
             check_output_path(Path(args.save) / f"{name}.nc", args.force, make_folder=True)
     targets = list(dict.fromkeys(args.series or ["hpcg"]))
+    if not args.crossover:  # these shape the crossover columns only: without them, one line, not a silent no-op
+        from .errors import InputError
+
+        for flag, value in (("--series", args.series), ("--budget", args.budget), ("--unit", args.unit)):
+            if value is not None:
+                raise InputError(flag, None, "applies with --crossover")
     if args.crossover:  # the growth data checked before any work
         from .growth.forecast import ForecastOptions
 
@@ -973,8 +979,11 @@ def _check_xla_flags(args: argparse.Namespace) -> None:
         return  # the probe itself could not run: the run goes on and XLA speaks for itself
     if done.returncode != 0:
         logged = re.findall(r"^([EF])\d{4} [\d:.]+ +\d+ [^\]]+\] (.*)$", done.stderr, re.M)  # XLA's log lines
-        lines = [text for level, text in logged if level == "E"] + [text for level, text in logged if level == "F"]
-        reason = (lines or done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"])[0].strip()
+        about_flags = [(level, text) for level, text in logged if re.search(r"flag|XLA_FLAGS", text, re.I)]
+        if not about_flags:  # the probe failed for another reason (memory, a signal): the run speaks for itself
+            return
+        lines = [text for level, text in about_flags if level == "E"] + [t for lv, t in about_flags if lv == "F"]
+        reason = lines[0].strip()
         raise InputError(f"XLA_FLAGS={flags}", None, f"XLA refuses it ({reason}); fix or unset XLA_FLAGS")
     if marker:
         try:

@@ -30,9 +30,8 @@ from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
 from ..choices import DEFAULT_MODEL, FORECAST_MODELS
-from ..errors import DataError, PriorError
+from ..errors import DataError, PriorError, one_line
 from ..output.io import conditioning_attrs, run_attrs
-from ..output.provenance import storable
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
@@ -200,7 +199,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         with step(o.status, f"pairing {n:,} draws with brain FLOP/s (paths to {o.horizon:g})"):
             log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10 - practical.log2_scale
             times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-            crossing = already_crossed(first_crossing_on_grid(times, path - log2_brain[:, None]), float(d.t_last))
+            crossing = first_crossing_on_grid(times, path - log2_brain[:, None])  # at times[0]: already crossed
             year = np.asarray(crossing).reshape(o.num_chains, per_chain)
         grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
@@ -233,7 +232,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         data_until=o.data_until,
         horizon=o.horizon,
         t_start=float(times[0]),
-        **target_attrs(data, float(d.t_last), practical),
+        **target_attrs(data, practical),
         num_warmup=o.num_warmup,
         num_chains=o.num_chains,
         precision="float64",
@@ -280,22 +279,14 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
                 practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
                 log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
                 gap = path - (log2_brain - practical.log2_scale)[:, None]
-                out[name] = np.asarray(already_crossed(first_crossing_on_grid(times, gap), float(d.t_last)))
+                out[name] = np.asarray(first_crossing_on_grid(times, gap))
     return out
 
 
 def last_observation(o: ForecastOptions) -> float:
-    """The decimal year of the last observation a fit of ``o`` sees: a crossover year at or before it is
-    "already crossed" (:func:`already_crossed`)."""
-    data, _ = _prepare(o)
-    return float(fit_data_at(data, o.model, data.last_year).t_last)
-
-
-def already_crossed(years: Array, t_last: float) -> Array:
-    """Crossover years with every crossing at or before the last observation ``t_last`` set to ``t_last``:
-    such a draw's brain lies at or below the target's last observed practical value ("already crossed"),
-    and when the history passed it says nothing about the future (the CDF starts at that share)."""
-    return jnp.where(years <= t_last, t_last, years)
+    """The decimal year of the target's last observation in the data a crossover of ``o`` fits: a draw whose
+    brain lies at or below the target's practical value there is "already crossed", with this year."""
+    return float(_prepare(o)[0].target_series.year[-1])
 
 
 class Practical(NamedTuple):
@@ -351,16 +342,15 @@ def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd
     return Practical(np.asarray(scale, dtype=np.float64), draws, text)
 
 
-def target_attrs(data: GrowthData, t_last: float, practical: Practical) -> dict:
+def target_attrs(data: GrowthData, practical: Practical) -> dict:
     """Attributes naming the target, its source, what it counts and its last observation."""
     series = data.target_series
-    i = int(np.flatnonzero(series.year <= t_last + 1e-9)[-1])  # the last observation the fit saw
     info = TARGETS.get(data.target)
     attrs = {
-        "last_observation": float(series.year[i]),
-        "last_value": float(series.flops[i]),
-        "last_label": storable(str(series.labels[i])),
-        "last_system": storable(str(series.systems[i])),
+        "last_observation": float(series.year[-1]),
+        "last_value": float(series.flops[-1]),
+        "last_label": one_line(str(series.labels[-1])),  # shown in the header: one printable line
+        "last_system": one_line(str(series.systems[-1])),
     }
     if info is not None:
         attrs.update(
@@ -387,21 +377,25 @@ PATH_STEP = 0.25  # years between the points of a simulated future path
 
 
 def _paths(key, model, params, d, data: GrowthData, horizon: float) -> tuple[np.ndarray, Array]:
-    """Times and log2 FLOP/s of the target along the observed history and then each draw's simulated future.
+    """Times and log2 FLOP/s of the target: its last observation, then each draw's simulated future after it.
 
-    The past is the observed leader (the first crossing may lie in it); the future starts a grid step
-    after the last list and runs to ``horizon``: the model's path, plus the HPCG efficiency ratio's
-    random walk (capped at 100%) for the ``hpcg`` target.
+    The future is simulated from the model's last point (``d.t_last``: for a model that fits distinct
+    measurements, the first list of the last one) on a grid of :data:`PATH_STEP` to ``horizon``, the model's
+    path plus the HPCG efficiency ratio's random walk (capped at 100%) for the ``hpcg`` target; the points
+    after the last observation are kept. A brain at or below the last observed value is crossed at the first
+    point, the last observation ("already crossed"); no crossing is ever put inside or before the data.
     """
     target = data.target_series
+    t_obs = float(target.year[-1])
     grid = np.arange(float(d.t_last) + PATH_STEP, horizon + PATH_STEP / 2, PATH_STEP)
     grid = np.append(grid[grid < horizon], horizon)
     k0, k1 = jax.random.split(key)
     future = model.paths(k0, params, d, jnp.asarray(grid))
     if d.rt is not None:
         future = future + ratio_paths(k1, params, d, jnp.asarray(grid))
-    past = jnp.broadcast_to(jnp.asarray(target.log2_flops), (future.shape[0], len(target)))
-    return np.concatenate([target.year, grid]), jnp.concatenate([past, future], axis=1)
+    after = grid > t_obs + 1e-9
+    last = jnp.full((future.shape[0], 1), float(target.log2_flops[-1]))
+    return np.concatenate([[t_obs], grid[after]]), jnp.concatenate([last, future[:, after]], axis=1)
 
 
 def _predictive_log2(key, model, params, d, t: np.ndarray) -> np.ndarray:

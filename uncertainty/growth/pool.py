@@ -7,7 +7,7 @@ for a cost (natural logs), so progress is a rising ``y`` in every technology.
 
 Pools (copies in ``uncertainty/data/``, provenance in its README):
 
-- ``pcdb``: the 86 files of the performance curve database (rows without a positive number dropped);
+- ``pcdb``: the 87 files of the performance curve database (rows without a positive number dropped);
 - ``computing``: the TOP500 and HPCG leaders, transistors per chip and single-thread performance
   (microprocessor records, Rupp's 50 years of trend data), DRAM and hard-disk price, transistor price
   (pcdb), GPU price-performance, ML accelerators and AI supercomputers (Epoch AI).
@@ -133,7 +133,8 @@ def _read_user_file(path: Path) -> Technology:
     from .history import read_csv_series
 
     s = read_csv_series(path)
-    return Technology(path.stem, "a user CSV", s.year, np.log(s.flops))
+    years, first = np.unique(s.year, return_index=True)  # a repeated year: its first row
+    return Technology(path.stem, "a user CSV", years, np.log(s.flops[first]))
 
 
 def load_pool(names: list[str]) -> list[Technology]:
@@ -149,12 +150,17 @@ def load_pool(names: list[str]) -> list[Technology]:
             out.append(_read_user_file(Path(name)))
         else:
             raise DataError(name, "--pool", f"unknown pool (expected {', '.join(POOLS)} or CSV files 'year,flops')")
-    unique, seen = [], set()
+    unique, seen, names = [], set(), set()
     for tech in out:  # a technology in two pools (DRAM in pcdb and computing) counts once
         key = (tech.year.tobytes(), tech.y.tobytes())
-        if key not in seen:
-            seen.add(key)
-            unique.append(tech)
+        if key in seen:
+            continue
+        seen.add(key)
+        name, n = tech.name, 2
+        while name in names:  # two different series of one name (a CSV named DRAM.csv beside pcdb's)
+            name, n = f"{tech.name} ({n})", n + 1
+        names.add(name)
+        unique.append(tech if name == tech.name else Technology(name, tech.unit, tech.year, tech.y))
     return unique
 
 

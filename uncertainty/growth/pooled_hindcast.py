@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special, stats
 
+from ..errors import DataError
 from .pool import Technology, improving
 
 __all__ = [
@@ -89,6 +90,8 @@ def pair_errors(tech: Technology, m: int, max_horizon: float) -> dict[str, np.nd
             tau = float(t[j] - t[i0])
             if tau > max_horizon + 1e-9:
                 break
+            if tau <= 1e-9:  # a second row of the origin's date: nothing to forecast
+                continue
             rows["origin"].append(i0)
             rows["tau"].append(tau)
             rows["span"].append(span)
@@ -142,6 +145,13 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
     by_name = {t.name: t for t in technologies}
     pairs = {k["name"]: pair_errors(by_name[k["name"]], m, options.max_horizon) for k in kept}
     pairs = {name: p for name, p in pairs.items() if len(p["z"])}
+    if not pairs:
+        raise DataError(
+            "--pool",
+            None,
+            f"no technology of {len(technologies)} passes the rules (progress at 10% in a one-sided t-test, at "
+            f"least {m + 2} points, a window with some variation)",
+        )
     models = {}
     for model, theta in FL_MODELS.items():
         per_tech: dict[str, dict] = {}
@@ -289,6 +299,16 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
     }
 
 
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
 def render_pooled(summary: dict, fmt: str = "table") -> str:
     """The pooled scores per model, Xi(tau) against its prediction, and the normalised errors' quantiles."""
     import json
@@ -297,8 +317,8 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
 
     from ..output.tables import Section, render
 
-    if fmt == "json":
-        return json.dumps(summary, indent=2)
+    if fmt == "json":  # JSON has no inf or NaN: an R-hat of chains that never mixed is "inf", a missing one null
+        return json.dumps(_json_safe(summary), indent=2, allow_nan=False)
     rows = {}
     for name, mdl in summary["models"].items():
         p, s = mdl["pooled"], mdl["spread"]

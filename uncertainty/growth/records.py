@@ -38,7 +38,7 @@ AI_CLUSTER_FILTERS = {
 
 
 def decimal_year(date: str) -> float:
-    """``YYYY-MM-DD`` as a decimal year at the middle of that day (2025-07-22 -> 2025.5534)."""
+    """``YYYY-MM-DD`` as a decimal year at the middle of that day (2025-07-22 -> 2025.5548)."""
     day = dt.date.fromisoformat(date)
     start = dt.date(day.year, 1, 1)
     days = (dt.date(day.year + 1, 1, 1) - start).days

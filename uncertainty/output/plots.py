@@ -332,7 +332,8 @@ def growth_fit_figure(idata: az.InferenceData):
     ax.axhspan(b5, b95, color="tab:blue", alpha=0.12, label=f"{what}, 90% interval")
     ax.axhline(b50, color="tab:blue", linewidth=1, label=f"{what}, median")
     y = _draws(idata, "crossover_year").ravel()
-    finite = y[np.isfinite(y) & (y <= years[-1])]
+    t_last = float(attrs.get("last_observation", -np.inf))  # draws already crossed: not a crossing year to plot
+    finite = y[np.isfinite(y) & (y <= years[-1]) & (y > t_last)]
     if finite.size:
         twin = ax.twinx()
         twin.hist(finite, bins=60, range=(float(finite.min()), years[-1]), color="tab:red", alpha=0.35)

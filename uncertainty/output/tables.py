@@ -124,7 +124,10 @@ def render(sections: list[Section], fmt: str = "table", header: dict[str, Any] |
         tables = {
             s.title: {
                 "rows": [
-                    {s.index_name: str(i), **{k: _json_float(v) for k, v in row.items()}}
+                    {
+                        s.index_name: str(i),
+                        **{k: _year_json(v) if s.formats.get(k) is _year else _json_float(v) for k, v in row.items()},
+                    }
                     for i, row in s.table.iterrows()
                 ],
                 **({"note": s.note} if s.note else {}),
@@ -176,6 +179,13 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (np.generic, np.ndarray)):  # attributes read back from netCDF are NumPy values
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _year_json(v: Any) -> float | str | None:
+    """A year column in JSON: "never" and "already" as the table shows them (JSON has no infinities)."""
+    if isinstance(v, (int, float, np.floating)) and np.isinf(v):
+        return "never" if v > 0 else "already"
+    return _json_float(v)
 
 
 def _json_float(v: Any) -> float | str | None:
