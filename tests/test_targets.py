@@ -334,3 +334,15 @@ def test_compare_crossover_flags_without_crossover_are_one_line(flag, capsys):
     assert main(["compare", str(PRIORS / "default.toml"), *flag, "-n", "1000", "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{flag[0]}: applies with --crossover" in err
+
+
+def test_a_crossover_of_a_file_with_evidence_calls_its_brain_the_posterior():
+    """A crossover run keeps its brain draws' conditioning as ``brain_*`` attributes: its brain table and
+    figures say "posterior", as a ``sample`` run's do."""
+    from uncertainty._arviz import az
+    from uncertainty.output.report import brain_title
+
+    run = az.from_dict(posterior={"log10_brain_flops": np.full((2, 5), 18.0)})
+    assert brain_title(run) == "brain FLOP/s"
+    run.posterior.attrs["brain_pareto_k"] = 0.1
+    assert brain_title(run) == "brain FLOP/s (posterior)"

@@ -69,8 +69,12 @@ def run_group(idata: az.InferenceData) -> str:
 
 
 def is_conditioned(idata: az.InferenceData) -> bool:
-    """Whether the run is conditioned on a prior file's ``[evidence]``: its brain draws are a posterior."""
-    return "posterior" in idata.groups() and "evidence" in idata.posterior.attrs
+    """Whether the run is conditioned on a prior file's ``[evidence]``: its brain draws are a posterior (a
+    ``sample`` run keeps the evidence in its attributes, a ``crossover`` run its brain draws' diagnostics)."""
+    if "posterior" not in idata.groups():
+        return False
+    attrs = idata.posterior.attrs
+    return "evidence" in attrs or "brain_pareto_k" in attrs
 
 
 def brain_title(idata: az.InferenceData) -> str:
