@@ -168,3 +168,24 @@ def test_a_pool_where_nothing_passes_and_repeated_years_are_one_line_or_handled(
     same_name.write_text(twice.read_text())
     names = [t.name for t in load_pool(["pcdb", str(same_name)])]
     assert "DRAM" in names and "DRAM (2)" in names
+
+
+@pytest.mark.slow
+def test_benchmark_of_the_pooled_hindcast_smoke(tmp_path, capsys):
+    """The pooled benchmark on three small CSV technologies: a row per model with its time, fits, peak memory
+    and scores, each model in its own process."""
+    from uncertainty.benchmark_pool import main as bench_main
+
+    rng = np.random.default_rng(3)
+    files = []
+    for i in range(3):
+        path = tmp_path / f"tech{i}.csv"
+        y = 30 + np.cumsum(rng.normal(0.5, 0.3, 14))
+        path.write_text("year,flops\n" + "\n".join(f"{2000 + k},{2.0**v:.17g}" for k, v in enumerate(y)))
+        files.append(str(path))
+    assert bench_main(["--pool", *files, "--model", "randomwalk", "--quick"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {"fl-randomwalk", "fl-ima", "randomwalk"}
+    wall, fits, pairs, rate, peak, cov90, crps = rows["randomwalk"][1:]
+    assert float(wall) > 0 and int(fits) > 0 and int(pairs) > 0 and float(peak) > 50 and 0 <= float(cov90) <= 1

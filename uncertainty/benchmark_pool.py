@@ -1,0 +1,73 @@
+"""Benchmark of the pooled hindcast: each model on a pool, side by side, with wall time and peak memory.
+
+    python -m uncertainty.benchmark_pool [--pool pcdb] [--model randomwalk walkcycle ...] [--quick]
+
+Each model runs as the user runs it, ``uncertainty backtest --pool POOL --model M -q --format json``, in a
+fresh process (so its peak resident memory is its own), after the closed forms alone (``--model`` not
+given: Farmer & Lafond's random walks, no fit). For each it prints the wall time, the NUTS fits and pairs
+scored, fits per second, peak RSS and the pooled 90% coverage and CRPS. The full pcdb pool takes minutes
+per model on a CPU (the suite runs a small pool; this is where the whole one is timed). Shared machines
+are noisy: read it as an order of magnitude.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+__all__ = ["main"]
+
+
+def _run(pool: list[str], model: str | None, quick: bool) -> tuple[float, float, dict | None, str]:
+    """Wall seconds, peak RSS (MB) of the child, its JSON summary (None if it failed) and its stderr."""
+    cmd = [sys.executable, "-m", "uncertainty", "backtest", "--pool", *pool, "-q", "--format", "json"]
+    if model is not None:
+        cmd += ["--model", model]
+    if quick:
+        cmd.append("--quick")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    wall = time.perf_counter() - start
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024  # Linux: KiB
+    summary = json.loads(done.stdout) if done.returncode == 0 else None
+    return wall, peak, summary, done.stderr.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .choices import GROWTH_MODELS
+
+    parser = argparse.ArgumentParser(prog="python -m uncertainty.benchmark_pool", description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", nargs="+", default=["pcdb"], help="pools or CSV files (default pcdb)")
+    parser.add_argument("--model", nargs="+", default=list(GROWTH_MODELS), help="growth models (default all)")
+    parser.add_argument("--quick", action="store_true", help="short chains (a smoke test of the benchmark)")
+    args = parser.parse_args(argv)
+    print(f"pooled hindcast of {' + '.join(args.pool)}{' (--quick)' if args.quick else ''}, one process per row")
+    head = f"{'model':<14}{'wall s':>9}{'fits':>7}{'pairs':>8}{'fits/s':>9}{'peak MB':>9}{'cov 90':>8}{'crps':>8}"
+    print(head)
+    failed = 0
+    for model in [None, *args.model]:
+        wall, peak, summary, err = _run(args.pool, model, args.quick)
+        if summary is None:
+            failed += 1
+            print(f"{model or 'closed forms':<14}{wall:>9.1f}  failed: {err.splitlines()[-1] if err else '?'}")
+            continue
+        names = ["fl-randomwalk", "fl-ima"] if model is None else [model]
+        for name in names:
+            m = summary["models"][name]
+            fits = m.get("fitted", 0)
+            rate = f"{fits / wall:>9.2f}" if fits else f"{'-':>9}"
+            print(
+                f"{name:<14}{wall:>9.1f}{fits:>7}{m['pairs']:>8}{rate}{peak:>9.0f}"
+                f"{m['pooled']['cov_90']:>8.3f}{m['pooled']['crps']:>8.3f}"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
