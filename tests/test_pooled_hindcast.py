@@ -189,3 +189,18 @@ def test_benchmark_of_the_pooled_hindcast_smoke(tmp_path, capsys):
     assert set(rows) == {"fl-randomwalk", "fl-ima", "randomwalk"}
     wall, fits, pairs, rate, peak, cov90, crps = rows["randomwalk"][1:]
     assert float(wall) > 0 and int(fits) > 0 and int(pairs) > 0 and float(peak) > 50 and 0 <= float(cov90) <= 1
+
+
+def test_change_models_skip_fit_windows_of_four_years_or_less():
+    """changepoint and regimes need more than 4 years before a change (as crossover requires): a pool whose
+    windows are all shorter is one line, never a fit whose prior is empty (every step divergent)."""
+    from uncertainty.errors import DataError
+    from uncertainty.growth.pooled_hindcast import model_hindcast
+
+    rng = np.random.default_rng(4)
+    fast = [
+        Technology(f"q{i}", "", 2000 + 0.25 * np.arange(14.0), np.cumsum(rng.normal(0.3, 0.2, 14))) for i in range(3)
+    ]
+    options = PoolOptions(pool=("synthetic",), models=("changepoint",), quick=True, max_points=12)
+    with pytest.raises(DataError, match="changepoint: no origin of the pool has a fit window over 4 years"):
+        model_hindcast(fast, "changepoint", options, None)

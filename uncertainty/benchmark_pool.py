@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 __all__ = ["main"]
@@ -30,13 +30,18 @@ def _run(pool: list[str], model: str | None, quick: bool) -> tuple[float, float,
         cmd += ["--model", model]
     if quick:
         cmd.append("--quick")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
-    wall = time.perf_counter() - start
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024  # Linux: KiB
-    summary = json.loads(done.stdout) if done.returncode == 0 else None
-    return wall, peak, summary, done.stderr.strip()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own usage (RUSAGE_CHILDREN keeps the largest)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    peak = usage.ru_maxrss / 1024  # Linux: KiB
+    summary = json.loads(stdout) if proc.returncode == 0 else None
+    return wall, peak, summary, stderr.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m uncertainty.benchmark_pool", description=__doc__.splitlines()[0])
     parser.add_argument("--pool", nargs="+", default=["pcdb"], help="pools or CSV files (default pcdb)")
-    parser.add_argument("--model", nargs="+", default=list(GROWTH_MODELS), help="growth models (default all)")
+    parser.add_argument(
+        "--model", nargs="+", default=["all"], choices=(*GROWTH_MODELS, "all"), help="growth models (default all)"
+    )
     parser.add_argument("--quick", action="store_true", help="short chains (a smoke test of the benchmark)")
     args = parser.parse_args(argv)
+    args.model = list(GROWTH_MODELS) if "all" in args.model else list(dict.fromkeys(args.model))
     print(f"pooled hindcast of {' + '.join(args.pool)}{' (--quick)' if args.quick else ''}, one process per row")
     head = f"{'model':<14}{'wall s':>9}{'fits':>7}{'pairs':>8}{'fits/s':>9}{'peak MB':>9}{'cov 90':>8}{'crps':>8}"
     print(head)

@@ -35,7 +35,7 @@ from ..output.io import conditioning_attrs, run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
-from .models import GROWTH_MODELS, MODELS_BY_NAME, ratio_paths, ratio_predictive_draw
+from .models import GROWTH_MODELS, MODELS_BY_NAME, predict_after, ratio_paths, ratio_predictive_draw
 from .nuts import NutsSettings, Status, run_nuts, step, steps_text
 from .scores import predictive_samples
 from .targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
@@ -401,7 +401,7 @@ def _paths(key, model, params, d, data: GrowthData, horizon: float) -> tuple[np.
 def _predictive_log2(key, model, params, d, t: np.ndarray) -> np.ndarray:
     """One posterior-predictive draw of the target's log2 FLOP/s at years ``t`` per posterior draw."""
     k0, k1, k2 = jax.random.split(key, 3)
-    p = model.predict(k0, params, d, t)
+    p = predict_after(model, k0, params, d, t)
     draws = predictive_samples(k1, p)
     if d.rt is not None:
         draws = draws + ratio_predictive_draw(k2, params, d, jnp.asarray(t))

@@ -89,6 +89,7 @@ __all__ = [
     "Predictive",
     "kalman_filter",
     "pad_fit_data",
+    "predict_after",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -681,3 +682,13 @@ MODELS_BY_NAME: dict[str, GrowthModel] = {
         "slope shifts arriving as a Poisson process, learned from the history and continued after it",
     ),
 }
+
+
+def predict_after(model: GrowthModel, key: Array, params: dict[str, Array], d: FitData, t) -> Predictive:
+    """``model.predict`` at the years ``t`` after the data, evaluated with the model's last point ``d.t_last``
+    put first (its column then dropped): a model that draws future changes at whole years (``regimes``)
+    then covers every year from the last point on, not only the span of ``t``. ``d`` concrete (not traced)."""
+    t = np.asarray(t, dtype=np.float64)
+    t_all = np.concatenate([[float(d.t_last)], t])
+    p = model.predict(key, params, d, t_all)
+    return Predictive(*(x[..., 1:] if np.ndim(x) and np.shape(x)[-1] == len(t_all) else x for x in p))

@@ -185,12 +185,13 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
             "eps_quantiles_predicted": {str(q): float(stats.t.ppf(q, df)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
             "xi_by_horizon": bands,
         }
-    for index, name in enumerate(options.models):
+    from ..choices import GROWTH_MODELS
+
+    for name in options.models:
         status = options.status or (lambda text: None)
         status(f"fitting {name} at every origin of {len(pairs)} technologies (one compiled program) ...")
-        models[name] = model_hindcast(
-            [by_name[t] for t in pairs], name, options, jax.random.fold_in(jax.random.key(options.seed), index)
-        )
+        key = jax.random.fold_in(jax.random.key(options.seed), GROWTH_MODELS.index(name))  # the same alone or not
+        models[name] = model_hindcast([by_name[t] for t in pairs], name, options, key)
     return {
         "kind": "pooled backtest",
         "pool": list(options.pool),
@@ -242,24 +243,31 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
     pool), scored at the later points within ``max_horizon`` years as the closed-form models are (CRPS and
     log score per unit of the origin window's volatility ``K``). Values in log2 units (the models' priors
     are in doublings)."""
-    from .models import MODELS_BY_NAME, pad_fit_data
+    from .models import MODELS_BY_NAME, pad_fit_data, predict_after
     from .nuts import run_nuts
     from .scores import score
 
     gm = MODELS_BY_NAME[model]
     m, most, length = options.m, options.max_origins, options.max_points
+    min_span = 4.0 if model in ("changepoint", "regimes") else 0.0  # their change needs > 4 years (as crossover's)
     items = []  # (technology, origin index, FitData, target times, target values, K)
+    skipped = 0
     for tech in technologies:
         y2 = tech.y / math.log(2.0)
         for i0 in _origins(tech, m, options.max_horizon, most):
             lo = max(0, i0 + 1 - length)
             t_fit, y_fit = tech.year[lo : i0 + 1], y2[lo : i0 + 1]
+            if t_fit[-1] - t_fit[0] <= min_span:
+                skipped += 1
+                continue
             later = (tech.year > tech.year[i0] + 1e-9) & (tech.year <= tech.year[i0] + options.max_horizon + 1e-9)
             dt, dy = np.diff(tech.year[i0 - m : i0 + 1]), np.diff(y2[i0 - m : i0 + 1])
             mu = (y2[i0] - y2[i0 - m]) / (tech.year[i0] - tech.year[i0 - m])
             k = math.sqrt(float(np.sum((dy - mu * dt) ** 2 / dt)) / (m - 1))
             knots = np.arange(math.ceil(t_fit[0]), math.floor(t_fit[-1]) + 1, dtype=np.float64)
             items.append((tech.name, i0, t_fit, y_fit, knots, tech.year[later], y2[later], k))
+    if not items:
+        raise DataError("--model", None, f"{model}: no origin of the pool has a fit window over {min_span:g} years")
     n_knots = max(len(it[4]) for it in items)
     fits = [
         pad_fit_data(t, y, length, np.concatenate([kn, np.full(n_knots - len(kn), 1e4)]))
@@ -273,7 +281,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
             params = {v: jnp.asarray(x[b].reshape(-1, *x.shape[3:])) for v, x in result.samples.items()}
             d = jax.tree_util.tree_map(lambda x, b=b: x[b], batch)
             kb = jax.random.fold_in(key, 1 + b)
-            p = gm.predict(jax.random.fold_in(kb, 0), params, d, np.asarray(t_later))
+            p = predict_after(gm, jax.random.fold_in(kb, 0), params, d, t_later)
             sc = score(jax.random.fold_in(kb, 1), p, jnp.asarray(y_later))
             rows = per_tech_rows.setdefault(name, [])
             for j in range(len(t_later)):
@@ -293,6 +301,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
     ]
     return {
         "fitted": len(items),
+        "skipped": skipped,
         "max_rhat": max(r) if r else float("nan"),
         "divergences": int(result.divergences().sum()),
         **_pooled(per_tech),
@@ -351,6 +360,11 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
             "forms, which score every origin): "
             + "; ".join(
                 f"{n}: {mdl['fitted']} fits, max R-hat {mdl['max_rhat']:.3g}, {mdl['divergences']} divergences"
+                + (
+                    f", {mdl['skipped']} origins skipped (a fit window of 4 years or less)"
+                    if mdl.get("skipped")
+                    else ""
+                )
                 for n, mdl in fitted.items()
             )
         )
