@@ -36,6 +36,22 @@ def test_help_and_bad_arguments_import_no_heavy_library():
     assert done.stderr.count("\n") == 1 and "expected a whole number" in done.stderr
 
 
+def test_a_streamed_sample_loads_neither_arviz_nor_the_growth_forecast():
+    """The quick start's `sample` streams its summaries: ArviZ (about 1 s to import) and the growth forecast
+    are not loaded (the crossover header's data line lives in the report module, imported only for a
+    crossover)."""
+    code = (
+        "import sys\n"
+        "from uncertainty.cli import main\n"
+        f"assert main(['sample', {str(PRIORS / 'default.toml')!r}, '-n', '3000', '-q']) == 0\n"
+        "print(sorted(m for m in ('arviz', 'uncertainty.growth.forecast', 'uncertainty.output.report')"
+        " if m in sys.modules))\n"
+    )
+    done = python(code, UNCERTAINTY_NO_CACHE="1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 def test_the_package_imports_its_public_names_on_first_use():
     done = python(
         "import sys, uncertainty as u\n"

@@ -385,17 +385,16 @@ def _header(attrs: dict) -> dict:
         "processes",
         "uncertainty_version",
     )
-    from .output.report import data_line
-
     head = {}
     for k in keys:
         if k in attrs:
             head[k] = attrs[k]
-        if k == "series":  # a crossover: what its target counts and where the data come from
+        if k == "series" and "last_observation" in attrs:  # a crossover: what its target counts, its data
+            from .output.report import data_line  # not for `sample`: the report module loads ArviZ (about 1 s)
+
             if attrs.get("target_counts"):
                 head["counts"] = attrs["target_counts"]
-            if data_line(attrs):
-                head["data"] = data_line(attrs)
+            head["data"] = data_line(attrs)
     return head
 
 
