@@ -597,8 +597,9 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
     if "brain_pareto_k" in attrs:  # the posterior given the file's [evidence]
         from .brain.evidence import diagnosis_of
 
-        brain += f"; conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})"
-        print(f"brain FLOP/s conditioned on [evidence] ({diagnosis_of(attrs, 'brain_')})", file=sys.stderr)
+        diagnosis = diagnosis_of(attrs, "brain_")
+        brain += f"; conditioned on [evidence] ({diagnosis})"
+        print(f"brain FLOP/s conditioned on [evidence] ({diagnosis})", file=sys.stderr)
     head = {"prior_file": head.pop("prior_file"), "brain FLOP/s": brain, **head}
     return _deliver(render([target_section(runs)], args.format, head))
 
@@ -775,9 +776,6 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     if given:
         raise InputError(given[0], None, "applies to a single series, not to --pool")
     models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
-    unknown = [m for m in models if m not in GROWTH_MODELS]
-    if unknown:
-        raise InputError("--model", None, f"unknown model {unknown[0]!r} (expected {', '.join(GROWTH_MODELS)} or all)")
     pools = list(dict.fromkeys(args.pool))
     technologies = load_pool(pools)
     _status(args, f"pooled hindcast of {len(technologies)} technologies (Farmer & Lafond's random walk, closed form)")

@@ -297,10 +297,11 @@ class Practical(NamedTuple):
     text: dict[str, str]  # the priors used, in words, for the report
 
 
-def _draw_prior(key: Array, prior, n: int) -> np.ndarray:
+def _draw_prior(key: Array, prior, n: int, positive: bool = True) -> np.ndarray:
+    """``n`` float64 draws of one prior spec (a fixed value repeated; no key used for it)."""
     if isinstance(prior, Point):
         return np.full(n, float(prior.value))
-    return np.asarray(to_distribution(prior, True).sample(key, (n,)), dtype=np.float64)
+    return np.asarray(to_distribution(prior, positive).sample(key, (n,)), dtype=np.float64)
 
 
 def _describe(prior) -> str:
@@ -324,8 +325,7 @@ def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd
         return Practical(np.zeros(n), {}, {})
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
         raise DataError("--budget", None, f"a budget is a positive number of US dollars, got {budget_usd:g}")
-    kinds = {"lognormal": LogNormal, "uniform": Uniform}
-    fraction = spec.target.fraction or kinds[DEFAULT_FRACTION[0]](*DEFAULT_FRACTION[1])
+    fraction = spec.target.fraction or LogNormal(*DEFAULT_FRACTION)
     draws = {"practical_fraction": np.minimum(_draw_prior(jax.random.fold_in(key, 0), fraction, n), 1.0)}
     text = {"fraction": _describe(fraction) + ("" if spec.target.fraction else " (default)")}
     if info.per_dollar:
@@ -334,7 +334,7 @@ def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd
         elif spec.target.budget_usd is not None:
             budget, said = spec.target.budget_usd, _describe(spec.target.budget_usd) + " USD"
         else:
-            budget = kinds[DEFAULT_BUDGET_USD[0]](*DEFAULT_BUDGET_USD[1])
+            budget = LogNormal(*DEFAULT_BUDGET_USD)
             said = _describe(budget) + " USD (default)"
         draws["budget_usd"] = _draw_prior(jax.random.fold_in(key, 1), budget, n)
         text["budget"] = said
@@ -478,12 +478,8 @@ def _scenario(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceDat
     growth = {}
     with jax.enable_x64(True):
         for i, name in enumerate(GROWTH_FIELDS):
-            prior = getattr(spec.growth, name)
-            if isinstance(prior, Point):
-                growth[name] = np.full(n, prior.value)
-            else:
-                d = to_distribution(prior, GROWTH_FIELDS[name].positive)
-                growth[name] = np.asarray(d.sample(jax.random.fold_in(root, 100 + i), (n,)))
+            key = jax.random.fold_in(root, 100 + i)
+            growth[name] = _draw_prior(key, getattr(spec.growth, name), n, GROWTH_FIELDS[name].positive)
         year = scenario_crossover_year(
             10.0 ** jnp.asarray(brain["log10_brain_flops"]),
             growth["start_flops"],

@@ -42,6 +42,7 @@ __all__ = [
     "fit_data_at",
     "DEFAULT_START",
     "MIN_ORIGINS",
+    "check_models",
     "MIN_PAIRS",
     "render_backtest",
 ]
@@ -129,12 +130,17 @@ def origins_of(target: Series, start: int, step: int = 1) -> np.ndarray:
     return idx[::step]
 
 
+def check_models(models) -> None:
+    """One line (:class:`DataError` on ``--model``) for a name that is not a growth model."""
+    unknown = [m for m in models if m not in MODELS_BY_NAME]
+    if unknown:
+        raise DataError("--model", None, f"unknown model {unknown[0]!r} (expected {', '.join(GROWTH_MODELS)} or all)")
+
+
 def backtest(options: BacktestOptions | None = None) -> xr.Dataset:
     """Run the rolling-origin hindcast of ``options.models``; one row per (model, origin, later list)."""
     options = options or BacktestOptions()
-    unknown = [m for m in options.models if m not in MODELS_BY_NAME]
-    if unknown:
-        raise DataError("--model", None, f"unknown model {unknown[0]!r} (expected {', '.join(GROWTH_MODELS)} or all)")
+    check_models(options.models)
     data = load_growth_data(options.series, options.unit)
     target = data.target_series
     start = options.start if options.start is not None else _default_start(options.series, target)

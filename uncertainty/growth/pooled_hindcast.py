@@ -70,22 +70,29 @@ class PoolOptions:
         return NutsSettings(150, 100, 2) if self.quick else NutsSettings(300, 200, 2)
 
 
+def _window(t: np.ndarray, y: np.ndarray, i0: int, m: int) -> tuple[float, float, float] | None:
+    """The span ``W``, drift ``mu`` and volatility ``K`` of the ``m`` changes ending at ``i0`` (eqs. 17-18, a
+    change of ``dt`` years counting ``dt`` times); ``None`` for a window with a repeated date or no variation."""
+    dt = np.diff(t[i0 - m : i0 + 1])
+    dy = np.diff(y[i0 - m : i0 + 1])
+    span = float(t[i0] - t[i0 - m])
+    if span <= 0 or np.any(dt <= 0):
+        return None
+    mu = float(y[i0] - y[i0 - m]) / span
+    k2 = float(np.sum((dy - mu * dt) ** 2 / dt)) / (m - 1)
+    return (span, mu, math.sqrt(k2)) if k2 > 0 else None
+
+
 def pair_errors(tech: Technology, m: int, max_horizon: float) -> dict[str, np.ndarray]:
     """Every (origin, later point) pair of one technology: the horizon ``tau`` (years), the window span ``W``
     (years), the error over the volatility ``E / K``; origins whose window has no variation are skipped."""
     t, y = tech.year, tech.y
     rows = {"origin": [], "tau": [], "span": [], "z": []}
     for i0 in range(m, len(t) - 1):
-        dt = np.diff(t[i0 - m : i0 + 1])
-        dy = np.diff(y[i0 - m : i0 + 1])
-        span = float(t[i0] - t[i0 - m])
-        if span <= 0 or np.any(dt <= 0):
+        window = _window(t, y, i0, m)
+        if window is None:
             continue
-        mu = float(y[i0] - y[i0 - m]) / span
-        k2 = float(np.sum((dy - mu * dt) ** 2 / dt)) / (m - 1)
-        if not k2 > 0:
-            continue
-        k = math.sqrt(k2)
+        span, mu, k = window
         for j in range(i0 + 1, len(t)):
             tau = float(t[j] - t[i0])
             if tau > max_horizon + 1e-9:
@@ -131,6 +138,9 @@ def _score(z: np.ndarray, scale: np.ndarray, df: float) -> dict[str, np.ndarray]
 
 def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolOptions()) -> dict:
     """Scores of the Farmer & Lafond models on a pool, as a JSON-ready dict (see the module docstring)."""
+    from .hindcast import check_models
+
+    check_models(options.models)
     m = options.m
     if m < 4:
         raise ValueError("the window needs m >= 4 changes (the normalised errors' variance is finite for m > 3)")
@@ -261,9 +271,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
                 skipped += 1
                 continue
             later = (tech.year > tech.year[i0] + 1e-9) & (tech.year <= tech.year[i0] + options.max_horizon + 1e-9)
-            dt, dy = np.diff(tech.year[i0 - m : i0 + 1]), np.diff(y2[i0 - m : i0 + 1])
-            mu = (y2[i0] - y2[i0 - m]) / (tech.year[i0] - tech.year[i0 - m])
-            k = math.sqrt(float(np.sum((dy - mu * dt) ** 2 / dt)) / (m - 1))
+            _, _, k = _window(tech.year, y2, i0, m)  # an origin of pair_errors: its window has variation
             knots = np.arange(math.ceil(t_fit[0]), math.floor(t_fit[-1]) + 1, dtype=np.float64)
             items.append((tech.name, i0, t_fit, y_fit, knots, tech.year[later], y2[later], k))
     if not items:

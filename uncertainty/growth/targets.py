@@ -80,12 +80,12 @@ TARGETS: dict[str, Target] = {
 assert tuple(TARGETS) == TARGET_NAMES  # the names the command line offers (uncertainty.choices)
 
 # The practical fraction of peak: model FLOP utilisation (MFU) of large training runs on 16-bit tensor
-# peak. 90% interval 0.2-0.5 (lognormal, draws capped at 1).
-DEFAULT_FRACTION = ("lognormal", (0.2, 0.5))
+# peak: a lognormal with this 90% interval (draws capped at 1).
+DEFAULT_FRACTION = (0.2, 0.5)
 FRACTION_SOURCES = (
     "Chowdhery et al. 2022 (PaLM), table 3: MFU 46.2% (PaLM 540B), 32.5% (Gopher), 30.2% (MT-NLG), 21.3% (GPT-3)",
     "Dubey et al. 2024 (The Llama 3 Herd of Models), table 4: 38-43% BF16 MFU on 8,192-16,384 H100s",
 )
-# The budget of the `budget` target when the prior file gives none: 90% interval one million to one
-# billion US dollars of hardware (lognormal).
-DEFAULT_BUDGET_USD = ("lognormal", (1e6, 1e9))
+# The budget of the `budget` target when the prior file gives none: a lognormal with this 90% interval,
+# one million to one billion US dollars of hardware.
+DEFAULT_BUDGET_USD = (1e6, 1e9)
