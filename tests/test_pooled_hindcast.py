@@ -121,6 +121,7 @@ def test_cli_pooled_backtest_json(capsys):
     assert "--model: unknown model 'nonesuch'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_growth_models_on_a_small_pool_in_one_program():
     """A growth model fitted by NUTS at two origins of each of six random walks (one batch): every fit is
     scored at its later points, per technology and pooled; the random walk's 90% intervals hold most of

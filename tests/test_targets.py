@@ -146,6 +146,7 @@ def _irregular_walk(rng, drift, vol, n):
     return t, 40.0 + np.concatenate([[0.0], np.cumsum(steps)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["randomwalk", "walkcycle"])
 def test_irregular_dates_recover_known_parameters(model):
     """A walk observed at irregular dates (exponential gaps, 0.02 to 3.3 years): the variance of a step grows
@@ -180,6 +181,7 @@ def carlsmith_on_ai_clusters():
     return forecast(spec, 0, o)
 
 
+@pytest.mark.slow
 def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_value(carlsmith_on_ai_clusters):
     """P(crossed by the last observation) is exactly the share of joint draws whose brain FLOP/s is at or
     below the last record times the draw's fraction; their quantiles print as 'already'."""
@@ -196,6 +198,7 @@ def test_already_crossed_share_is_the_share_of_brains_below_the_last_practical_v
     assert row["median"] == -np.inf and row["q5"] == -np.inf  # printed "already"
 
 
+@pytest.mark.slow
 def test_crossover_cdf_starts_at_the_share_already_crossed(carlsmith_on_ai_clusters):
     import matplotlib
 
@@ -217,6 +220,7 @@ def test_crossover_cdf_starts_at_the_share_already_crossed(carlsmith_on_ai_clust
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_cli_ai_cluster_data_line_and_already(capsys):
     assert main(["crossover", str(PRIORS / "carlsmith2020-mechanistic.toml"), "--series", "ai-cluster", *TINY]) == 0
     out = capsys.readouterr().out
