@@ -119,6 +119,10 @@ def test_cli_pooled_backtest_json(capsys):
     assert "--series: applies to a single series, not to --pool" in capsys.readouterr().err
     assert main(["backtest", "--pool", "computing", "--model", "nonesuch"]) == 2
     assert "--model: unknown model 'nonesuch'" in capsys.readouterr().err
+    assert main(["backtest", "--pool", "computing", "--priors", "pooled"]) == 2
+    assert "--priors: applies to the growth models: name them with --model" in capsys.readouterr().err
+    assert main(["backtest", "--series", "hpl", "--priors", "pooled"]) == 2
+    assert "--priors: applies to --pool" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -128,7 +132,14 @@ def test_growth_models_on_a_small_pool_in_one_program():
     the later values of random walks."""
     rng = np.random.default_rng(2)
     pool = [Technology(f"t{i}", "", np.arange(1970.0, 1996.0), np.cumsum(rng.normal(0.3, 0.2, 26))) for i in range(6)]
-    options = PoolOptions(pool=("synthetic",), models=("randomwalk",), quick=True, max_origins=2, max_horizon=10.0)
+    options = PoolOptions(
+        pool=("synthetic",),
+        models=("randomwalk",),
+        priors=("base", "pooled"),
+        quick=True,
+        max_origins=2,
+        max_horizon=10.0,
+    )
     s = pooled_hindcast(pool, options)
     rw = s["models"]["randomwalk"]
     assert rw["fitted"] == 12 and rw["technologies"] == 6
@@ -137,8 +148,16 @@ def test_growth_models_on_a_small_pool_in_one_program():
     assert 6 * 10 < rw["pairs"] <= 6 * 2 * 10
     assert rw["pooled"]["cov_50"] <= rw["pooled"]["cov_80"] <= rw["pooled"]["cov_90"] and rw["pooled"]["cov_90"] > 0.6
     assert math.isfinite(rw["pooled"]["crps"]) and rw["max_rhat"] < 1.2
+    # pooled priors (leave one technology out): the same fits and pairs, every technology's prior stated
+    pooled = s["models"]["randomwalk+pooled"]
+    assert pooled["fitted"] == 12 and pooled["pairs"] == rw["pairs"] and set(pooled["priors"]) == {p.name for p in pool}
+    drift = pooled["population"]["sites"]["drift"]
+    # every technology drifts 0.3 a year in natural logs: 0.3 / ln 2 doublings, inside the population's interval
+    assert drift["family"] == "normal" and drift["loc"][0] < 0.3 / math.log(2.0) < drift["loc"][2]
+    assert pooled["population"]["max_rhat"] < 1.2
+    assert pooled["pooled"]["cov_90"] > 0.6
     text = render_pooled(s)
-    assert "randomwalk" in text and "12 fits" in text and "nan" not in text
+    assert "randomwalk" in text and "12 fits" in text and "nan" not in text and "randomwalk+pooled" in text
 
 
 def test_rhat_of_chains_that_never_moved_is_quiet():

@@ -301,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"models to score: {', '.join(GROWTH_MODELS)} or all (default all; with --pool none: Farmer & "
         "Lafond's closed forms only, the growth models on up to 4 origins per technology when named)",
     )
+    b.add_argument(
+        "--priors",
+        nargs="+",
+        choices=("base", "pooled"),
+        default=None,
+        help="with --pool and --model: the models' own priors (base, the default) and/or pooled priors learned "
+        "from the other technologies of the pool (pooled, rows named MODEL+pooled; leave one technology out; "
+        "for the models with pooled sites: randomwalk, walkcycle, locallinear, regimes)",
+    )
     b.add_argument("--from", dest="start", type=int, metavar="YEAR", help="first origin year (default 2000 for hpl)")
     b.add_argument("--quick", action="store_true", help="every 4th origin and short chains (a smoke test)")
     b.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
@@ -734,6 +743,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     if args.pool is not None:
         return _pooled_backtest(args)
+    if args.priors is not None:
+        from .errors import InputError
+
+        raise InputError("--priors", None, "applies to --pool (pooled priors are learned from a pool)")
     args.series = args.series or "hpl"
     models = GROWTH_MODELS if args.model is None or "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
@@ -775,6 +788,8 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     ]
     if given:
         raise InputError(given[0], None, "applies to a single series, not to --pool")
+    if args.priors is not None and args.model is None:
+        raise InputError("--priors", None, "applies to the growth models: name them with --model")
     models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     pools = list(dict.fromkeys(args.pool))
     technologies = load_pool(pools)
@@ -782,6 +797,7 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     options = PoolOptions(
         pool=tuple(pools),
         models=models,
+        priors=tuple(dict.fromkeys(args.priors or ("base",))),
         quick=args.quick,
         seed=args.seed,
         status=lambda text: _status(args, text, always=True),

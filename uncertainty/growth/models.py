@@ -86,7 +86,9 @@ __all__ = [
     "MODELS_BY_NAME",
     "GrowthModel",
     "FitData",
+    "POOLED_SITES",
     "Predictive",
+    "base_prior",
     "kalman_filter",
     "pad_fit_data",
     "predict_after",
@@ -119,6 +121,56 @@ class FitData(NamedTuple):
     t_origin: Array | float = math.nan
     n_lists: Array | int = 0
     n_new: Array | int = 0
+    prior: dict[str, Array] | None = None  # pooled priors by site: (loc, scale) of Normal (real) or LogNormal
+
+
+# -- priors: the base prior of every site that a population can replace ------------------------------
+
+# model -> site -> (base distribution, its arguments, whether the site is positive). A pooled prior
+# (:mod:`uncertainty.growth.population`) replaces the base by Normal(loc, scale) for a real site and
+# LogNormal(loc, scale) for a positive one.
+POOLED_SITES: dict[str, dict[str, tuple[type, tuple[float, ...], bool]]] = {
+    "randomwalk": {
+        "drift": (dist.Normal, (0.5, 0.5), False),
+        "vol": (dist.HalfNormal, (2.0,), True),
+    },
+    "walkcycle": {
+        "vol": (dist.HalfNormal, (1.0,), True),
+        "cycle_sd": (dist.HalfNormal, (1.0,), True),
+        "reversion": (dist.Gamma, (2.0, 4.0), True),
+        "obs_noise": (dist.HalfNormal, (0.1,), True),
+        "slope_last": (dist.Normal, (0.5, 0.5), False),  # the constant slope (the filter's initial state)
+    },
+    "locallinear": {
+        "obs_noise": (dist.HalfNormal, (0.5,), True),
+        "level_vol": (dist.HalfNormal, (1.0,), True),
+        "slope_vol": (dist.HalfNormal, (0.2,), True),
+    },
+    "regimes": {
+        "slope_last": (dist.Normal, (0.5, 0.5), False),
+        "rate": (dist.Gamma, (2.0, 20.0), True),
+        "jump": (dist.HalfNormal, (0.5,), True),
+        "sigma": (dist.HalfNormal, (1.0,), True),
+    },
+}
+
+
+def base_prior(model: str, site: str) -> dist.Distribution:
+    """The base (unpooled) prior of a site of :data:`POOLED_SITES`."""
+    cls, args, _ = POOLED_SITES[model][site]
+    return cls(*args)
+
+
+def site_prior(d: FitData, model: str, site: str) -> dist.Distribution:
+    """The prior of a site: the pooled one in ``d.prior`` if any, else the base prior."""
+    if d.prior is None or site not in d.prior:
+        return base_prior(model, site)
+    loc, scale = d.prior[site][0], d.prior[site][1]
+    return dist.LogNormal(loc, scale) if POOLED_SITES[model][site][2] else dist.Normal(loc, scale)
+
+
+def _sample(d: FitData, model: str, site: str) -> Array:
+    return numpyro.sample(site, site_prior(d, model, site))
 
 
 class Predictive(NamedTuple):
@@ -136,12 +188,13 @@ def pad_fit_data(
     knots: np.ndarray,
     ratio: tuple[np.ndarray, np.ndarray, int] | None = None,
     lists: tuple[float, int, int] | None = None,
+    prior: dict[str, np.ndarray] | None = None,
 ) -> FitData:
     """A :class:`FitData` of ``length`` points from the sorted points ``(t, y)``.
 
     ``lists``: ``(t_origin, n_lists, n_new)``, the time of the last list known, how many lists
     are known and on how many of them (after the first) a new leader appeared; without it the
-    points are taken to be every list.
+    points are taken to be every list. ``prior``: pooled priors by site, ``(loc, scale)`` each.
     """
     n = len(t)
     if n > length:
@@ -172,6 +225,7 @@ def pad_fit_data(
         t_origin=np.float64(lists[0] if lists else t[-1]),
         n_lists=np.int64(lists[1] if lists else n),
         n_new=np.int64(lists[2] if lists else n - 1),
+        prior=None if prior is None else {k: np.asarray(v, dtype=np.float64) for k, v in prior.items()},
     )
 
 
@@ -303,12 +357,10 @@ def _level(d: FitData) -> Array:
     return numpyro.sample("level", dist.Normal(d.y_last, 10.0))
 
 
-def _noise_sites() -> tuple[Array, Array]:
-    return numpyro.sample("sigma", dist.HalfNormal(1.0)), numpyro.sample("nu", dist.Gamma(2.0, 0.1))
-
-
-def _observe_trend(mu: Array, d: FitData) -> None:
-    sigma, nu = _noise_sites()
+def _observe_trend(mu: Array, d: FitData, sigma: Array | None = None) -> None:
+    if sigma is None:
+        sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
+    nu = numpyro.sample("nu", dist.Gamma(2.0, 0.1))
     obs = dist.StudentT(nu, mu, sigma)
     numpyro.sample("obs", obs.mask(d.mask), obs=d.y)
     numpyro.deterministic("log_lik", jnp.where(d.mask, obs.log_prob(d.y), 0.0))
@@ -376,9 +428,9 @@ def _shift_logdensity(delta: Array, rate: Array, jump: Array) -> Array:
 
 def regimes_model(d: FitData) -> None:
     level = _level(d)
-    slope = numpyro.sample("slope_last", dist.Normal(0.5, 0.5))
-    rate = numpyro.sample("rate", dist.Gamma(2.0, 20.0))
-    jump = numpyro.sample("jump", dist.HalfNormal(0.5))
+    slope = _sample(d, "regimes", "slope_last")
+    rate = _sample(d, "regimes", "rate")
+    jump = _sample(d, "regimes", "jump")
     z = numpyro.sample("shift_z", dist.Normal(0.0, 1.0).expand(d.knots.shape).to_event(1))
     delta = jnp.where(d.knot_mask, jump * z, 0.0)
     # active knots: replace the Normal(0, 1) of z by the shift density of delta = jump * z
@@ -387,7 +439,7 @@ def regimes_model(d: FitData) -> None:
     numpyro.deterministic("shift", delta)
     numpyro.deterministic("doubling_years_last", 1.0 / slope)
     mu = level + slope * (d.t - d.t_last) + jnp.sum(delta[:, None] * jnp.maximum(0.0, d.knots[:, None] - d.t), 0)
-    _observe_trend(mu, d)
+    _observe_trend(mu, d, _sample(d, "regimes", "sigma"))
     if d.rt is not None:
         _ratio_model(d)
 
@@ -427,8 +479,8 @@ def _regimes_predict(key, params, d, t):
 
 
 def randomwalk_model(d: FitData) -> None:
-    drift = numpyro.sample("drift", dist.Normal(0.5, 0.5))
-    vol = numpyro.sample("vol", dist.HalfNormal(2.0))
+    drift = _sample(d, "randomwalk", "drift")
+    vol = _sample(d, "randomwalk", "vol")
     numpyro.deterministic("doubling_years", 1.0 / drift)
     dt = jnp.diff(d.t)
     ok = d.mask[1:] & (dt > 0)
@@ -474,24 +526,19 @@ def _walkcycle_transition(p: dict[str, Array]) -> Callable[[Array], tuple[Array,
 
 
 WALK_START_SD = 3.0  # log2 units: the first list's trend, before it is observed
-SLOPE_PRIOR = (0.5, 0.5)  # doublings per year: the slope at the first list
 WALKCYCLE_SITES = ("vol", "cycle_sd", "reversion", "obs_noise")
 
 
 def _walkcycle_filter(p: dict[str, Array], d: FitData):
     c2 = p["cycle_sd"] ** 2
-    m0 = jnp.array([d.y[0], 0.0, SLOPE_PRIOR[0]])
-    P0 = jnp.array([[WALK_START_SD**2 + c2, c2, 0.0], [c2, c2, 0.0], [0.0, 0.0, SLOPE_PRIOR[1] ** 2]])
+    slope = site_prior(d, "walkcycle", "slope_last")  # Normal: the slope is constant
+    m0 = jnp.array([d.y[0], 0.0, slope.loc])
+    P0 = jnp.array([[WALK_START_SD**2 + c2, c2, 0.0], [c2, c2, 0.0], [0.0, 0.0, slope.scale**2]])
     return kalman_filter(_walkcycle_transition(p), m0, P0, d.t, d.y, p["obs_noise"] ** 2, d.mask)
 
 
 def walkcycle_model(d: FitData) -> None:
-    p = {
-        "vol": numpyro.sample("vol", dist.HalfNormal(1.0)),
-        "cycle_sd": numpyro.sample("cycle_sd", dist.HalfNormal(1.0)),
-        "reversion": numpyro.sample("reversion", dist.Gamma(2.0, 4.0)),
-        "obs_noise": numpyro.sample("obs_noise", dist.HalfNormal(0.1)),
-    }
+    p = {site: _sample(d, "walkcycle", site) for site in WALKCYCLE_SITES}
     lls, m, P = _walkcycle_filter(p, d)
     numpyro.factor("loglik", lls.sum())
     numpyro.deterministic("log_lik", lls)
@@ -545,9 +592,9 @@ def _simulate_state(key, transition, m, P, t0, grid):
 
 
 def locallinear_model(d: FitData) -> None:
-    obs_noise = numpyro.sample("obs_noise", dist.HalfNormal(0.5))
-    level_vol = numpyro.sample("level_vol", dist.HalfNormal(1.0))
-    slope_vol = numpyro.sample("slope_vol", dist.HalfNormal(0.2))
+    obs_noise = _sample(d, "locallinear", "obs_noise")
+    level_vol = _sample(d, "locallinear", "level_vol")
+    slope_vol = _sample(d, "locallinear", "slope_vol")
     lls, m, P = _locallinear_filter(obs_noise, level_vol, slope_vol, d)
     numpyro.factor("loglik", lls.sum())
     numpyro.deterministic("log_lik", lls)

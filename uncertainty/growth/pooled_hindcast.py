@@ -40,7 +40,9 @@ __all__ = [
     "PoolOptions",
     "pair_errors",
     "crps_student_t",
+    "learn_priors",
     "model_hindcast",
+    "pooled_name",
     "pooled_hindcast",
     "render_pooled",
 ]
@@ -60,6 +62,7 @@ class PoolOptions:
     models: tuple[str, ...] = ()  # growth models (NUTS) scored beside Farmer & Lafond's closed forms
     max_origins: int = 4  # origins per technology for the NUTS models, evenly spread
     max_points: int = 40  # points before an origin a NUTS model fits (the last ones)
+    priors: tuple[str, ...] = ("base",)  # "base" (the models' own) and/or "pooled" (learned, leave one out)
     quick: bool = False  # short chains (a smoke test)
     seed: int = 0
     status: Callable[[str], None] | None = None
@@ -196,12 +199,21 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
             "xi_by_horizon": bands,
         }
     from ..choices import GROWTH_MODELS
+    from .models import POOLED_SITES
 
+    status = options.status or (lambda text: None)
     for name in options.models:
-        status = options.status or (lambda text: None)
-        status(f"fitting {name} at every origin of {len(pairs)} technologies (one compiled program) ...")
         key = jax.random.fold_in(jax.random.key(options.seed), GROWTH_MODELS.index(name))  # the same alone or not
-        models[name] = model_hindcast([by_name[t] for t in pairs], name, options, key)
+        for priors in options.priors:
+            pooled = priors == "pooled"
+            if pooled and name not in POOLED_SITES:  # nothing to pool (linear, changepoint): no row
+                continue
+            status(
+                f"fitting {name}{' with pooled priors (leave one technology out)' if pooled else ''} at every "
+                f"origin of {len(pairs)} technologies (one compiled program) ..."
+            )
+            row = pooled_name(name) if pooled else name
+            models[row] = model_hindcast([by_name[t] for t in pairs], name, options, key, pooled=pooled)
     return {
         "kind": "pooled backtest",
         "pool": list(options.pool),
@@ -213,6 +225,11 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
         "dropped": [d for d in dropped],
         "models": models,
     }
+
+
+def pooled_name(model: str) -> str:
+    """The row name of a model fitted with pooled priors."""
+    return f"{model}+pooled"
 
 
 def _tech_scores(pit: np.ndarray, crps: np.ndarray, log_score: np.ndarray, origin: np.ndarray) -> dict:
@@ -247,45 +264,122 @@ def _origins(tech: Technology, m: int, max_horizon: float, most: int) -> list[in
     return sorted({ok[round(i)] for i in np.linspace(0, len(ok) - 1, most)})
 
 
-def model_hindcast(technologies: list[Technology], model: str, options: PoolOptions, key) -> dict:
+def _fit_window(tech: Technology, i0: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last ``length`` points up to index ``i0`` (log2 units) and the whole years a ``regimes`` slope may
+    shift at."""
+    lo = max(0, i0 + 1 - length)
+    t_fit, y_fit = tech.year[lo : i0 + 1], tech.y[lo : i0 + 1] / math.log(2.0)
+    knots = np.arange(math.ceil(t_fit[0]), math.floor(t_fit[-1]) + 1, dtype=np.float64)
+    return t_fit, y_fit, knots
+
+
+def _min_span(model: str) -> float:
+    return 4.0 if model in ("changepoint", "regimes") else 0.0  # their change needs > 4 years (as crossover's)
+
+
+def _run_fits(model: str, windows: list, options: PoolOptions, key, priors: list | None = None):
+    """NUTS fits of ``model`` to every ``(t, y, knots)`` window (padded and masked: one compiled program), each
+    with its pooled prior (``priors[i]``, site -> ``(loc, scale)``) or the base priors. Returns the result and
+    the batched data."""
+    from .models import MODELS_BY_NAME, pad_fit_data
+    from .nuts import run_nuts
+
+    n_knots = max(len(w[2]) for w in windows)
+    fits = [
+        pad_fit_data(
+            t,
+            y,
+            options.max_points,
+            np.concatenate([kn, np.full(n_knots - len(kn), 1e4)]),
+            prior=None if priors is None else priors[i],
+        )
+        for i, (t, y, kn) in enumerate(windows)
+    ]
+    batch = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *fits)
+    return run_nuts(key, MODELS_BY_NAME[model].model, batch, options.settings()), batch
+
+
+def learn_priors(technologies: list[Technology], model: str, options: PoolOptions, key) -> tuple[dict, dict]:
+    """Pooled priors of ``model`` for each technology, learned from the *other* technologies
+    (:mod:`uncertainty.growth.population`; stage 1 fits each technology's last ``max_points`` points), and the
+    population fit on the whole pool. Returns ``({technology: {site: (loc, scale)}}, population summary)``;
+    technologies too short for the model (a change model's window of 4 years or less) neither learn nor teach."""
+    from .population import fit_population, prior_dict
+
+    usable = [t for t in technologies if t.year[-1] - t.year[max(0, len(t) - options.max_points)] > _min_span(model)]
+    if len(usable) < 2:
+        raise DataError("--priors", None, f"{model}: pooled priors need at least 2 technologies to learn from")
+    windows = [_fit_window(t, len(t) - 1, options.max_points) for t in usable]
+    with jax.enable_x64(True):
+        stage1, _ = _run_fits(model, windows, options, jax.random.fold_in(key, 0))
+    n = len(usable)
+    folds = np.vstack([np.ones(n, dtype=bool), ~np.eye(n, dtype=bool)])  # the whole pool, then leave j out
+    fit = fit_population(jax.random.fold_in(key, 1), model, stage1.samples, folds)
+    priors = {t.name: prior_dict(fit, 1 + j) for j, t in enumerate(usable)}
+    summary = {
+        "technologies": [t.name for t in usable],
+        "max_rhat": float(np.max(fit.rhat)),
+        "divergences": int(fit.divergences.sum()),
+        "sites": {
+            s: {
+                "family": "lognormal" if _positive(model, s) else "normal",
+                "loc": [float(q) for q in np.quantile(fit.loc[0, ..., i], [0.05, 0.5, 0.95])],
+                "scale": [float(q) for q in np.quantile(fit.scale[0, ..., i], [0.05, 0.5, 0.95])],
+                "prior": [float(v) for v in fit.prior[0, i]],
+            }
+            for i, s in enumerate(fit.sites)
+        },
+    }
+    return priors, summary
+
+
+def _positive(model: str, site: str) -> bool:
+    from .models import POOLED_SITES
+
+    return POOLED_SITES[model][site][2]
+
+
+def model_hindcast(technologies: list[Technology], model: str, options: PoolOptions, key, pooled: bool = False) -> dict:
     """One growth model of :mod:`uncertainty.growth.models` fitted by NUTS at the origins of every technology
     (the last ``max_points`` points before each origin, padded and masked: one compiled program for the
     pool), scored at the later points within ``max_horizon`` years as the closed-form models are (CRPS and
     log score per unit of the origin window's volatility ``K``). Values in log2 units (the models' priors
-    are in doublings)."""
-    from .models import MODELS_BY_NAME, pad_fit_data, predict_after
-    from .nuts import run_nuts
+    are in doublings). ``pooled``: each technology's fits use the pooled priors learned from the other
+    technologies (:func:`learn_priors`, leave one technology out) instead of the base priors."""
+    from .models import MODELS_BY_NAME, predict_after
     from .scores import score
 
     gm = MODELS_BY_NAME[model]
-    m, most, length = options.m, options.max_origins, options.max_points
-    min_span = 4.0 if model in ("changepoint", "regimes") else 0.0  # their change needs > 4 years (as crossover's)
-    items = []  # (technology, origin index, FitData, target times, target values, K)
+    m, most = options.m, options.max_origins
+    priors, population = (None, None)
+    if pooled:
+        priors, population = learn_priors(technologies, model, options, jax.random.fold_in(key, 7))
+    items = []  # (technology, origin index, fit window, target times, target values, K)
     skipped = 0
     for tech in technologies:
         y2 = tech.y / math.log(2.0)
         for i0 in _origins(tech, m, options.max_horizon, most):
-            lo = max(0, i0 + 1 - length)
-            t_fit, y_fit = tech.year[lo : i0 + 1], y2[lo : i0 + 1]
-            if t_fit[-1] - t_fit[0] <= min_span:
+            window = _fit_window(tech, i0, options.max_points)
+            if window[0][-1] - window[0][0] <= _min_span(model) or (priors is not None and tech.name not in priors):
                 skipped += 1
                 continue
             later = (tech.year > tech.year[i0] + 1e-9) & (tech.year <= tech.year[i0] + options.max_horizon + 1e-9)
             _, _, k = _window(tech.year, y2, i0, m)  # an origin of pair_errors: its window has variation
-            knots = np.arange(math.ceil(t_fit[0]), math.floor(t_fit[-1]) + 1, dtype=np.float64)
-            items.append((tech.name, i0, t_fit, y_fit, knots, tech.year[later], y2[later], k))
+            items.append((tech.name, i0, window, tech.year[later], y2[later], k))
     if not items:
-        raise DataError("--model", None, f"{model}: no origin of the pool has a fit window over {min_span:g} years")
-    n_knots = max(len(it[4]) for it in items)
-    fits = [
-        pad_fit_data(t, y, length, np.concatenate([kn, np.full(n_knots - len(kn), 1e4)]))
-        for _, _, t, y, kn, _, _, _ in items
-    ]
+        raise DataError(
+            "--model", None, f"{model}: no origin of the pool has a fit window over {_min_span(model):g} years"
+        )
     with jax.enable_x64(True):
-        batch = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *fits)
-        result = run_nuts(jax.random.fold_in(key, 0), gm.model, batch, options.settings())
+        result, batch = _run_fits(
+            model,
+            [it[2] for it in items],
+            options,
+            jax.random.fold_in(key, 0),
+            None if priors is None else [priors[it[0]] for it in items],
+        )
         per_tech_rows: dict[str, list] = {}
-        for b, (name, i0, _, _, _, t_later, y_later, k) in enumerate(items):
+        for b, (name, i0, _, t_later, y_later, k) in enumerate(items):
             params = {v: jnp.asarray(x[b].reshape(-1, *x.shape[3:])) for v, x in result.samples.items()}
             d = jax.tree_util.tree_map(lambda x, b=b: x[b], batch)
             kb = jax.random.fold_in(key, 1 + b)
@@ -307,13 +401,17 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
         for v in gm.summary_vars
         if v in result.samples and result.samples[v].ndim == 3
     ]
-    return {
+    out = {
         "fitted": len(items),
         "skipped": skipped,
         "max_rhat": max(r) if r else float("nan"),
         "divergences": int(result.divergences().sum()),
         **_pooled(per_tech),
     }
+    if pooled:
+        out["population"] = population
+        out["priors"] = {name: {s: [float(v) for v in lp] for s, lp in p.items()} for name, p in priors.items()}
+    return out
 
 
 def _json_safe(value):
