@@ -121,8 +121,8 @@ def test_cli_pooled_backtest_json(capsys):
     assert "--model: unknown model 'nonesuch'" in capsys.readouterr().err
     assert main(["backtest", "--pool", "computing", "--priors", "pooled"]) == 2
     assert "--priors: applies to the growth models: name them with --model" in capsys.readouterr().err
-    assert main(["backtest", "--series", "hpl", "--priors", "pooled"]) == 2
-    assert "--priors: applies to --pool" in capsys.readouterr().err
+    assert main(["backtest", "--series", "hpl", "--priors", "base", "pooled"]) == 2
+    assert "--priors: one value on a single series" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -224,3 +224,29 @@ def test_change_models_skip_fit_windows_of_four_years_or_less():
     options = PoolOptions(pool=("synthetic",), models=("changepoint",), quick=True, max_points=12)
     with pytest.raises(DataError, match="changepoint: no origin of the pool has a fit window over 4 years"):
         model_hindcast(fast, "changepoint", options, None)
+
+
+def test_pooled_errors_figure_and_its_file(tmp_path, capsys):
+    """--figure: Farmer & Lafond's CDF of normalised errors against the Student t, and the coverage curves; the
+    lines carry the summary's numbers; an existing file needs --force; a single series has no such figure."""
+    from uncertainty.growth.pool import load_pool
+    from uncertainty.output.plots import pooled_errors_figure
+
+    summary = pooled_hindcast(load_pool(["computing"]), PoolOptions(pool=("computing",)))
+    fl = summary["models"]["fl-randomwalk"]
+    assert fl["coverage_curve"]["observed"][fl["coverage_curve"]["nominal"].index(0.9)] == pytest.approx(
+        fl["per_pair"]["cov_90"]
+    )
+    fig = pooled_errors_figure(summary)
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.get_lines() if line.get_gid()}
+    assert {"eps:fl-randomwalk", "eps:fl-ima", "cov:fl-randomwalk", "cov:fl-ima"} <= set(lines)
+    np.testing.assert_allclose(lines["eps:fl-ima"].get_ydata(), summary["models"]["fl-ima"]["eps_cdf"]["observed"])
+    target = tmp_path / "errors.png"
+    assert main(["backtest", "--pool", "computing", "-q", "--figure", str(target)]) == 0
+    assert target.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["backtest", "--pool", "computing", "-q", "--figure", str(target)]) == 2
+    assert "errors.png: exists; pass --force to overwrite it" in capsys.readouterr().err
+    assert main(["backtest", "--pool", "computing", "-q", "--figure", str(target), "--force"]) == 0
+    assert main(["backtest", "--series", "hpl", "--figure", str(tmp_path / "x.png")]) == 2
+    assert "--figure: applies to --pool" in capsys.readouterr().err

@@ -137,3 +137,34 @@ def test_forecasts_with_the_population_prior_are_calibrated():
     for level in (0.5, 0.9):
         covered = np.mean(np.abs(pit - 0.5) <= level / 2)
         assert abs(covered - level) <= 3.5 * math.sqrt(level * (1 - level) / n), (level, covered)
+
+
+def test_shipped_pooled_priors_cover_every_model_and_target_and_leave_the_target_out():
+    """The shipped file (python -m uncertainty.growth.pooled_priors): a prior for every pooled model, target and
+    the whole pool; each target's fold leaves out its own series; crossover and backtest fits receive it."""
+    from uncertainty.choices import TARGET_NAMES
+    from uncertainty.growth.hindcast import fit_data_at
+    from uncertainty.growth.history import load_growth_data
+    from uncertainty.growth.pool import computing_pool
+    from uncertainty.growth.pooled_priors import LEAVE_OUT, WHOLE_POOL, _shipped, pooled_prior
+
+    shipped = _shipped()
+    names = {t.name for t in computing_pool()}
+    assert set(shipped["technologies"]) == names and set(LEAVE_OUT) == set(TARGET_NAMES)
+    assert {k: set(v) for k, v in shipped["leave_out"].items()} == LEAVE_OUT
+    assert all(set(out) <= names for out in LEAVE_OUT.values())
+    assert set(shipped["models"]) == set(POOLED_SITES)
+    for model, entry in shipped["models"].items():
+        assert set(entry["priors"]) == {*TARGET_NAMES, WHOLE_POOL}
+        assert entry["population"]["max_rhat"] < 1.05, model
+        for fold, prior in entry["priors"].items():
+            assert set(prior) == set(POOLED_SITES[model]), (model, fold)
+            assert all(np.isfinite(v[0]) and v[1] > 0 for v in prior.values())
+    data = load_growth_data("hpl")
+    d = fit_data_at(data, "walkcycle", data.last_year, "pooled")
+    expected = pooled_prior("walkcycle", "hpl")
+    assert set(d.prior) == set(expected) and all(np.array_equal(d.prior[s], expected[s]) for s in expected)
+    assert fit_data_at(data, "walkcycle", data.last_year).prior is None  # base priors by default
+    assert fit_data_at(data, "linear", data.last_year, "pooled").prior is None  # nothing to pool
+    mine, whole = pooled_prior("randomwalk", "mine.csv"), pooled_prior("randomwalk", WHOLE_POOL)
+    assert all(np.array_equal(mine[s], whole[s]) for s in whole)

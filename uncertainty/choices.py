@@ -10,6 +10,7 @@ __all__ = [
     "BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MODEL",
+    "DEFAULT_PRIORS",
     "FORECAST_MODELS",
     "FORMATS",
     "GROWTH_MODELS",
@@ -28,6 +29,7 @@ UNITS = ("FLOP/s", "GFLOP/s", "TFLOP/s", "PFLOP/s", "EFLOP/s")  # of a growth CS
 GROWTH_MODELS = ("linear", "changepoint", "randomwalk", "walkcycle", "locallinear", "regimes")
 FORECAST_MODELS = (*GROWTH_MODELS, "scenario")  # the growth models plus the prior file's [growth] table
 DEFAULT_MODEL = "walkcycle"  # best mean CRPS among the calibrated models of the hpl hindcast
+DEFAULT_PRIORS = "base"  # the default model's priors: "base" (its own) or "pooled" (growth.pooled_priors)
 PRESETS = ("dettmers2015", "dettmers2015-text")  # the source article's numbers
 PUBLISHED_PRESETS = ("carlsmith2020-mechanistic", "synapse-rate", "sandberg-bostrom2008")  # other published counts
 TARGET_NAMES = ("hpcg", "hpl", "ai-cluster", "accelerator", "budget")  # compute targets (growth.targets)

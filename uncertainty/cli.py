@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         BLOCK_SIZE,
         DEFAULT_CHUNK_SIZE,
         DEFAULT_MODEL,
+        DEFAULT_PRIORS,
         FORECAST_MODELS,
         FORMATS,
         GROWTH_MODELS,
@@ -241,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODEL,
         help=f"growth model (default {DEFAULT_MODEL}: the best calibrated in the hpl hindcast, see `backtest`)",
     )
+    c.add_argument(
+        "--priors",
+        dest="growth_priors",
+        choices=("base", "pooled"),
+        default=DEFAULT_PRIORS,
+        help=f"the growth model's priors: base (its own) or pooled (learned from the other computing series, for "
+        f"randomwalk, walkcycle, locallinear, regimes; see `backtest --pool`); default {DEFAULT_PRIORS}",
+    )
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
     c.add_argument("--warmup", type=_positive_int, default=None, help="NUTS warm-up steps per chain (default 1000)")
     c.add_argument("--chains", type=_positive_int, default=None, help="NUTS chains (default 4)")
@@ -303,18 +312,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--priors",
+        dest="growth_priors",
         nargs="+",
         choices=("base", "pooled"),
         default=None,
-        help="with --pool and --model: the models' own priors (base, the default) and/or pooled priors learned "
-        "from the other technologies of the pool (pooled, rows named MODEL+pooled; leave one technology out; "
-        "for the models with pooled sites: randomwalk, walkcycle, locallinear, regimes)",
+        help="the growth models' own priors (base, the default) or pooled priors (for randomwalk, walkcycle, "
+        "locallinear, regimes). On one series: the shipped priors learned from the computing pool without the "
+        "series (one value). With --pool and --model: either or both, learned from the other technologies of "
+        "the pool (leave one technology out), rows named MODEL+pooled",
     )
     b.add_argument("--from", dest="start", type=int, metavar="YEAR", help="first origin year (default 2000 for hpl)")
     b.add_argument("--quick", action="store_true", help="every 4th origin and short chains (a smoke test)")
     b.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
     b.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     b.add_argument("--out", "-o", metavar="RUN.nc", help="save every scored pair (netCDF) here")
+    b.add_argument(
+        "--figure",
+        metavar="FILE.png",
+        help="with --pool: save the figure of normalised errors against the predicted Student t and every model's "
+        "coverage against nominal (.png or .svg)",
+    )
     b.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     b.add_argument("--quiet", "-q", action="store_true", help="no status lines")
     b.set_defaults(run=_cmd_backtest)
@@ -546,6 +563,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         budget_usd=args.budget,
         unit=args.unit,
         model=args.model,
+        priors=args.growth_priors,
         data_until=args.data_until,
         num_samples=args.samples,
         num_warmup=args.warmup or defaults.num_warmup,
@@ -743,10 +761,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     if args.pool is not None:
         return _pooled_backtest(args)
-    if args.priors is not None:
+    if args.figure is not None:
         from .errors import InputError
 
-        raise InputError("--priors", None, "applies to --pool (pooled priors are learned from a pool)")
+        raise InputError("--figure", None, "applies to --pool (a single series: backtest --out, then plot)")
+    priors = args.growth_priors or ["base"]
+    if len(priors) > 1:
+        from .errors import InputError
+
+        raise InputError("--priors", None, "one value on a single series (both together apply to --pool)")
     args.series = args.series or "hpl"
     models = GROWTH_MODELS if args.model is None or "all" in args.model else tuple(dict.fromkeys(args.model))
     if args.out is not None:
@@ -759,6 +782,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         start=args.start,
         quick=args.quick,
         seed=args.seed,
+        priors=priors[0],
         status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
     ds = backtest(options)
@@ -788,8 +812,10 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     ]
     if given:
         raise InputError(given[0], None, "applies to a single series, not to --pool")
-    if args.priors is not None and args.model is None:
+    if args.growth_priors is not None and args.model is None:
         raise InputError("--priors", None, "applies to the growth models: name them with --model")
+    if args.figure is not None:
+        _check_figure_path(args.figure, args.force)
     models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     pools = list(dict.fromkeys(args.pool))
     technologies = load_pool(pools)
@@ -797,13 +823,34 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     options = PoolOptions(
         pool=tuple(pools),
         models=models,
-        priors=tuple(dict.fromkeys(args.priors or ("base",))),
+        priors=tuple(dict.fromkeys(args.growth_priors or ("base",))),
         quick=args.quick,
         seed=args.seed,
         status=lambda text: _status(args, text, always=True),
     )
     summary = pooled_hindcast(technologies, options)
-    return _deliver(render_pooled(summary, args.format))
+
+    def save():
+        from .output.plots import pooled_errors_figure, save_figure
+
+        return [save_figure(pooled_errors_figure(summary), args.figure, args.force)]
+
+    return _deliver(render_pooled(summary, args.format), None if args.figure is None else save)
+
+
+def _check_figure_path(path: str, force: bool) -> None:
+    """One line before any work: a figure file that exists (without --force), a missing folder, a bad suffix."""
+    from pathlib import Path
+
+    from .errors import OutputError
+
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".svg"):
+        raise OutputError(target, None, "a figure is .png or .svg")
+    if target.exists() and not force:
+        raise OutputError(target, None, "exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise OutputError(target, None, f"folder '{target.parent}' does not exist")
 
 
 def _weights(text: str | None, n: int) -> list[float] | None:

@@ -29,7 +29,7 @@ from ..brain.distributions import to_distribution
 from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
-from ..choices import DEFAULT_MODEL, FORECAST_MODELS
+from ..choices import DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS
 from ..errors import DataError, PriorError, one_line
 from ..output.io import conditioning_attrs, run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
@@ -66,6 +66,7 @@ class ForecastOptions:
     series: str = "hpcg"
     unit: str | None = None  # of a CSV series without a unit column (default FLOP/s)
     model: str = DEFAULT_MODEL
+    priors: str = DEFAULT_PRIORS  # "base" or "pooled": the shipped pooled priors (see hindcast.fit_data_at)
     data_until: int | None = None
     num_samples: int = 10_000
     num_warmup: int = 1000
@@ -185,7 +186,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         for i, name in enumerate(names):
             what = f"fitting {name} to {o.series}" if i == 0 else f"comparing models by LOO: fitting {name}"
             with step(o.status, f"{what} ({steps_text(settings)})"):
-                d = fit_data_at(data, name, data.last_year)
+                d = fit_data_at(data, name, data.last_year, o.priors)
                 batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
                 result = run_nuts(jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings)
             fits[name] = (d, {k: v[0] for k, v in result.samples.items()}, result)
@@ -229,6 +230,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         series=o.series,
         target=data.target,
         model=o.model,
+        growth_priors=o.priors,
         data_until=o.data_until,
         horizon=o.horizon,
         t_start=float(times[0]),
@@ -268,7 +270,7 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
     out = {}
     with jax.enable_x64(True):
         with step(o.status, f"fitting {o.model} to {o.series} ({steps_text(settings)})"):
-            d = fit_data_at(data, o.model, data.last_year)
+            d = fit_data_at(data, o.model, data.last_year, o.priors)
             batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
             result = run_nuts(jax.random.fold_in(root, 1), chosen.model, batch, settings)
         d = jax.tree_util.tree_map(jnp.asarray, d)

@@ -28,7 +28,15 @@ import xarray as xr
 from ..choices import DEFAULT_MODEL
 from ..errors import DataError
 from .history import GrowthData, Series, load_growth_data
-from .models import GROWTH_MODELS, MODELS_BY_NAME, FitData, Predictive, pad_fit_data, ratio_predictive_draw
+from .models import (
+    GROWTH_MODELS,
+    MODELS_BY_NAME,
+    POOLED_SITES,
+    FitData,
+    Predictive,
+    pad_fit_data,
+    ratio_predictive_draw,
+)
 from .nuts import NutsSettings, Status, rhat, run_nuts, step, steps_text
 from .scores import LEVELS, score
 
@@ -69,6 +77,7 @@ class BacktestOptions:
     num_chains: int = 4
     seed: int = 0
     origin_step: int = 1
+    priors: str = "base"  # or "pooled" (see fit_data_at)
     status: Status | None = None  # takes a line before and after each model's fit
 
     def settings(self) -> NutsSettings:
@@ -92,8 +101,10 @@ def _ratio(data: GrowthData, until: float) -> tuple[np.ndarray, np.ndarray]:
     return prac.year[keep], np.array([prac.log2_flops[i] - hpl[prac.labels[i]] for i in keep])
 
 
-def fit_data_at(data: GrowthData, model: str, until: float) -> FitData:
-    """The data a model fits when it knows the lists up to decimal year ``until`` (padded to the full length)."""
+def fit_data_at(data: GrowthData, model: str, until: float, priors: str = "base") -> FitData:
+    """The data a model fits when it knows the lists up to decimal year ``until`` (padded to the full length).
+    ``priors``: ``base`` (the model's own) or ``pooled`` (the shipped pooled priors for the target,
+    :mod:`uncertainty.growth.pooled_priors`; a model without pooled sites keeps its own)."""
     trend = data.trend
     upto = trend._take(trend.year <= until + 1e-9)
     series = upto if MODELS_BY_NAME[model].fits == "lists" else upto.measurements()
@@ -102,7 +113,12 @@ def fit_data_at(data: GrowthData, model: str, until: float) -> FitData:
         rt, ry = _ratio(data, until)
         ratio = (rt, ry, len(data.practical))
     lists = (float(upto.year[-1]), len(upto), len(upto.measurements()) - 1)
-    return pad_fit_data(series.year, series.log2_flops, len(trend), _knots(data), ratio, lists)
+    prior = None
+    if priors == "pooled" and model in POOLED_SITES:
+        from .pooled_priors import pooled_prior
+
+        prior = pooled_prior(model, data.target)
+    return pad_fit_data(series.year, series.log2_flops, len(trend), _knots(data), ratio, lists, prior)
 
 
 def _stack(items: list[FitData]) -> FitData:
@@ -157,7 +173,7 @@ def backtest(options: BacktestOptions | None = None) -> xr.Dataset:
             model = MODELS_BY_NAME[name]
             text = f"fitting {name} at {len(origins)} origins ({steps_text(settings)} each) and scoring it"
             with step(options.status, text):
-                fits = _stack([fit_data_at(data, name, float(target.year[o])) for o in origins])
+                fits = _stack([fit_data_at(data, name, float(target.year[o]), options.priors) for o in origins])
                 key = jax.random.fold_in(root, m_index)
                 result = run_nuts(jax.random.fold_in(key, 0), model.model, fits, settings)
                 scores = _score_all(jax.random.fold_in(key, 1), model, result.samples, fits, t_targets, y_targets)
@@ -233,6 +249,7 @@ def _dataset(per_model, target: Series, origins: np.ndarray, options: BacktestOp
         start=start,
         quick=int(options.quick),
         seed=options.seed,
+        priors=options.priors,
         num_warmup=settings.num_warmup,
         num_samples=settings.num_samples,
         num_chains=settings.num_chains,
@@ -278,6 +295,7 @@ def summarize(ds: xr.Dataset) -> dict:
         "default": default,
         "default_reason": reason,
         "crossover_default": DEFAULT_MODEL,
+        "priors": str(ds.attrs.get("priors", "base")),
         "origins": origins,
         "quick": quick,
         "warnings": warnings,
@@ -295,6 +313,7 @@ def _scores(ds: xr.Dataset, sel: np.ndarray) -> dict:
             "coverage": {_level(p): None for p in LEVELS},
             "crps": None,
             "log_score": None,
+            "below_median": None,
             "pairs": 0,
             "origins": 0,
         }
@@ -302,6 +321,7 @@ def _scores(ds: xr.Dataset, sel: np.ndarray) -> dict:
         "coverage": {_level(p): float(np.mean(np.abs(pit - 0.5) <= p / 2)) for p in LEVELS},
         "crps": float(np.mean(ds["crps"].values[sel])),
         "log_score": float(np.mean(ds["log_score"].values[sel])),
+        "below_median": float(np.mean(pit < 0.5)),  # later values below the predictive median (0.5 if unbiased)
         "pairs": int(sel.sum()),
         "origins": int(len(np.unique(ds["origin"].values[sel]))),
     }
@@ -374,6 +394,11 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
             f"(crossover's default is {crossover}, chosen by the hpl hindcast)"
         )
     note = f"{choice}\nPairs share origins and data, so they are dependent. NUTS: {diag}"
+    if summary.get("priors") == "pooled":
+        note += (
+            "\npriors: pooled (randomwalk, walkcycle, locallinear, regimes), learned from the computing series "
+            "other than this one (python -m uncertainty.growth.pooled_priors)"
+        )
     for warning in summary.get("warnings", []):
         note += f"\nwarning: {warning}"
     counts = {"pairs": lambda v: f"{v:.0f}", "origins": lambda v: f"{v:.0f}"}

@@ -49,6 +49,8 @@ __all__ = [
 
 FL_MODELS = {"fl-randomwalk": 0.0, "fl-ima": 0.63}  # model name -> theta (Farmer & Lafond's matched value)
 LEVELS = (0.5, 0.8, 0.9)
+NOMINAL = np.round(np.arange(0.05, 1.0, 0.05), 2)  # central intervals of the coverage curves
+EPS_GRID = np.arange(-8.0, 8.01, 0.25)  # normalised errors at which the empirical CDF is kept
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,12 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
             "eps_quantiles": {str(q): float(np.quantile(eps, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
             "eps_quantiles_predicted": {str(q): float(stats.t.ppf(q, df)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
             "xi_by_horizon": bands,
+            "coverage_curve": _coverage_curve(stats.t.cdf(eps, df)),
+            "eps_cdf": {
+                "eps": EPS_GRID.tolist(),
+                "observed": [float(np.mean(eps <= e)) for e in EPS_GRID],
+                "predicted": stats.t.cdf(EPS_GRID, df).tolist(),
+            },
         }
     from ..choices import GROWTH_MODELS
     from .models import POOLED_SITES
@@ -224,6 +232,15 @@ def pooled_hindcast(technologies: list[Technology], options: PoolOptions = PoolO
         "max_origins": options.max_origins,
         "dropped": [d for d in dropped],
         "models": models,
+    }
+
+
+def _coverage_curve(pit: np.ndarray) -> dict:
+    """The share of pairs inside the central interval of each nominal probability (every pair weighted
+    equally; calibrated forecasts follow the diagonal)."""
+    return {
+        "nominal": NOMINAL.tolist(),
+        "observed": [float(np.mean(np.abs(pit - 0.5) <= p / 2)) for p in NOMINAL],
     }
 
 
@@ -299,25 +316,34 @@ def _run_fits(model: str, windows: list, options: PoolOptions, key, priors: list
     return run_nuts(key, MODELS_BY_NAME[model].model, batch, options.settings()), batch
 
 
-def learn_priors(technologies: list[Technology], model: str, options: PoolOptions, key) -> tuple[dict, dict]:
-    """Pooled priors of ``model`` for each technology, learned from the *other* technologies
-    (:mod:`uncertainty.growth.population`; stage 1 fits each technology's last ``max_points`` points), and the
-    population fit on the whole pool. Returns ``({technology: {site: (loc, scale)}}, population summary)``;
-    technologies too short for the model (a change model's window of 4 years or less) neither learn nor teach."""
+def learn_priors(
+    technologies: list[Technology],
+    model: str,
+    options: PoolOptions,
+    key,
+    leave_out: dict[str, set[str]] | None = None,
+) -> tuple[dict, dict]:
+    """Pooled priors of ``model`` learned from a pool (:mod:`uncertainty.growth.population`; stage 1 fits each
+    technology's last ``max_points`` points). ``leave_out``: fold name -> the technologies that fold does not
+    learn from (default: each technology's own fold leaves it out). Returns ``({fold: {site: (loc, scale)}},
+    population summary)``, the summary from the whole pool; technologies too short for the model (a change
+    model's window of 4 years or less) neither learn nor get a fold."""
     from .population import fit_population, prior_dict
 
     usable = [t for t in technologies if t.year[-1] - t.year[max(0, len(t) - options.max_points)] > _min_span(model)]
     if len(usable) < 2:
         raise DataError("--priors", None, f"{model}: pooled priors need at least 2 technologies to learn from")
+    names = [t.name for t in usable]
+    if leave_out is None:
+        leave_out = {n: {n} for n in names}
     windows = [_fit_window(t, len(t) - 1, options.max_points) for t in usable]
     with jax.enable_x64(True):
         stage1, _ = _run_fits(model, windows, options, jax.random.fold_in(key, 0))
-    n = len(usable)
-    folds = np.vstack([np.ones(n, dtype=bool), ~np.eye(n, dtype=bool)])  # the whole pool, then leave j out
+    folds = np.array([[True] * len(names)] + [[n not in out for n in names] for out in leave_out.values()])
     fit = fit_population(jax.random.fold_in(key, 1), model, stage1.samples, folds)
-    priors = {t.name: prior_dict(fit, 1 + j) for j, t in enumerate(usable)}
+    priors = {fold: prior_dict(fit, 1 + i) for i, fold in enumerate(leave_out)}
     summary = {
-        "technologies": [t.name for t in usable],
+        "technologies": names,
         "max_rhat": float(np.max(fit.rhat)),
         "divergences": int(fit.divergences.sum()),
         "sites": {
@@ -390,10 +416,11 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
                 rows.append(
                     (i0, float(sc["pit"][j]), float(sc["crps"][j]) / k, float(sc["log_score"][j]) + math.log(k))
                 )
-    per_tech = {}
+    per_tech, all_pit = {}, []
     for name, rows in per_tech_rows.items():
         origin, pit, crps, logs = (np.array(c) for c in zip(*rows, strict=True))
         per_tech[name] = _tech_scores(pit, crps, logs, origin)
+        all_pit.append(pit)
     from .nuts import rhat
 
     r = [
@@ -407,6 +434,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
         "max_rhat": max(r) if r else float("nan"),
         "divergences": int(result.divergences().sum()),
         **_pooled(per_tech),
+        "coverage_curve": _coverage_curve(np.concatenate(all_pit)),
     }
     if pooled:
         out["population"] = population

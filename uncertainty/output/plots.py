@@ -33,6 +33,8 @@ __all__ = [
     "growth_fit_figure",
     "compare_figure",
     "sensitivity_figure",
+    "pooled_errors_figure",
+    "save_figure",
     "figures_for",
     "write_figures",
 ]
@@ -531,6 +533,62 @@ def calibration_figure(ds: xr.Dataset):
     right_fig.supylabel("density (1 = calibrated)", fontsize=9)
     right_fig.suptitle("PIT histograms (flat = calibrated)", fontsize=11)
     return fig
+
+
+def pooled_errors_figure(summary: dict):
+    """A pooled hindcast (``uncertainty backtest --pool``): left, Farmer & Lafond's check, the empirical CDF of
+    the normalised errors of the closed forms against the Student t they predict; right, every model's
+    coverage of its central intervals against nominal (the diagonal is calibrated), pairs weighted equally."""
+    fig, (left, right) = _new(1, 2, figsize=(FIGURE_SIZE[0] * 1.5, FIGURE_SIZE[1]))
+    pool = " + ".join(summary["pool"])
+    for name, mdl in summary["models"].items():
+        if "eps_cdf" in mdl:
+            cdf = mdl["eps_cdf"]
+            (line,) = left.plot(cdf["eps"], cdf["observed"], label=f"{name} (observed)", gid=f"eps:{name}")
+            left.plot(cdf["eps"], cdf["predicted"], color=line.get_color(), linestyle="--", linewidth=0.9)
+    left.plot([], [], color="0.3", linestyle="--", linewidth=0.9, label=f"Student t({summary['m'] - 1}) predicted")
+    left.set_xlabel("normalised forecast error")
+    left.set_ylabel("cumulative share of pairs")
+    left.set_title(f"Normalised errors ({pool})", fontsize=10)
+    left.legend(fontsize=7)
+    right.plot([0, 1], [0, 1], color="black", linewidth=0.8, label="nominal")
+    for name, mdl in summary["models"].items():
+        curve = mdl.get("coverage_curve")
+        if curve:
+            style = {"linestyle": "--"} if "eps_cdf" in mdl else {}
+            right.plot(curve["nominal"], curve["observed"], marker=".", label=name, gid=f"cov:{name}", **style)
+    right.set_xlabel("nominal coverage of the central interval")
+    right.set_ylabel("share of later values inside")
+    right.set_title(f"Calibration across technologies ({pool})", fontsize=10)
+    right.legend(fontsize=7)
+    return fig
+
+
+def save_figure(fig, path: str | Path, force: bool = False) -> Path:
+    """Write one figure (png or svg, by the suffix) through a temporary file; an existing file only with ``force``."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    plt = _pyplot()
+    try:
+        if fmt not in ("png", "svg"):
+            raise OutputError(path, None, "a figure is .png or .svg")
+        if path.exists() and not force:
+            raise OutputError(path, None, "exists; pass --force to overwrite it")
+        if not path.parent.is_dir():
+            raise OutputError(path, None, f"folder '{path.parent}' does not exist")
+        _plain_texts(fig)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=200, format=fmt)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    finally:
+        plt.close(fig)
+    return path
 
 
 def check_plottable(path: str | Path, idata: az.InferenceData | xr.Dataset) -> None:

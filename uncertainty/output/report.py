@@ -239,6 +239,16 @@ _GROWTH_VARS = (
 )
 
 
+def _priors_line(attrs) -> str:
+    """Which priors the growth fit used (runs saved before pooled priors existed used the base priors)."""
+    if attrs.get("growth_priors") == "pooled":
+        return (
+            f"{attrs.get('model')} with pooled priors: learned from the computing series other than this target's "
+            "(backtest --pool computing --priors pooled)"
+        )
+    return f"{attrs.get('model')} with its own (base) priors"
+
+
 def _growth_vars(model: str | None) -> tuple[str, ...]:
     from ..growth.models import MODELS_BY_NAME
 
@@ -434,7 +444,7 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
             "p_by_2030": year["p_by_2030"],
             "p_by_2050": year["p_by_2050"],
             "p_none": year["p_never"],
-            "model": str(attrs["model"]),
+            "model": str(attrs["model"]) + ("+pooled" if attrs.get("growth_priors") == "pooled" else ""),
             "converged": "yes" if converged else "NO",
         }
         notes.append(f"{name}: {data_line(attrs)}; counts {attrs.get('target_counts', 'FLOP/s')}")
@@ -629,7 +639,7 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
     n_div = divergences(idata)
     growth = growth_summary(idata)
     note = "" if n_div is None else f"NUTS divergences: {n_div}"
-    note = "\n".join(line for line in (note, growth_convergence(growth)[1]) if line)
+    note = "\n".join(line for line in (_priors_line(idata[group].attrs), note, growth_convergence(growth)[1]) if line)
     sections.append(Section("growth model", growth, index_name="parameter", note=note))
     compared = comparison_summary(idata)
     if compared is not None:

@@ -56,6 +56,7 @@ _NAMES = (
     "precision",
     "target",
     "model",
+    "growth_priors",
     "inference",
     "nuts_unavailable",
     "scenario_names",
