@@ -63,6 +63,12 @@ stationary; regimes ``rate ~ Gamma(2, 20)``
 shifts per year (mean one per decade), ``jump ~ HalfNormal(0.5)`` doublings per
 year; ratio ``r_first ~ Normal(log2 0.02, 1)`` (initial state), ``ratio_vol ~
 HalfNormal(0.5)`` per sqrt(year), ``ratio_noise ~ HalfNormal(0.5)``.
+
+Pooled priors: the sites of :data:`POOLED_SITES` (drifts and slopes, volatilities, the cycle's size and
+reversion rate, regime-shift rate and size) may instead get a population prior learned from a pool of
+technologies (:mod:`uncertainty.growth.population`), ``Normal(loc, scale)`` for a real site and
+``LogNormal(loc, scale)`` for a positive one, passed in ``FitData.prior``; without it every site keeps the
+base prior above.
 """
 
 from __future__ import annotations

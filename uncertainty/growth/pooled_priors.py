@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
+    os.chmod(f.name, 0o644)
     os.replace(f.name, args.out)
     print(args.out)
     return 0
