@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from uncertainty.choices import DEFAULT_MODEL, DEFAULT_PRIORS
 from uncertainty.cli import main
 
 from conftest import PRIORS
@@ -31,6 +32,7 @@ def test_crossover_fit_save_and_report(tmp_path, capsys):
         "crossover year:",
         "p none by 2300",
         "growth model:",
+        f"{DEFAULT_MODEL} with {'pooled priors' if DEFAULT_PRIORS == 'pooled' else 'its own (base) priors'}",
         "r_hat",
         "ess tail",
         "NUTS divergences",
@@ -57,6 +59,9 @@ def test_crossover_backtest_and_hpl(capsys):
     assert main([*args, "--series", "hpl", "--model", "linear", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "## crossover year" in out and "doubling_years" in out
+    assert main([*args, "--series", "hpl", "--model", "randomwalk", "--priors", "pooled"]) == 0
+    out = capsys.readouterr().out
+    assert "randomwalk with pooled priors: learned from the computing series other than this target's" in out
 
 
 def test_crossover_user_csv(tmp_path, capsys):
