@@ -209,6 +209,9 @@ def test_benchmark_of_the_pooled_hindcast_smoke(tmp_path, capsys):
     assert set(rows) == {"fl-randomwalk", "fl-ima", "randomwalk"}
     wall, fits, pairs, rate, peak, cov90, crps = rows["randomwalk"][1:]
     assert float(wall) > 0 and int(fits) > 0 and int(pairs) > 0 and float(peak) > 50 and 0 <= float(cov90) <= 1
+    assert bench_main(["--pool", *files, "--model", "randomwalk", "--pooled", "--quick"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"fl-randomwalk", "fl-ima", "randomwalk+pooled"} and int(rows["randomwalk+pooled"][2]) > 0
 
 
 def test_change_models_skip_fit_windows_of_four_years_or_less():
