@@ -61,7 +61,11 @@ def test_crossover_backtest_and_hpl(capsys):
     assert "## crossover year" in out and "doubling_years" in out
     assert main([*args, "--series", "hpl", "--model", "randomwalk", "--priors", "pooled"]) == 0
     out = capsys.readouterr().out
-    assert "randomwalk with pooled priors: learned from the computing series other than this target's" in out
+    assert "randomwalk with pooled priors: learned from the computing series (for a compute target" in out
+    assert main([*args, "--series", "hpl", "--model", "linear", "--priors", "pooled"]) == 0
+    assert "linear with its own (base) priors" in capsys.readouterr().out  # nothing to pool: not labelled pooled
+    assert main(["crossover", str(PRIORS / "dettmers2015.toml"), "--model", "scenario", "--priors", "pooled"]) == 2
+    assert "--priors apply to the data models" in capsys.readouterr().err
 
 
 def test_crossover_user_csv(tmp_path, capsys):

@@ -17,6 +17,8 @@ from uncertainty.growth.pooled_hindcast import (
     render_pooled,
 )
 
+from conftest import PRIORS
+
 
 def test_pair_errors_by_hand():
     """y = 0, 1, 3, 4, 6, 7, 10 (annual), m = 5: at the origin 7 the window's changes 1, 2, 1, 2, 1 give
@@ -121,6 +123,10 @@ def test_cli_pooled_backtest_json(capsys):
     assert "--model: unknown model 'nonesuch'" in capsys.readouterr().err
     assert main(["backtest", "--pool", "computing", "--priors", "pooled"]) == 2
     assert "--priors: applies to the growth models: name them with --model" in capsys.readouterr().err
+    assert main(["backtest", "--pool", "computing", "--model", "linear", "--priors", "pooled"]) == 2
+    assert "--priors: pooled priors exist for randomwalk, walkcycle" in capsys.readouterr().err
+    assert main(["compare", str(PRIORS / "default.toml"), "--priors", "pooled", "-q"]) == 2
+    assert "--priors: applies with --crossover" in capsys.readouterr().err
     assert main(["backtest", "--series", "hpl", "--priors", "base", "pooled"]) == 2
     assert "--priors: one value on a single series" in capsys.readouterr().err
 

@@ -551,6 +551,8 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
 
     if args.model == "scenario":
         given = [f"--{k.replace('_', '-')}" for k in ("series", "data_until", "warmup", "chains") if getattr(args, k)]
+        if args.growth_priors == "pooled":
+            given.append("--priors")
         if given:
             problem = f"draws the prior file's [growth] table; {', '.join(given)} apply to the data models"
             raise InputError("--model scenario", None, problem)
@@ -822,9 +824,15 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
         raise InputError(given[0], None, "applies to a single series, not to --pool")
     if args.growth_priors is not None and args.model is None:
         raise InputError("--priors", None, "applies to the growth models: name them with --model")
+    models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
+    if "pooled" in (args.growth_priors or ()):
+        from .growth.models import POOLED_SITES
+
+        if not any(m in POOLED_SITES for m in models):
+            problem = f"pooled priors exist for {', '.join(POOLED_SITES)}, not for {', '.join(models)}"
+            raise InputError("--priors", None, problem)
     if args.figure is not None:
         _check_figure_path(args.figure, args.force)
-    models = () if args.model is None else GROWTH_MODELS if "all" in args.model else tuple(dict.fromkeys(args.model))
     pools = list(dict.fromkeys(args.pool))
     technologies = load_pool(pools)
     _status(args, f"pooled hindcast of {len(technologies)} technologies (Farmer & Lafond's random walk, closed form)")
@@ -900,6 +908,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for flag, value in (("--series", args.series), ("--budget", args.budget), ("--unit", args.unit)):
             if value is not None:
                 raise InputError(flag, None, "applies with --crossover")
+        if args.growth_priors == "pooled":
+            raise InputError("--priors", None, "applies with --crossover")
     if args.crossover:  # the growth data checked before any work
         from .growth.forecast import ForecastOptions
 

@@ -35,7 +35,7 @@ from ..output.io import conditioning_attrs, run_attrs
 from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
 from .hindcast import fit_data_at
 from .history import GrowthData, Series, load_growth_data
-from .models import GROWTH_MODELS, MODELS_BY_NAME, predict_after, ratio_paths, ratio_predictive_draw
+from .models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, predict_after, ratio_paths, ratio_predictive_draw
 from .nuts import NutsSettings, Status, run_nuts, step, steps_text
 from .scores import predictive_samples
 from .targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
@@ -230,7 +230,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         series=o.series,
         target=data.target,
         model=o.model,
-        growth_priors=o.priors,
+        growth_priors=o.priors if o.model in POOLED_SITES else "base",  # a model with nothing to pool keeps its own
         data_until=o.data_until,
         horizon=o.horizon,
         t_start=float(times[0]),

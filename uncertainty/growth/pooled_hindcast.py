@@ -495,6 +495,12 @@ def render_pooled(summary: dict, fmt: str = "table") -> str:
             + "; ".join(
                 f"{n}: {mdl['fitted']} fits, max R-hat {mdl['max_rhat']:.3g}, {mdl['divergences']} divergences"
                 + (
+                    f" (population: max R-hat {mdl['population']['max_rhat']:.3g}, "
+                    f"{mdl['population']['divergences']} divergences)"
+                    if "population" in mdl
+                    else ""
+                )
+                + (
                     f", {mdl['skipped']} origins skipped (a fit window of 4 years or less)"
                     if mdl.get("skipped")
                     else ""

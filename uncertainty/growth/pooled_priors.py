@@ -92,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     result = build(tuple(args.model), args.seed, status=lambda text: print(text, file=sys.stderr))
     folder = os.path.dirname(os.path.abspath(args.out))
     with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.chmod(f.name, 0o644)
-    os.replace(f.name, args.out)
+        try:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+            f.close()
+            os.chmod(f.name, 0o644)
+            os.replace(f.name, args.out)
+        finally:
+            if os.path.exists(f.name):
+                os.unlink(f.name)
     print(args.out)
     return 0
 

@@ -243,8 +243,8 @@ def _priors_line(attrs) -> str:
     """Which priors the growth fit used (runs saved before pooled priors existed used the base priors)."""
     if attrs.get("growth_priors") == "pooled":
         return (
-            f"{attrs.get('model')} with pooled priors: learned from the computing series other than this target's "
-            "(backtest --pool computing --priors pooled)"
+            f"{attrs.get('model')} with pooled priors: learned from the computing series (for a compute target, "
+            "without its own series; see backtest --pool computing --priors pooled)"
         )
     return f"{attrs.get('model')} with its own (base) priors"
 
