@@ -856,17 +856,9 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
 
 def _check_figure_path(path: str, force: bool) -> None:
     """One line before any work: a figure file that exists (without --force), a missing folder, a bad suffix."""
-    from pathlib import Path
+    from .output.plots import check_figure_path
 
-    from .errors import OutputError
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg"):
-        raise OutputError(target, None, "a figure is .png or .svg")
-    if target.exists() and not force:
-        raise OutputError(target, None, "exists; pass --force to overwrite it")
-    if not target.parent.is_dir():
-        raise OutputError(target, None, f"folder '{target.parent}' does not exist")
+    check_figure_path(path, force)
 
 
 def _weights(text: str | None, n: int) -> list[float] | None:

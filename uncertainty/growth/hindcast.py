@@ -396,7 +396,7 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     note = f"{choice}\nPairs share origins and data, so they are dependent. NUTS: {diag}"
     if summary.get("priors") == "pooled":
         note += (
-            "\npriors: pooled (randomwalk, walkcycle, locallinear, regimes), learned from the computing series "
+            f"\npriors: pooled ({', '.join(POOLED_SITES)}), learned from the computing series "
             "other than this one (python -m uncertainty.growth.pooled_priors)"
         )
     for warning in summary.get("warnings", []):

@@ -95,6 +95,7 @@ __all__ = [
     "POOLED_SITES",
     "Predictive",
     "base_prior",
+    "is_positive",
     "kalman_filter",
     "pad_fit_data",
     "predict_after",
@@ -167,12 +168,17 @@ def base_prior(model: str, site: str) -> dist.Distribution:
     return cls(*args)
 
 
+def is_positive(model: str, site: str) -> bool:
+    """Whether a site of :data:`POOLED_SITES` is positive (pooled as a LogNormal) rather than real (a Normal)."""
+    return POOLED_SITES[model][site][2]
+
+
 def site_prior(d: FitData, model: str, site: str) -> dist.Distribution:
     """The prior of a site: the pooled one in ``d.prior`` if any, else the base prior."""
     if d.prior is None or site not in d.prior:
         return base_prior(model, site)
     loc, scale = d.prior[site][0], d.prior[site][1]
-    return dist.LogNormal(loc, scale) if POOLED_SITES[model][site][2] else dist.Normal(loc, scale)
+    return dist.LogNormal(loc, scale) if is_positive(model, site) else dist.Normal(loc, scale)
 
 
 def _sample(d: FitData, model: str, site: str) -> Array:

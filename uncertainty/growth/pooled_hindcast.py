@@ -294,6 +294,11 @@ def _min_span(model: str) -> float:
     return 4.0 if model in ("changepoint", "regimes") else 0.0  # their change needs > 4 years (as crossover's)
 
 
+def _long_enough(window: tuple[np.ndarray, np.ndarray, np.ndarray], model: str) -> bool:
+    """Whether a fit window spans more than the model needs (:func:`_min_span`)."""
+    return window[0][-1] - window[0][0] > _min_span(model)
+
+
 def _run_fits(model: str, windows: list, options: PoolOptions, key, priors: list | None = None):
     """NUTS fits of ``model`` to every ``(t, y, knots)`` window (padded and masked: one compiled program), each
     with its pooled prior (``priors[i]``, site -> ``(loc, scale)``) or the base priors. Returns the result and
@@ -328,15 +333,16 @@ def learn_priors(
     learn from (default: each technology's own fold leaves it out). Returns ``({fold: {site: (loc, scale)}},
     population summary)``, the summary from the whole pool; technologies too short for the model (a change
     model's window of 4 years or less) neither learn nor get a fold."""
+    from .models import is_positive
     from .population import fit_population, prior_dict
 
-    usable = [t for t in technologies if t.year[-1] - t.year[max(0, len(t) - options.max_points)] > _min_span(model)]
-    if len(usable) < 2:
+    last = {t.name: _fit_window(t, len(t) - 1, options.max_points) for t in technologies}
+    names = [n for n, w in last.items() if _long_enough(w, model)]
+    if len(names) < 2:
         raise DataError("--priors", None, f"{model}: pooled priors need at least 2 technologies to learn from")
-    names = [t.name for t in usable]
     if leave_out is None:
         leave_out = {n: {n} for n in names}
-    windows = [_fit_window(t, len(t) - 1, options.max_points) for t in usable]
+    windows = [last[n] for n in names]
     with jax.enable_x64(True):
         stage1, _ = _run_fits(model, windows, options, jax.random.fold_in(key, 0))
     folds = np.array([[True] * len(names)] + [[n not in out for n in names] for out in leave_out.values()])
@@ -348,7 +354,7 @@ def learn_priors(
         "divergences": int(fit.divergences.sum()),
         "sites": {
             s: {
-                "family": "lognormal" if _positive(model, s) else "normal",
+                "family": "lognormal" if is_positive(model, s) else "normal",
                 "loc": [float(q) for q in np.quantile(fit.loc[0, ..., i], [0.05, 0.5, 0.95])],
                 "scale": [float(q) for q in np.quantile(fit.scale[0, ..., i], [0.05, 0.5, 0.95])],
                 "prior": [float(v) for v in fit.prior[0, i]],
@@ -357,12 +363,6 @@ def learn_priors(
         },
     }
     return priors, summary
-
-
-def _positive(model: str, site: str) -> bool:
-    from .models import POOLED_SITES
-
-    return POOLED_SITES[model][site][2]
 
 
 def model_hindcast(technologies: list[Technology], model: str, options: PoolOptions, key, pooled: bool = False) -> dict:
@@ -386,7 +386,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
         y2 = tech.y / math.log(2.0)
         for i0 in _origins(tech, m, options.max_horizon, most):
             window = _fit_window(tech, i0, options.max_points)
-            if window[0][-1] - window[0][0] <= _min_span(model) or (priors is not None and tech.name not in priors):
+            if not _long_enough(window, model) or (priors is not None and tech.name not in priors):
                 skipped += 1
                 continue
             later = (tech.year > tech.year[i0] + 1e-9) & (tech.year <= tech.year[i0] + options.max_horizon + 1e-9)

@@ -35,7 +35,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax import Array
 
-from .models import POOLED_SITES, base_prior
+from .models import POOLED_SITES, base_prior, is_positive
 
 __all__ = [
     "HYPER",
@@ -71,7 +71,7 @@ def _sites(model: str) -> list[str]:
 
 
 def _to_scale(model: str, site: str, x):
-    return np.log(np.maximum(x, 1e-300)) if POOLED_SITES[model][site][2] else np.asarray(x, dtype=np.float64)
+    return np.log(np.maximum(x, 1e-300)) if is_positive(model, site) else np.asarray(x, dtype=np.float64)
 
 
 def base_moments(model: str, site: str, draws: int = 200_000) -> tuple[float, float]:
@@ -99,7 +99,7 @@ def population_data(model: str, samples: dict[str, np.ndarray], mask: np.ndarray
         m = np.where(informed, v * (m_post / v_post - m0 / v0), m0)
         mean.append(m)
         var.append(v)
-        positive = POOLED_SITES[model][s][2]
+        positive = is_positive(model, s)
         with jax.enable_x64(True):
             prior_mean = float(base_prior(model, s).mean)
         center.append(math.log(prior_mean) if positive else prior_mean)

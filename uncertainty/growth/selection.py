@@ -83,8 +83,10 @@ def choose_on_pool(pool_models: dict, hpl_models: dict) -> tuple[str, str, dict]
 
 
 def _hpl_rows(summary: dict) -> dict:
+    from .pooled_hindcast import pooled_name
+
     pooled = summary.get("priors") == "pooled"
-    return {(f"{n}+pooled" if pooled else n): m for n, m in summary["models"].items()}
+    return {(pooled_name(n) if pooled else n): m for n, m in summary["models"].items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "sensitivity_figure",
     "pooled_errors_figure",
     "save_figure",
+    "check_figure_path",
     "figures_for",
     "write_figures",
 ]
@@ -566,29 +567,38 @@ def pooled_errors_figure(summary: dict):
 
 def save_figure(fig, path: str | Path, force: bool = False) -> Path:
     """Write one figure (png or svg, by the suffix) through a temporary file; an existing file only with ``force``."""
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
     plt = _pyplot()
     try:
-        if fmt not in ("png", "svg"):
-            raise OutputError(path, None, "a figure is .png or .svg")
-        if path.exists() and not force:
-            raise OutputError(path, None, "exists; pass --force to overwrite it")
-        if not path.parent.is_dir():
-            raise OutputError(path, None, f"folder '{path.parent}' does not exist")
+        path = check_figure_path(path, force)
         _plain_texts(fig)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=200, format=fmt)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _write_atomically(fig, path, path.suffix.lstrip(".").lower())
     finally:
         plt.close(fig)
     return path
+
+
+def check_figure_path(path: str | Path, force: bool = False) -> Path:
+    """One line (:class:`OutputError`) for a figure file that cannot be written: not .png or .svg, or
+    what :func:`uncertainty.output.io.check_output_path` refuses (an existing file without ``force``...)."""
+    from .io import check_output_path
+
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise OutputError(path, None, "a figure is .png or .svg")
+    return check_output_path(path, force)
+
+
+def _write_atomically(fig, target: Path, fmt: str) -> None:
+    """Save ``fig`` to a temporary file beside ``target`` (readable by all), then rename it over ``target``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".{fmt}", dir=target.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=200, format=fmt)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def check_plottable(path: str | Path, idata: az.InferenceData | xr.Dataset) -> None:
@@ -666,15 +676,7 @@ def write_figures(
     try:
         out.mkdir(exist_ok=True)
         for stem, fig in figures.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".{fmt}", dir=out)
-            os.close(fd)
-            try:
-                fig.savefig(tmp, dpi=200, format=fmt)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, targets[stem])
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            _write_atomically(fig, targets[stem], fmt)
             written.append(targets[stem])
     except BaseException as exc:
         if created and out.is_dir() and not any(out.iterdir()):
