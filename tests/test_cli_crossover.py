@@ -89,7 +89,7 @@ def test_data_already_past_a_brain_draw_crossed_it_already(tmp_path, capsys):
     """A leader that already exceeds a brain draw has crossed it: that draw counts as crossed by the last
     observation (its year is the last observation's, printed 'already'), never a year inside the history;
     the table's P(crossed by the last observation) is their share."""
-    from uncertainty.output.io import load_run
+    from uncertainty.runs.io import load_run
 
     years = np.arange(2000, 2021)
     log2 = 50 + 1.0 * (years - 2000)  # 2^50 (1.1e15) in 2000 to 2^70 (1.2e21) in 2020: past most brain draws

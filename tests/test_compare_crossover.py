@@ -5,7 +5,7 @@ import pytest
 
 from uncertainty.brain.priors import load_priors
 from uncertainty.cli import main
-from uncertainty.growth.forecast import ForecastOptions, crossover_years, forecast
+from uncertainty.runs.forecast import ForecastOptions, crossover_years, forecast
 
 from conftest import PRIORS
 

@@ -178,7 +178,7 @@ def test_scenarios_tie_fields_and_realise_their_weights():
 
 
 def test_scenario_names_travel_with_the_run(tmp_path):
-    from uncertainty.output.io import brain_inference_data
+    from uncertainty.runs.io import brain_inference_data
 
     cell = one_class_text().replace("rate = 10\n", "")
     spec = parse_priors(TIED + cell)

@@ -84,7 +84,7 @@ def test_far_off_evidence_falls_back_to_nuts_and_matches_the_closed_form(tmp_pat
     assert main(["sample", str(path), "-n", "20000", "-q", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "NUTS (PSIS k-hat" in captured.out and "(reliable)" in captured.out and "warning" not in captured.err
-    from uncertainty.output.io import load_run
+    from uncertainty.runs.io import load_run
 
     idata = load_run(out)
     assert {"prior", "posterior", "sample_stats", "observed_data"} <= set(idata.groups())
@@ -195,7 +195,7 @@ def test_cli_sample_report_shows_prior_posterior_and_checks(tmp_path, capsys):
     assert main(["report", str(out)]) == 0
     text = capsys.readouterr().out
     assert "prior vs posterior" in text and "evidence:" in text and "Pareto k-hat" in text
-    from uncertainty.output.io import load_run
+    from uncertainty.runs.io import load_run
 
     idata = load_run(out)
     assert {"prior", "posterior", "observed_data"} <= set(idata.groups())

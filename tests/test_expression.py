@@ -302,7 +302,7 @@ def test_bad_uncertain_conventions(value, problem):
 
 
 def test_pool_is_the_weighted_mixture():
-    from uncertainty.output.compare import pool_draws
+    from uncertainty.runs.compare import pool_draws
 
     a, b = np.zeros(100_000), np.ones(100_000)
     pooled = pool_draws(0, [a, b], [1, 3])

@@ -82,7 +82,7 @@ def test_brain_flops_past_float64_stop_in_one_line(tmp_path, capsys, keep):
 
 
 def test_parameters_float32_cannot_hold_are_stored_in_float64(tmp_path, capsys):
-    from uncertainty.output.io import load_run
+    from uncertainty.runs.io import load_run
 
     path = _file(tmp_path, count="1", synapses="{ lognormal = [1e60, 1e61] }")
     out = tmp_path / "run.nc"
@@ -100,7 +100,7 @@ def test_a_run_written_chunk_by_chunk_keeps_float32_only_with_room_to_spare(tmp_
     temporary file removed."""
     from uncertainty.brain.priors import parse_priors
     from uncertainty.errors import OutputError
-    from uncertainty.output.io import RunWriter, load_run, run_attrs
+    from uncertainty.runs.io import RunWriter, load_run, run_attrs
 
     spec = parse_priors("[classes.syn]\nmethod = 'expression'\nflops_per_second = 'a * b'\na = 2\nb = 3\n", "t.toml")
     n = 4

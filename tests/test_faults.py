@@ -28,7 +28,7 @@ def _leftovers(folder):
 def test_a_full_disk_while_saving_is_one_line_and_keeps_the_old_run(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run.nc"
     out.write_bytes(b"precious")
-    monkeypatch.setattr("uncertainty.output.io.os.fsync", _no_space)
+    monkeypatch.setattr("uncertainty.runs.io.os.fsync", _no_space)
     assert main([*SAMPLE, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error:") and "No space left on device" in err
@@ -49,7 +49,7 @@ def test_a_signal_while_saving_keeps_the_old_run_and_leaves_no_temporary_file(
         os.kill(os.getpid(), signum)
         fsync(fd)
 
-    monkeypatch.setattr("uncertainty.output.io.os.fsync", interrupted)
+    monkeypatch.setattr("uncertainty.runs.io.os.fsync", interrupted)
     try:
         code = main([*SAMPLE, "--out", str(out)])
     except SystemExit as exc:  # SIGTERM ends the command as SystemExit(143)

@@ -12,9 +12,9 @@ from uncertainty._arviz import az
 from uncertainty.brain.engine import sample_brain
 from uncertainty.brain.priors import parse_priors
 from uncertainty.cli import build_parser, main
-from uncertainty.output.io import brain_inference_data, load_run, run_attrs
 from uncertainty.output.report import report_sections, summary
 from uncertainty.output.tables import INTERVALS_NOTE, Section, render
+from uncertainty.runs.io import brain_inference_data, load_run, run_attrs
 
 from conftest import PRIORS, one_class_text
 
@@ -64,7 +64,8 @@ def test_kept_hdi_of_brain_flops_is_ten_to_the_log10_hdi():
 
 
 def test_streamed_hdi_of_brain_flops_is_ten_to_the_log10_hdi():
-    from uncertainty.output.streaming import BIN_WIDTH, summarize_brain, summary_table
+    from uncertainty.output.summaries import summary_table
+    from uncertainty.runs.streaming import BIN_WIDTH, summarize_brain
 
     spec = parse_priors(WIDE, "wide.toml")
     stats, layout = summarize_brain(spec, 50_000, seed=4, chunk_size=16_384)

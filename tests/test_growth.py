@@ -10,12 +10,12 @@ from scipy import stats
 from uncertainty._arviz import az
 from uncertainty.brain.distributions import lognormal_params
 from uncertainty.brain.priors import load_priors, parse_priors
-from uncertainty.growth.forecast import DEFAULT_MODEL, ForecastOptions, forecast
 from uncertainty.growth.hindcast import fit_data_at
 from uncertainty.growth.history import GrowthData, Series, load_growth_data
 from uncertainty.growth.models import MODELS_BY_NAME
-from uncertainty.growth.nuts import NutsSettings, rhat, run_nuts
+from uncertainty.inference.nuts import NutsSettings, rhat, run_nuts
 from uncertainty.output.report import backtest_summary, crossover_summary, growth_summary
+from uncertainty.runs.forecast import DEFAULT_MODEL, ForecastOptions, forecast
 
 from conftest import PRIORS, one_class_text
 

@@ -121,10 +121,11 @@ def _hindcast(origins: int, quick: bool, pit: float = 0.5, per_origin: int = 8) 
     + [(6, True, 8, ["smoke test"]), (2, True, 8, ["only 2 distinct origins", "smoke test"])],
 )
 def test_hindcast_warns_below_five_origins_or_thirty_pairs_and_for_a_quick_run(origins, quick, per_origin, warned):
-    from uncertainty.growth.hindcast import MIN_ORIGINS, MIN_PAIRS, render_backtest, summarize
+    from uncertainty.growth.hindcast import MIN_ORIGINS, MIN_PAIRS, summarize_backtest
+    from uncertainty.output.backtest import render_backtest
 
     assert (MIN_ORIGINS, MIN_PAIRS) == (5, 30)
-    summary = summarize(_hindcast(origins, quick, per_origin=per_origin))
+    summary = summarize_backtest(_hindcast(origins, quick, per_origin=per_origin))
     assert summary["origins"] == origins and summary["quick"] is quick
     assert len(summary["warnings"]) == len(warned)
     for warning, text in zip(summary["warnings"], warned, strict=True):
@@ -151,7 +152,7 @@ def test_horizon_has_an_upper_limit(horizon, capsys):
 
 
 def test_horizon_limit_in_help_and_in_the_forecast(capsys):
-    from uncertainty.growth.forecast import MAX_HORIZON, ForecastOptions, forecast
+    from uncertainty.runs.forecast import MAX_HORIZON, ForecastOptions, forecast
 
     with pytest.raises(SystemExit):
         main(["crossover", "--help"])
@@ -164,7 +165,7 @@ def test_horizon_limit_in_help_and_in_the_forecast(capsys):
 def test_path_points_are_formatted_with_thousands_separators(monkeypatch):
     from uncertainty.brain import engine
     from uncertainty.errors import InputError
-    from uncertainty.growth.forecast import check_path_memory
+    from uncertainty.runs.forecast import check_path_memory
 
     monkeypatch.setattr(engine, "physical_memory", lambda: 2**30)
     with pytest.raises(InputError, match=r"paths with 1,234,567 points to the horizon"):

@@ -13,8 +13,8 @@ from scipy import stats
 
 from uncertainty.cli import main
 from uncertainty.growth.models import MODELS_BY_NAME, Predictive, kalman_filter, pad_fit_data
-from uncertainty.growth.nuts import NutsSettings, rhat, run_nuts
 from uncertainty.growth.scores import crps_from_samples, log_score, pit, predictive_samples
+from uncertainty.inference.nuts import NutsSettings, rhat, run_nuts
 
 
 @pytest.fixture(autouse=True)

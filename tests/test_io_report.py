@@ -12,8 +12,8 @@ from uncertainty._arviz import az
 from uncertainty.brain.engine import sample_brain
 from uncertainty.brain.priors import parse_priors
 from uncertainty.errors import OutputError, RunFileError
-from uncertainty.output.io import brain_inference_data, load_run, run_attrs, save_run
 from uncertainty.output.report import format_summary, summary
+from uncertainty.runs.io import brain_inference_data, load_run, run_attrs, save_run
 
 from conftest import one_class_text
 
@@ -69,7 +69,7 @@ def test_failed_write_leaves_old_file_intact(tiny_run, tmp_path, monkeypatch):
     def broken(fd):  # the bytes are written (half a file on a full disk); the sync fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("uncertainty.output.io.os.fsync", broken)
+    monkeypatch.setattr("uncertainty.runs.io.os.fsync", broken)
     with pytest.raises(OutputError, match="No space left"):
         save_run(tiny_run, path, force=True)
     assert path.read_bytes() == b"precious"

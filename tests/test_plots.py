@@ -8,10 +8,10 @@ import pytest
 from uncertainty.brain.engine import sample_brain
 from uncertainty.brain.priors import load_priors
 from uncertainty.cli import main
-from uncertainty.growth.forecast import ForecastOptions, forecast
 from uncertainty.literature import ESTIMATES
-from uncertainty.output.io import brain_inference_data, run_attrs
 from uncertainty.output.plots import brain_flops_figure, crossover_cdf_figure, figures_for, write_figures
+from uncertainty.runs.forecast import ForecastOptions, forecast
+from uncertainty.runs.io import brain_inference_data, run_attrs
 
 from conftest import PRIORS
 

@@ -14,8 +14,8 @@ from uncertainty.growth.pooled_hindcast import (
     crps_student_t,
     pair_errors,
     pooled_hindcast,
-    render_pooled,
 )
+from uncertainty.output.backtest import render_pooled
 
 from conftest import PRIORS
 
@@ -169,7 +169,7 @@ def test_growth_models_on_a_small_pool_in_one_program():
 def test_rhat_of_chains_that_never_moved_is_quiet():
     """A fit whose chains never moved (a batch of many short fits has some): no warning, R-hat 1 when every
     draw is equal, inf (not converged) when the chains sit at different values."""
-    from uncertainty.growth.nuts import rhat
+    from uncertainty.inference.nuts import rhat
 
     x = np.zeros((3, 2, 50))
     x[1, 1] = 1.0

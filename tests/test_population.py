@@ -11,10 +11,10 @@ from numpyro import handlers
 from scipy import stats
 
 from uncertainty.growth.models import MODELS_BY_NAME, POOLED_SITES, base_prior, pad_fit_data, site_prior
-from uncertainty.growth.nuts import NutsSettings, run_nuts
 from uncertainty.growth.pool import Technology
 from uncertainty.growth.pooled_hindcast import PoolOptions, learn_priors
 from uncertainty.growth.population import UNINFORMED, base_moments, fit_population, population_data
+from uncertainty.inference.nuts import NutsSettings, run_nuts
 
 J, S = 24, 60  # technologies and stage-1 draws of the synthetic population tests (one compiled program)
 TRUE = {"drift": (0.3, 0.2), "vol": (math.log(0.3), 0.5)}  # population: drift Normal, log vol Normal

@@ -1,5 +1,5 @@
 """Files the tool wrote, read back by ``report`` and ``plot``: each is checked once against its schema
-(:mod:`uncertainty.output.runfile`). Real small files of every kind, corrupted field by field, give a
+(:mod:`uncertainty.runs.runfile`). Real small files of every kind, corrupted field by field, give a
 table with no 'nan' or exactly one line ``error: ...`` with exit 2: never a traceback, never a warning.
 Text from files reaches the terminal escaped and matplotlib as plain text."""
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from uncertainty._arviz import az
 from uncertainty.cli import main
 from uncertainty.errors import RunFileError
-from uncertainty.output.io import load_saved, save_run
+from uncertainty.runs.io import load_saved, save_run
 
 from conftest import PRIORS
 
@@ -228,12 +228,13 @@ def test_every_kind_reads_back(files, kind, capsys, tmp_path):
 
 def test_report_reprints_a_backtest(files, capsys):
     """`report BT.nc` prints the tables `backtest` printed, in every format."""
-    from uncertainty.growth.hindcast import render_backtest, summarize
+    from uncertainty.growth.hindcast import summarize_backtest
+    from uncertainty.output.backtest import render_backtest
 
     ds = load_saved(files["backtest"])
     for fmt in ("table", "json", "csv"):
         assert main(["report", str(files["backtest"]), "--format", fmt]) == 0
-        assert capsys.readouterr().out.rstrip("\n") == render_backtest(summarize(ds), fmt)
+        assert capsys.readouterr().out.rstrip("\n") == render_backtest(summarize_backtest(ds), fmt)
 
 
 @pytest.mark.parametrize(

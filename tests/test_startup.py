@@ -44,7 +44,7 @@ def test_a_streamed_sample_loads_neither_arviz_nor_the_growth_forecast():
         "import sys\n"
         "from uncertainty.cli import main\n"
         f"assert main(['sample', {str(PRIORS / 'default.toml')!r}, '-n', '3000', '-q']) == 0\n"
-        "print(sorted(m for m in ('arviz', 'uncertainty.growth.forecast', 'uncertainty.output.report')"
+        "print(sorted(m for m in ('arviz', 'uncertainty.runs.forecast', 'uncertainty.output.report')"
         " if m in sys.modules))\n"
     )
     done = python(code, UNCERTAINTY_NO_CACHE="1")
@@ -74,10 +74,10 @@ def test_no_public_name_is_also_a_submodule():
 
 def test_names_the_command_line_offers_match_their_modules():
     from uncertainty.article import preset_path
-    from uncertainty.growth.forecast import MODELS
     from uncertainty.growth.history import UNITS as HISTORY_UNITS
     from uncertainty.growth.models import MODELS_BY_NAME
     from uncertainty.published import PUBLISHED
+    from uncertainty.runs.forecast import MODELS
 
     assert set(GROWTH_MODELS) == set(MODELS_BY_NAME) and MODELS == FORECAST_MODELS
     assert tuple(HISTORY_UNITS) == UNITS

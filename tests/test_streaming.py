@@ -9,9 +9,10 @@ import pytest
 
 from uncertainty.brain.engine import sample_brain
 from uncertainty.brain.priors import parse_priors
-from uncertainty.output.io import brain_inference_data, run_attrs
 from uncertainty.output.report import sensitivity, summary
-from uncertainty.output.streaming import BIN_WIDTH, merge, sensitivity_table, summarize_brain, summary_table
+from uncertainty.output.summaries import sensitivity_table, summary_table
+from uncertainty.runs.io import brain_inference_data, run_attrs
+from uncertainty.runs.streaming import BIN_WIDTH, merge, summarize_brain
 
 from conftest import PRIORS
 
@@ -66,7 +67,7 @@ def test_streamed_tail_probabilities_are_the_kept_draws_counts(default_pair):
     """P(brain FLOP/s > 10^k) from the histograms (whole decades are bin edges) is the count over the kept
     draws, exactly; thresholds past every draw give 0 or 1."""
     from uncertainty.output.report import tail_probabilities
-    from uncertainty.output.streaming import exceedance
+    from uncertainty.output.summaries import exceedance
 
     stats, layout, idata = default_pair
     x = idata.prior["log10_brain_flops"].values.ravel()
@@ -100,7 +101,7 @@ def test_merge_is_the_statistics_of_the_union():
 def test_the_chunk_size_changes_no_statistic():
     """The layout comes from the run's first LOOK draws whatever the chunk size (chunks smaller than it are
     held until it is in), so a run in chunks of 16,384 has the histograms of a run in chunks of LOOK and cut points."""
-    from uncertainty.output.streaming import LOOK
+    from uncertainty.runs.streaming import LOOK
 
     spec = parse_priors(
         '[classes.syn]\nmethod = "expression"\nflops_per_second = "a * b"\n'
@@ -128,7 +129,7 @@ def test_quantiles_at_ten_million_draws_within_the_bound():
     stats, layout = summarize_brain(spec, n, seed=4, chunk_size=1 << 20)
     x = sample_brain(spec, n, seed=4, chunk_size=1 << 20)["log10_brain_flops"]
     probs = [0.001, 0.05, 0.25, 0.5, 0.75, 0.95, 0.999]
-    from uncertainty.output.streaming import _quantile
+    from uncertainty.output.summaries import _quantile
 
     got = _quantile(stats.counts[0], int(stats.under[0]), float(layout.lo[0]), n, probs)
     exact = np.quantile(x, probs)
@@ -174,7 +175,7 @@ def test_kept_draws_above_the_limit_are_written_chunk_by_chunk(tmp_path, capsys,
     written as drawn; `report` summarises the file chunk by chunk and prints the table the run printed."""
     import uncertainty.cli as cli
     from uncertainty.brain.priors import load_priors
-    from uncertainty.output.io import load_run
+    from uncertainty.runs.io import load_run
 
     monkeypatch.setattr(cli, "KEEP_DRAWS_LIMIT", 5000)
     out = tmp_path / "kept.nc"

@@ -14,13 +14,13 @@ from uncertainty.brain.priors import LogNormal, load_priors, parse_priors
 from uncertainty.cli import main
 from uncertainty.errors import PriorError
 from uncertainty.growth.crossover import first_crossing_on_grid
-from uncertainty.growth.forecast import ForecastOptions, _paths, forecast, practical_draws
 from uncertainty.growth.hindcast import fit_data_at
 from uncertainty.growth.history import GrowthData, Series, load_growth_data
 from uncertainty.growth.models import MODELS_BY_NAME
-from uncertainty.growth.nuts import NutsSettings, run_nuts
 from uncertainty.growth.records import decimal_year, record_rows
+from uncertainty.inference.nuts import NutsSettings, run_nuts
 from uncertainty.output.report import crossover_summary
+from uncertainty.runs.forecast import ForecastOptions, _paths, forecast, practical_draws
 
 from conftest import PRIORS
 
@@ -310,7 +310,7 @@ def test_already_is_decided_by_the_last_observed_value_never_a_year_inside_the_d
     """A series that dips at its end: a brain below an earlier value but above the last one is not
     'already crossed'; and a model that fits distinct measurements (whose last one is older than the last
     list) never puts a crossing between them."""
-    from uncertainty.growth.forecast import check_data
+    from uncertainty.runs.forecast import check_data
 
     csv = tmp_path / "dip.csv"
     rows = [(2000 + i, 2.0 ** (50 + i), f"s{i}") for i in range(21)] + [

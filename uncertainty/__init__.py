@@ -12,9 +12,9 @@ Public API::
     print(render(report_sections(run)))
 """
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING
+
+from ._version import __version__ as __version__
 
 # Public names -> the module that defines them. They are imported on first use (PEP 562), so
 # `import uncertainty` and `uncertainty --help` do not load JAX, NumPyro, ArviZ or Matplotlib.
@@ -36,24 +36,24 @@ _EXPORTS = {
     "PriorError": ".errors",
     "doublings_needed": ".growth.crossover",
     "scenario_crossover_year": ".growth.crossover",
-    "DEFAULT_MODEL": ".growth.forecast",
-    "ForecastOptions": ".growth.forecast",
-    "crossover_years": ".growth.forecast",
-    "forecast": ".growth.forecast",
+    "DEFAULT_MODEL": ".runs.forecast",
+    "ForecastOptions": ".runs.forecast",
+    "crossover_years": ".runs.forecast",
+    "forecast": ".runs.forecast",
     "BacktestOptions": ".growth.hindcast",
     "backtest": ".growth.hindcast",
-    "backtest_table": ".growth.hindcast",
+    "backtest_table": ".output.backtest",
     "summarize_backtest": ".growth.hindcast",
     "load_growth_data": ".growth.history",
     "TARGETS": ".growth.targets",
     "target_section": ".output.report",
     "ESTIMATES": ".literature",
     "compare_table": ".output.compare",
-    "pool_draws": ".output.compare",
-    "brain_inference_data": ".output.io",
-    "load_run": ".output.io",
-    "run_attrs": ".output.io",
-    "save_run": ".output.io",
+    "pool_draws": ".runs.compare",
+    "brain_inference_data": ".runs.io",
+    "load_run": ".runs.io",
+    "run_attrs": ".runs.io",
+    "save_run": ".runs.io",
     "brain_flops_figure": ".output.plots",
     "calibration_figure": ".output.plots",
     "compare_figure": ".output.plots",
@@ -75,15 +75,15 @@ _EXPORTS = {
     "point_brain_flops": ".article",
     "preset_path": ".article",
     "reproduce": ".article",
-    "sample_run": ".runs",
-    "evidence_warning": ".runs",
+    "sample_run": ".runs.sample",
+    "evidence_warning": ".runs.sample",
     "condition": ".brain.evidence",
     "diagnosis": ".brain.evidence",
     "evidence_tables": ".output.report",
     "choice_odds_table": ".output.report",
     "tail_probabilities": ".output.report",
     "prior_posterior_figure": ".output.plots",
-    "load_saved": ".output.io",
+    "load_saved": ".runs.io",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -126,23 +126,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .errors import PriorError as PriorError
     from .growth.crossover import doublings_needed as doublings_needed
     from .growth.crossover import scenario_crossover_year as scenario_crossover_year
-    from .growth.forecast import DEFAULT_MODEL as DEFAULT_MODEL
-    from .growth.forecast import ForecastOptions as ForecastOptions
-    from .growth.forecast import crossover_years as crossover_years
-    from .growth.forecast import forecast as forecast
     from .growth.hindcast import BacktestOptions as BacktestOptions
     from .growth.hindcast import backtest as backtest
-    from .growth.hindcast import backtest_table as backtest_table
     from .growth.hindcast import summarize_backtest as summarize_backtest
     from .growth.history import load_growth_data as load_growth_data
     from .growth.targets import TARGETS as TARGETS
     from .literature import ESTIMATES as ESTIMATES
+    from .output.backtest import backtest_table as backtest_table
     from .output.compare import compare_table as compare_table
-    from .output.compare import pool_draws as pool_draws
-    from .output.io import brain_inference_data as brain_inference_data
-    from .output.io import load_run as load_run
-    from .output.io import run_attrs as run_attrs
-    from .output.io import save_run as save_run
     from .output.plots import brain_flops_figure as brain_flops_figure
     from .output.plots import calibration_figure as calibration_figure
     from .output.plots import compare_figure as compare_figure
@@ -161,3 +152,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .output.tables import render as render
     from .published import format_published as format_published
     from .published import reproduce_published as reproduce_published
+    from .runs.compare import pool_draws as pool_draws
+    from .runs.forecast import DEFAULT_MODEL as DEFAULT_MODEL
+    from .runs.forecast import ForecastOptions as ForecastOptions
+    from .runs.forecast import crossover_years as crossover_years
+    from .runs.forecast import forecast as forecast
+    from .runs.io import brain_inference_data as brain_inference_data
+    from .runs.io import load_run as load_run
+    from .runs.io import run_attrs as run_attrs
+    from .runs.io import save_run as save_run

@@ -53,7 +53,7 @@ def _count(minimum: int):
 
 def _horizon(text: str) -> float:
     """An argparse type: the last year a crossover searches, 2100 (P(by 2100) is reported) to 10000
-    (``growth.forecast.MAX_HORIZON``, not imported here: argument errors load no numerical library)."""
+    (``runs.forecast.MAX_HORIZON``, not imported here: argument errors load no numerical library)."""
     try:
         value = float(text)
     except ValueError:
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="uncertainty",
         description="Monte Carlo uncertainty engine for the brain's FLOP/s (extended LNP neuron model).",
     )
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -463,7 +463,7 @@ def _deliver(text: str, save=None) -> int:
 
 def _print_and_save(idata, args: argparse.Namespace) -> int:
     """Print a fresh run's tables, then save it if ``--out`` was given."""
-    from .output.io import save_run
+    from .runs.io import save_run
 
     save = None if args.out is None else (lambda: [save_run(idata, args.out, args.force)])
     return _deliver(_run_text(idata, args.format), save)
@@ -492,7 +492,7 @@ def _status(args: argparse.Namespace, text: str, *, always: bool = False) -> Non
 def _sample_attrs(spec, args: argparse.Namespace) -> dict:
     """The provenance attributes of a ``sample`` run (kept draws or streamed summaries)."""
     from .brain.engine import chunk_of
-    from .output.provenance import run_attrs
+    from .runs.provenance import run_attrs
 
     chunk = chunk_of(spec, args.samples, args.chunk_size)
     return run_attrs(spec, seed=args.seed, num_samples=args.samples, chunk_size=chunk, precision=args.precision)
@@ -506,7 +506,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     spec = load_priors(args.priors)
     if args.out is not None:
-        from .output.io import check_output_path
+        from .runs.io import check_output_path
 
         check_output_path(args.out, args.force)  # fail before the work, not after
     several = start_processes(args.coordinator, args.num_processes, args.process_id)
@@ -524,7 +524,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         return _sample_written(spec, args)
     check_memory(spec, args.samples)
     _status(args, f"drawing {args.samples:,} draws of {spec.path} ...")
-    from .runs import evidence_warning, sample_run
+    from .runs.sample import evidence_warning, sample_run
 
     idata = sample_run(
         spec,
@@ -546,8 +546,8 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     from .brain.engine import check_memory
     from .brain.priors import load_priors
     from .errors import InputError
-    from .growth.forecast import ForecastOptions, forecast
-    from .output.io import check_output_path
+    from .runs.forecast import ForecastOptions, forecast
+    from .runs.io import check_output_path
 
     if args.model == "scenario":
         given = [f"--{k.replace('_', '-')}" for k in ("series", "data_until", "warmup", "chains") if getattr(args, k)]
@@ -615,9 +615,9 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
     (the seed's), one table with a row per target."""
     import numpy as np
 
-    from .growth.forecast import forecast
     from .output.report import growth_warning, run_group, target_section
     from .output.tables import render
+    from .runs.forecast import forecast
 
     runs = {}
     for target in targets:
@@ -643,7 +643,7 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
 
 def _streamed_text(stats, layout, fmt: str, attrs: dict) -> str:
     """The report of streamed statistics (a streamed run, its saved summaries, a kept run read back)."""
-    from .output.streaming import summary_sections
+    from .output.summaries import summary_sections
     from .output.tables import render
 
     return render(summary_sections(stats, layout), fmt, _header(attrs))
@@ -656,7 +656,7 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
 
     import jax
 
-    from .output.streaming import summarize_brain
+    from .runs.streaming import summarize_brain
 
     # the tables' imports (pandas) load on a second thread while the device draws (it holds no GIL)
     tables = threading.Thread(target=importlib.import_module, args=("uncertainty.output.tables",), daemon=True)
@@ -671,8 +671,8 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
         attrs["processes"] = jax.process_count()
     save = None
     if args.out is not None:
-        from .output.io import save_run
-        from .output.streaming import summaries_dataset
+        from .runs.io import save_run
+        from .runs.streaming import summaries_dataset
 
         def save():
             return [save_run(summaries_dataset(stats, layout, attrs), args.out, args.force)]
@@ -683,8 +683,8 @@ def _sample_streamed(spec, args: argparse.Namespace) -> int:
 def _sample_written(spec, args: argparse.Namespace) -> int:
     """``sample --keep-draws --out`` above 10^6 draws: every draw written to disk chunk by chunk as it is
     drawn (never all in memory), the table from the same pass's streamed statistics."""
-    from .output.io import RunWriter
-    from .output.streaming import summarize_brain
+    from .runs.io import RunWriter
+    from .runs.streaming import summarize_brain
 
     attrs = _sample_attrs(spec, args)
     _status(args, f"drawing {args.samples:,} draws of {spec.path}, written to {args.out} as drawn ...")
@@ -698,24 +698,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     checked once, when it is read)."""
     import xarray as xr
 
-    from .output.io import load_saved
+    from .runs.io import load_saved
 
     saved = load_saved(args.run_file)
     if isinstance(saved, xr.Dataset) and saved.attrs["kind"] == "backtest":
-        from .growth.hindcast import render_backtest, summarize
+        from .growth.hindcast import summarize_backtest
+        from .output.backtest import render_backtest
 
-        summary = summarize(saved)
+        summary = summarize_backtest(saved)
         for warning in summary.get("warnings", []):  # as `backtest` prints them: the CSV format has no room
             print(f"warning: {args.run_file}: {warning}", file=sys.stderr)
         print(render_backtest(summary, args.format))
         return 0
     if isinstance(saved, xr.Dataset):
-        from .output.streaming import from_dataset
+        from .runs.streaming import from_dataset
 
         print(_streamed_text(*from_dataset(saved), args.format, dict(saved.attrs)))
         return 0
     if _streams_from_file(saved):
-        from .output.streaming import summarize_run
+        from .runs.streaming import summarize_run
 
         stats, layout = summarize_run(saved.prior, int(saved.prior.attrs.get("chunk_size", 0)) or None)
         print(_streamed_text(stats, layout, args.format, dict(saved.prior.attrs)))
@@ -736,8 +737,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
 
-    from .output.io import load_saved
     from .output.plots import _names, check_plottable, write_figures
+    from .runs.io import load_saved
 
     runs = dict(zip(_names(args.run_files), (load_saved(p) for p in args.run_files), strict=True))
     for path, run in zip(args.run_files, runs.values(), strict=True):
@@ -754,7 +755,7 @@ def _check_series(series: str, unit: str | None, options=None) -> None:
     from .growth.history import load_growth_data, magnitude_warning
 
     if options is not None:
-        from .growth.forecast import check_data
+        from .runs.forecast import check_data
 
         data = check_data(options)
     else:
@@ -766,8 +767,9 @@ def _check_series(series: str, unit: str | None, options=None) -> None:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from .choices import GROWTH_MODELS
-    from .growth.hindcast import BacktestOptions, backtest, render_backtest, summarize
-    from .output.io import check_output_path, save_run
+    from .growth.hindcast import BacktestOptions, backtest, summarize_backtest
+    from .output.backtest import render_backtest
+    from .runs.io import check_output_path, save_run
 
     if args.pool is not None:
         return _pooled_backtest(args)
@@ -796,7 +798,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
     ds = backtest(options)
-    summary = summarize(ds)
+    summary = summarize_backtest(ds)
     for warning in summary["warnings"]:  # also on stderr: the CSV format has no room for them
         print(f"warning: {args.series}: {warning}", file=sys.stderr)
     save = None if args.out is None else (lambda: [save_run(ds, args.out, args.force)])
@@ -808,7 +810,8 @@ def _pooled_backtest(args: argparse.Namespace) -> int:
     from .choices import GROWTH_MODELS
     from .errors import InputError
     from .growth.pool import load_pool
-    from .growth.pooled_hindcast import PoolOptions, pooled_hindcast, render_pooled
+    from .growth.pooled_hindcast import PoolOptions, pooled_hindcast
+    from .output.backtest import render_pooled
 
     given = [
         flag
@@ -880,9 +883,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from .brain.engine import check_memory
     from .brain.priors import load_priors
-    from .output.compare import compare_table, crossover_columns, pool_draws, row_labels, run_names, sample_files
-    from .output.io import brain_inference_data, check_output_path, run_attrs, save_run
+    from .output.compare import compare_table, crossover_columns, row_labels
     from .output.report import Section, render
+    from .runs.compare import pool_draws, run_names, sample_files
+    from .runs.io import brain_inference_data, check_output_path, run_attrs, save_run
 
     specs = [load_priors(p) for p in args.priors]  # every file checked before any work
     weights = _weights(args.pool, len(specs))
@@ -903,7 +907,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         if args.growth_priors == "pooled":
             raise InputError("--priors", None, "applies with --crossover")
     if args.crossover:  # the growth data checked before any work
-        from .growth.forecast import ForecastOptions
+        from .runs.forecast import ForecastOptions
 
         _check_budget(args, targets)
 
@@ -926,7 +930,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     table = compare_table(flops, pooled, label)
     if args.crossover:  # files x targets: one growth fit per target, the same brain draws
-        from .growth.forecast import crossover_years, last_observation
+        from .runs.forecast import crossover_years, last_observation
 
         for target in targets:
             o = replace(options, series=target)

@@ -2,7 +2,7 @@
 
 A streamed ``sample`` run may be split over processes: process ``p`` of ``P`` draws chunks
 ``p, p + P, ...`` (a chunk's key is ``fold_in(key(seed), chunk)``, so the draws do not depend on ``P``)
-and the processes' statistics are gathered and merged (:func:`uncertainty.output.streaming.summarize_brain`).
+and the processes' statistics are gathered and merged (:func:`uncertainty.runs.streaming.summarize_brain`).
 
 Processes are found in one of two ways:
 

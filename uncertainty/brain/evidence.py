@@ -11,7 +11,7 @@ Student-t, whose central interval is the measured one; or a hard bound).
    the prior draws resampled by those weights (seeded).
 2. **NUTS**, when the weights are not to be trusted (k-hat > 0.7 or ESS < 100): the brain model of
    one draw, with each item's log-likelihood as a factor, sampled by NumPyro's NUTS (4 chains,
-   float64, :mod:`uncertainty.growth.nuts`). A ``choice`` is a mixture, sampled through its marginal
+   float64, :mod:`uncertainty.inference.nuts`). A ``choice`` is a mixture, sampled through its marginal
    density; the chains start at prior draws picked by their likelihood. Reported with R-hat, bulk
    ESS and divergences. Discrete latent draws (``[scenarios]``, a ``choice`` with a fixed-value
    component) cannot be sampled by NUTS: such a file keeps its PSIS result, flagged.
@@ -35,7 +35,7 @@ from numpyro import handlers
 
 from .._arviz import az
 from ..errors import PriorError
-from ..growth.nuts import NutsSettings, run_nuts
+from ..inference.nuts import NutsSettings, run_nuts
 from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
@@ -400,7 +400,7 @@ def diagnosis(method: str, k_hat: float, ess: float, max_rhat: float = math.nan,
 
 
 def diagnosis_of(attrs, prefix: str = "") -> str:
-    """:func:`diagnosis` from a run's attributes (:func:`uncertainty.output.io.conditioning_attrs`), with
+    """:func:`diagnosis` from a run's attributes (:func:`uncertainty.runs.io.conditioning_attrs`), with
     the reason NUTS could not run when it could not."""
     k, ess = float(attrs[prefix + "pareto_k"]), float(attrs[prefix + "ess_importance"])
     if attrs.get(prefix + "inference") == "NUTS":

@@ -5,7 +5,7 @@ is fitted on the data up to and including the origin, and its predictive
 distribution is scored against the leader's value at every later list (the
 leader at that date, repeated values included: "the fastest computer reaches X
 at date t"). All origins of a model are fitted in one compiled NUTS program
-(:mod:`uncertainty.growth.nuts`: the data padded to one shape, the kernel vmapped).
+(:mod:`uncertainty.inference.nuts`: the data padded to one shape, the kernel vmapped).
 
 Scores (see :mod:`uncertainty.growth.scores`): coverage of the central 50/80/90%
 intervals, the PIT histogram, CRPS (log2 units; lower is better) and the log
@@ -27,6 +27,7 @@ import xarray as xr
 
 from ..choices import DEFAULT_MODEL
 from ..errors import DataError
+from ..inference.nuts import NutsSettings, Status, rhat, run_nuts, step, steps_text
 from .history import GrowthData, Series, load_growth_data
 from .models import (
     GROWTH_MODELS,
@@ -37,14 +38,12 @@ from .models import (
     pad_fit_data,
     ratio_predictive_draw,
 )
-from .nuts import NutsSettings, Status, rhat, run_nuts, step, steps_text
 from .scores import LEVELS, score
 
 __all__ = [
     "HORIZONS",
     "BacktestOptions",
     "backtest",
-    "summarize",
     "summarize_backtest",
     "choose_default",
     "fit_data_at",
@@ -52,7 +51,6 @@ __all__ = [
     "MIN_ORIGINS",
     "check_models",
     "MIN_PAIRS",
-    "render_backtest",
 ]
 
 HORIZONS = (("<=3y", 0.0, 3.0), ("3-6y", 3.0, 6.0), (">6y", 6.0, math.inf))
@@ -257,7 +255,7 @@ def _dataset(per_model, target: Series, origins: np.ndarray, options: BacktestOp
     return ds
 
 
-def summarize(ds: xr.Dataset) -> dict:
+def summarize_backtest(ds: xr.Dataset) -> dict:
     """Scores per model, overall and by horizon, as a JSON-ready dict: ``default`` is the model this
     hindcast's rule chooses (:func:`choose_default`; ``crossover`` uses it only when named with ``--model``),
     ``crossover_default`` the model ``crossover`` uses by default, ``warnings`` what makes the choice weak."""
@@ -303,9 +301,6 @@ def summarize(ds: xr.Dataset) -> dict:
     }
 
 
-summarize_backtest = summarize  # the name the package exports
-
-
 def _scores(ds: xr.Dataset, sel: np.ndarray) -> dict:
     pit = ds["pit"].values[sel]
     if not len(pit):
@@ -345,64 +340,3 @@ def choose_default(models: dict) -> tuple[str, str]:
         return best, "best mean CRPS among the calibrated models"
     best = min(models, key=lambda n: abs(models[n]["coverage"]["90"] - 0.9) + abs(models[n]["coverage"]["50"] - 0.5))
     return best, "no model is calibrated; the one closest to nominal coverage"
-
-
-def backtest_table(summary: dict):
-    """One row per model and horizon band (``all`` first): coverage 50/80/90, CRPS, log score, counts."""
-    import pandas as pd
-
-    rows = {}
-    for name, m in summary["models"].items():
-        for label, entry in [("all", m), *m["by_horizon"].items()]:
-            if not entry["pairs"]:  # a horizon band no pair reaches (a short series): no row, never a 'nan'
-                continue
-            cov = entry["coverage"]
-            rows[(name, label)] = {
-                "cov_50": cov.get("50"),
-                "cov_80": cov.get("80"),
-                "cov_90": cov.get("90"),
-                "crps": entry["crps"],
-                "log_score": entry["log_score"],
-                "pairs": entry["pairs"],
-                "origins": entry["origins"],
-            }
-    table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
-    table.index = [f"{n} {h}" for n, h in table.index]
-    return table
-
-
-def render_backtest(summary: dict, fmt: str = "table") -> str:
-    """The hindcast scores as a table (or Markdown, CSV); ``json`` gives the :func:`summarize` dict."""
-    import json
-
-    from ..output.tables import Section, render
-
-    if fmt == "json":
-        return json.dumps(summary, indent=2)
-    diag = "; ".join(
-        f"{n}: max R-hat {m['max_rhat']:.3f}, {m['divergences']} divergences" for n, m in summary["models"].items()
-    )
-    chosen = summary["default"]
-    crossover = summary.get("crossover_default", DEFAULT_MODEL)
-    if chosen is None:
-        choice = f"no model chosen by this hindcast: {summary['default_reason']}; 'crossover' uses {crossover}"
-    elif chosen == crossover:
-        choice = f"chosen by this hindcast: {chosen} ({summary['default_reason']}); 'crossover' uses it by default"
-    else:
-        choice = (
-            f"chosen by this hindcast: {chosen} ({summary['default_reason']}); 'crossover --model {chosen}' uses it "
-            f"(crossover's default is {crossover}, chosen by the hpl hindcast)"
-        )
-    note = f"{choice}\nPairs share origins and data, so they are dependent. NUTS: {diag}"
-    if summary.get("priors") == "pooled":
-        note += (
-            f"\npriors: pooled ({', '.join(POOLED_SITES)}), learned from the computing series "
-            "other than this one (python -m uncertainty.growth.pooled_priors)"
-        )
-    for warning in summary.get("warnings", []):
-        note += f"\nwarning: {warning}"
-    counts = {"pairs": lambda v: f"{v:.0f}", "origins": lambda v: f"{v:.0f}"}
-    fmts = {c: (lambda v: "nan" if np.isnan(v) else f"{v:.3f}") for c in ("cov_50", "cov_80", "cov_90", "crps")}
-    table = backtest_table(summary)
-    section = Section("backtest", table, index_name="model horizon", formats={**fmts, **counts}, note=note)
-    return render([section], fmt)

@@ -1,6 +1,6 @@
 """Growth models of the fastest computer (NumPyro, fitted with NUTS in float64).
 
-They serve the crossover forecast (:mod:`uncertainty.growth.forecast`, on simulated future
+They serve the crossover forecast (:mod:`uncertainty.runs.forecast`, on simulated future
 paths) and are scored out of sample by :mod:`uncertainty.growth.hindcast` (``uncertainty
 backtest``), which also picks the default model.
 

@@ -44,7 +44,6 @@ __all__ = [
     "model_hindcast",
     "pooled_name",
     "pooled_hindcast",
-    "render_pooled",
 ]
 
 FL_MODELS = {"fl-randomwalk": 0.0, "fl-ima": 0.63}  # model name -> theta (Farmer & Lafond's matched value)
@@ -70,7 +69,7 @@ class PoolOptions:
     status: Callable[[str], None] | None = None
 
     def settings(self):
-        from .nuts import NutsSettings
+        from ..inference.nuts import NutsSettings
 
         return NutsSettings(150, 100, 2) if self.quick else NutsSettings(300, 200, 2)
 
@@ -303,8 +302,8 @@ def _run_fits(model: str, windows: list, options: PoolOptions, key, priors: list
     """NUTS fits of ``model`` to every ``(t, y, knots)`` window (padded and masked: one compiled program), each
     with its pooled prior (``priors[i]``, site -> ``(loc, scale)``) or the base priors. Returns the result and
     the batched data."""
+    from ..inference.nuts import run_nuts
     from .models import MODELS_BY_NAME, pad_fit_data
-    from .nuts import run_nuts
 
     n_knots = max(len(w[2]) for w in windows)
     fits = [
@@ -421,7 +420,7 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
         origin, pit, crps, logs = (np.array(c) for c in zip(*rows, strict=True))
         per_tech[name] = _tech_scores(pit, crps, logs, origin)
         all_pit.append(pit)
-    from .nuts import rhat
+    from ..inference.nuts import rhat
 
     r = [
         float(np.nanmax(rhat(result.samples[v])))
@@ -440,97 +439,3 @@ def model_hindcast(technologies: list[Technology], model: str, options: PoolOpti
         out["population"] = population
         out["priors"] = {name: {s: [float(v) for v in lp] for s, lp in p.items()} for name, p in priors.items()}
     return out
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def render_pooled(summary: dict, fmt: str = "table") -> str:
-    """The pooled scores per model, Xi(tau) against its prediction, and the normalised errors' quantiles."""
-    import json
-
-    import pandas as pd
-
-    from ..output.tables import Section, render
-
-    if fmt == "json":  # JSON has no inf or NaN: an R-hat of chains that never mixed is "inf", a missing one null
-        return json.dumps(_json_safe(summary), indent=2, allow_nan=False)
-    rows = {}
-    for name, mdl in summary["models"].items():
-        p, s = mdl["pooled"], mdl["spread"]
-        rows[name] = {
-            "theta": f"{mdl['theta']:g}" if "theta" in mdl else "-",
-            "cov_50": p["cov_50"],
-            "cov_80": p["cov_80"],
-            "cov_90": p["cov_90"],
-            "cov_90_p10": s["cov_90"][0],
-            "cov_90_p90": s["cov_90"][1],
-            "crps": p["crps"],
-            "log_score": p["log_score"],
-            "technologies": mdl["technologies"],
-            "pairs": mdl["pairs"],
-        }
-    fmt3 = {c: (lambda v: f"{v:.3f}") for c in ("cov_50", "cov_80", "cov_90", "cov_90_p10", "cov_90_p90", "crps")}
-    counts = {"technologies": lambda v: f"{v:.0f}", "pairs": lambda v: f"{v:.0f}"}
-    dropped = summary["dropped"]
-    note = (
-        f"pool {' + '.join(summary['pool'])}: {summary['technologies_kept']} of {summary['technologies_total']} "
-        f"technologies pass the rules (a one-sided t-test rejects 'no progress' at 10%, and at least m + 2 = "
-        f"{summary['m'] + 2} points); {len(dropped)} left out. Window m = {summary['m']} changes, horizons up to "
-        f"{summary['max_horizon']:g} years. Pooled: each technology weighted equally; cov 90 p10/p90: the spread of "
-        "the technologies' 90% coverage. CRPS and log score per unit of each technology's volatility."
-    )
-    fitted = {n: mdl for n, mdl in summary["models"].items() if "fitted" in mdl}
-    if fitted:
-        note += (
-            f" NUTS models, on up to {summary['max_origins']} origins per technology (fewer pairs than the closed "
-            "forms, which score every origin): "
-            + "; ".join(
-                f"{n}: {mdl['fitted']} fits, max R-hat {mdl['max_rhat']:.3g}, {mdl['divergences']} divergences"
-                + (
-                    f" (population: max R-hat {mdl['population']['max_rhat']:.3g}, "
-                    f"{mdl['population']['divergences']} divergences)"
-                    if "population" in mdl
-                    else ""
-                )
-                + (
-                    f", {mdl['skipped']} origins skipped (a fit window of 4 years or less)"
-                    if mdl.get("skipped")
-                    else ""
-                )
-                for n, mdl in fitted.items()
-            )
-        )
-    sections = [
-        Section(
-            "pooled hindcast",
-            pd.DataFrame.from_dict(rows, orient="index"),
-            index_name="model",
-            formats={**fmt3, **counts},
-            note=note,
-        )
-    ]
-    xi = {}
-    for name, mdl in summary["models"].items():
-        for h, band in mdl.get("xi_by_horizon", {}).items():
-            row = xi.setdefault(int(h), {"pairs": band["pairs"], "xi": band["xi"]})
-            row[f"predicted_{name}"] = band["xi_predicted"]
-    table = pd.DataFrame.from_dict(xi, orient="index").sort_index()
-    sections.append(
-        Section(
-            "mean squared normalised error by horizon",
-            table,
-            index_name="horizon (years)",
-            formats={"pairs": lambda v: f"{v:.0f}"},
-            note="xi: the mean of (E/K)^2 over the pairs at that horizon (every pair weighted equally, as Farmer & "
-            "Lafond's Fig. 6); predicted: (m-1)/(m-3) x A*/(1+theta^2) for each model",
-        )
-    )
-    return render(sections, fmt)

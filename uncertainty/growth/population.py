@@ -140,7 +140,7 @@ class PopulationFit(NamedTuple):
 def fit_population(key: Array, model: str, samples: dict[str, np.ndarray], folds: np.ndarray, settings=None):
     """Stage 2 for every fold (a boolean ``(folds, technologies)`` array: the technologies each learns from),
     in one compiled program. ``samples``: the stage-1 draws, site -> ``(technologies, chains, draws)``."""
-    from .nuts import NutsSettings, rhat, run_nuts
+    from ..inference.nuts import NutsSettings, rhat, run_nuts
 
     folds = np.asarray(folds, dtype=bool)
     if not folds.any(axis=1).all():

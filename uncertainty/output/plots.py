@@ -161,7 +161,8 @@ def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
 def summaries_brain_flops_figure(ds: xr.Dataset, decades_per_bar: float = 0.05):
     """A streamed run (saved summaries): the histogram of log10 brain FLOP/s, its median and 90% HDI,
     with other authors' estimates marked."""
-    from .streaming import BIN_WIDTH, from_dataset, summary_table
+    from ..runs.streaming import BIN_WIDTH, from_dataset
+    from .summaries import summary_table
 
     stats, layout = from_dataset(ds)
     table = summary_table(stats, layout, HDI_PROB)
@@ -579,8 +580,8 @@ def save_figure(fig, path: str | Path, force: bool = False) -> Path:
 
 def check_figure_path(path: str | Path, force: bool = False) -> Path:
     """One line (:class:`OutputError`) for a figure file that cannot be written: not .png or .svg, or
-    what :func:`uncertainty.output.io.check_output_path` refuses (an existing file without ``force``...)."""
-    from .io import check_output_path
+    what :func:`uncertainty.runs.io.check_output_path` refuses (an existing file without ``force``...)."""
+    from ..runs.io import check_output_path
 
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg"):

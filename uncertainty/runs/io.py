@@ -368,7 +368,7 @@ def _umask() -> int:
 
 def load_run(path: str | Path) -> az.InferenceData:
     """Read a kept run saved by :func:`save_run` or :class:`RunWriter`, checked against the schema of one
-    (:func:`uncertainty.output.runfile.check_run`)."""
+    (:func:`uncertainty.runs.runfile.check_run`)."""
     path = Path(path)
     _check_path(path)
     return _read_run(path)
@@ -385,7 +385,7 @@ def load_summaries(path: str | Path) -> xr.Dataset | None:
 
 
 def load_saved(path: str | Path) -> az.InferenceData | xr.Dataset:
-    """Any file the tool writes, checked once against its schema (:mod:`uncertainty.output.runfile`): a kept
+    """Any file the tool writes, checked once against its schema (:mod:`uncertainty.runs.runfile`): a kept
     run (``InferenceData``), or streamed summaries or a backtest (a ``Dataset`` with ``kind`` in its attributes)."""
     from .runfile import dataset_kind
 

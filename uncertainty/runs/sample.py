@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .brain.engine import sample_brain
-from .brain.evidence import condition, diagnosis_of, reliable_nuts, reliable_weights
-from .brain.priors import PriorSpec
-from .output.io import brain_inference_data, run_attrs
+from ..brain.engine import sample_brain
+from ..brain.evidence import condition, diagnosis_of, reliable_nuts, reliable_weights
+from ..brain.priors import PriorSpec
+from .io import brain_inference_data, run_attrs
 
 __all__ = ["sample_run", "evidence_warning"]
 

@@ -31,14 +31,21 @@ from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
 from ..choices import DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS
 from ..errors import DataError, PriorError, one_line
-from ..output.io import conditioning_attrs, run_attrs
-from .crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
-from .hindcast import fit_data_at
-from .history import GrowthData, Series, load_growth_data
-from .models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, predict_after, ratio_paths, ratio_predictive_draw
-from .nuts import NutsSettings, Status, run_nuts, step, steps_text
-from .scores import predictive_samples
-from .targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
+from ..growth.crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
+from ..growth.hindcast import fit_data_at
+from ..growth.history import GrowthData, Series, load_growth_data
+from ..growth.models import (
+    GROWTH_MODELS,
+    MODELS_BY_NAME,
+    POOLED_SITES,
+    predict_after,
+    ratio_paths,
+    ratio_predictive_draw,
+)
+from ..growth.scores import predictive_samples
+from ..growth.targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
+from ..inference.nuts import NutsSettings, Status, run_nuts, step, steps_text
+from .io import conditioning_attrs, run_attrs
 
 __all__ = [
     "MODELS",

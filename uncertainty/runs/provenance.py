@@ -24,7 +24,7 @@ def run_attrs(spec: PriorSpec, *, seed: int, num_samples: int, **extra: Any) -> 
 
     import jax
 
-    from .. import __version__
+    from .._version import __version__
 
     attrs = {
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

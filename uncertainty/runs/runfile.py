@@ -4,9 +4,9 @@ Three kinds of file:
 
 - a kept run: ArviZ ``InferenceData`` (groups ``prior``, ``posterior``, ``posterior_predictive``,
   ``log_likelihood``, ``sample_stats``, ``observed_data``, ``constant_data``), written by
-  :func:`uncertainty.output.io.save_run` and :class:`uncertainty.output.io.RunWriter`;
+  :func:`uncertainty.runs.io.save_run` and :class:`uncertainty.runs.io.RunWriter`;
 - streamed summaries: a ``Dataset`` with ``kind = "summaries"``
-  (:func:`uncertainty.output.streaming.summaries_dataset`);
+  (:func:`uncertainty.runs.streaming.summaries_dataset`);
 - a backtest: a ``Dataset`` with ``kind = "backtest"`` (:mod:`uncertainty.growth.hindcast`).
 
 Every attribute and variable the tool writes and reads back is checked for its type, its dimensions,

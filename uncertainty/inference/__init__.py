@@ -1,0 +1,1 @@
+"""Inference shared by brain and growth: batched NUTS and its diagnostics."""
