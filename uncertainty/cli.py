@@ -613,10 +613,10 @@ def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
 def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str]) -> int:
     """``crossover --series A B ...``: one growth fit per target (no LOO comparison), the same brain draws
     (the seed's), one table with a row per target."""
-    import numpy as np
 
     from .output.report import growth_warning, run_group, target_section
     from .output.tables import render
+    from .quantities import flops_interval
     from .runs.forecast import forecast
 
     runs = {}
@@ -629,8 +629,10 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
     attrs = dict(first[run_group(first)].attrs)
     head = {k: v for k, v in _header(attrs).items() if k not in ("counts", "data")}
     head["series"] = " ".join(targets)
-    q5, q50, q95 = np.quantile(first[run_group(first)]["log10_brain_flops"].values, [0.05, 0.5, 0.95])
-    brain = f"median {10**q50:.3g} (5% {10**q5:.3g}, 95% {10**q95:.3g}), the same draws for every target"
+    brain = flops_interval(first[run_group(first)]["log10_brain_flops"].values)
+    brain = (
+        f"median {brain['median']:.3g} (5% {brain['q5']:.3g}, 95% {brain['q95']:.3g}), the same draws for every target"
+    )
     if "brain_pareto_k" in attrs:  # the posterior given the file's [evidence]
         from .brain.evidence import diagnosis_of
 
@@ -885,6 +887,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .brain.priors import load_priors
     from .output.compare import compare_table, crossover_columns, row_labels
     from .output.report import Section, render
+    from .quantities import HEADLINE_YEAR
     from .runs.compare import pool_draws, run_names, sample_files
     from .runs.io import brain_inference_data, check_output_path, run_attrs, save_run
 
@@ -952,7 +955,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         note += (
             f"; crossover against {', '.join(targets)} ({args.model}): p already = P(crossed by the target's last "
             "observation), median year ('already': among those draws; 'never': among draws that do not cross by "
-            "the horizon), p by 2050"
+            f"the horizon), p by {HEADLINE_YEAR}"
         )
     if any(spec.evidence for spec in specs):
         note += "; (posterior): a file with [evidence], conditioned on it"

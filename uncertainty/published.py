@@ -16,6 +16,7 @@ import numpy as np
 
 from .brain.engine import sample_brain
 from .brain.priors import load_priors
+from .quantities import central
 
 __all__ = ["PUBLISHED", "Figure", "PublishedRow", "reproduce_published", "format_published"]
 
@@ -47,8 +48,8 @@ def _median(d):
 
 
 def _interval(d):
-    lo, hi = np.quantile(d["log10_brain_flops"], [0.05, 0.95])
-    return float(lo), float(hi)
+    lo, _, hi = central(d["log10_brain_flops"])
+    return lo, hi
 
 
 def _scenario_median(k: int):

@@ -9,18 +9,13 @@ import numpy as np
 import pandas as pd
 
 from ..brain.priors import PriorSpec
-from .report import flops_interval
+from ..quantities import HEADLINE_YEAR, TAIL_THRESHOLDS, flops_interval, p_above, p_by
 
 __all__ = [
-    "THRESHOLDS",
-    "BY_YEAR",
     "compare_table",
     "crossover_columns",
     "row_labels",
 ]
-
-THRESHOLDS = (15, 18, 21)  # log10 FLOP/s: P(brain FLOP/s > 1e15, 1e18, 1e21)
-BY_YEAR = 2050
 
 
 def row_labels(names: Sequence[str], specs: Sequence[PriorSpec]) -> dict[str, str]:
@@ -31,8 +26,8 @@ def row_labels(names: Sequence[str], specs: Sequence[PriorSpec]) -> dict[str, st
 
 def _row(x: np.ndarray) -> dict[str, float]:
     row = {**flops_interval(x), "log10_median": float(np.median(x))}
-    for t in THRESHOLDS:
-        row[f"p_gt_1e{t}"] = float(np.mean(x > t))
+    for t in TAIL_THRESHOLDS:
+        row[f"p_gt_1e{t}"] = p_above(x, t)
     return row
 
 
@@ -68,7 +63,7 @@ def crossover_columns(
             name: {
                 "p_already": float(np.mean(y <= last_observation)),
                 "median_year": median(y),
-                f"p_by_{BY_YEAR}": float(np.mean(y <= BY_YEAR)),
+                f"p_by_{HEADLINE_YEAR}": p_by(y, HEADLINE_YEAR),
             }
             for name, y in rows.items()
         },

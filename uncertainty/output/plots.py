@@ -23,7 +23,8 @@ import xarray as xr
 from .._arviz import az
 from ..errors import OutputError, RunFileError, one_line
 from ..literature import ESTIMATES
-from .report import BY_YEARS, HDI_PROB, is_conditioned, observed_interval, run_group, sensitivity
+from ..quantities import BY_YEARS, HDI_PROB, central, p_by
+from .report import is_conditioned, observed_interval, run_group, sensitivity
 
 __all__ = [
     "FIGURE_SIZE",
@@ -267,7 +268,7 @@ def crossover_cdf_figure(idata: az.InferenceData):
         ax.plot([t_last], [already], "s", color="tab:red", markersize=4)
         lo = min(lo, t_last - 2)
     for year in BY_YEARS:
-        p = float((y <= year).mean())
+        p = p_by(y, year)
         lines.append(f"P(by {year}) = {p:.3f}")
         if lo <= year <= hi:
             ax.plot([year], [p], "o", color="black", markersize=4)
@@ -332,7 +333,7 @@ def growth_fit_figure(idata: az.InferenceData):
             brain = brain - np.log10(_draws(idata, scale).ravel())
     if "practical_fraction" in idata.posterior:
         what += " / fraction" + (" / budget" if "budget_usd" in idata.posterior else "")
-    b5, b50, b95 = np.quantile(brain, [0.05, 0.5, 0.95])
+    b5, b50, b95 = central(brain)
     ax.axhspan(b5, b95, color="tab:blue", alpha=0.12, label=f"{what}, 90% interval")
     ax.axhline(b50, color="tab:blue", linewidth=1, label=f"{what}, median")
     y = _draws(idata, "crossover_year").ravel()

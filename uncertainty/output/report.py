@@ -20,13 +20,11 @@ import pandas as pd
 import xarray as xr
 
 from .._arviz import az
+from ..quantities import BY_YEARS, HDI_PROB, HEADLINE_YEAR, TAIL_THRESHOLDS, central, flops_interval
 from .tables import (
     BRAIN_COLUMNS,
-    BY_YEARS,
     FORMATS,
-    HDI_PROB,
     INTERVALS_NOTE,
-    TAIL_THRESHOLDS,
     Section,
     _prob,
     _year,
@@ -38,8 +36,6 @@ from .tables import sensitivity_section as sensitivity_section
 
 __all__ = [
     "FORMATS",
-    "HDI_PROB",
-    "BY_YEARS",
     "Section",
     "summary",
     "crossover_summary",
@@ -120,7 +116,7 @@ def _stats_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = {}
     for name, da in ds.data_vars.items():
         x = da.values.ravel()
-        q5, median, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+        q5, median, q95 = central(x)
         rows[name] = [
             x.mean(),
             x.std(ddof=1) if x.size > 1 else np.nan,
@@ -201,8 +197,7 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     already = y <= t_last
     row: dict[str, float] = {}
     row["p_already"], row["mcse_p_already"] = _probability(da.dims, already)
-    for name, q in (("median", 0.5), ("q5", 0.05), ("q95", 0.95)):
-        value = float(np.quantile(y.ravel(), q, method="inverted_cdf"))
+    for name, value in zip(("q5", "median", "q95"), central(y, method="inverted_cdf"), strict=True):
         row[name] = -np.inf if value <= t_last else value  # among the draws already crossed: "already"
     crossing = y[finite & ~already].ravel()
     if crossing.size > 2:
@@ -323,7 +318,7 @@ def crossover_by_scenario(idata: az.InferenceData, max_scenarios: int = 10) -> p
     rows = {}
     for v, c in zip(values, counts, strict=True):
         sel = y[d == v]
-        q5, med, q95 = np.quantile(sel, [0.05, 0.5, 0.95], method="inverted_cdf")
+        q5, med, q95 = central(sel, method="inverted_cdf")
         rows[f"doubling every {v:g} y"] = {"share": c / d.size, "median": med, "q5": q5, "q95": q95}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -441,8 +436,7 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
             "median": year["median"],
             "q5": year["q5"],
             "q95": year["q95"],
-            "p_by_2030": year["p_by_2030"],
-            "p_by_2050": year["p_by_2050"],
+            **{f"p_by_{y}": year[f"p_by_{y}"] for y in BY_YEARS if y <= HEADLINE_YEAR},
             "p_none": year["p_never"],
             "model": str(attrs["model"]) + ("+pooled" if attrs.get("growth_priors") == "pooled" else ""),
             "converged": "yes" if converged else "NO",
@@ -461,13 +455,6 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
         ]
     )
     return Section("crossover year by target", table, index_name="target", formats=formats, note=note)
-
-
-def flops_interval(log10_flops) -> dict[str, float]:
-    """Median, 5% and 95% of FLOP/s from draws of log10 FLOP/s (NaN for no draws)."""
-    x = np.asarray(log10_flops, dtype=np.float64).ravel()
-    q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95]) if x.size else (np.nan,) * 3
-    return {"median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95}
 
 
 def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
@@ -498,7 +485,7 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
     items = json.loads(attrs["evidence"])
 
     def stats_of(x):
-        q5, q50, q95 = np.quantile(np.asarray(x, dtype=np.float64).ravel(), [0.05, 0.5, 0.95])
+        q5, q50, q95 = central(np.asarray(x, dtype=np.float64))
         return q50, q5, q95
 
     rows = {}

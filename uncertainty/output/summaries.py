@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..quantities import CENTRAL, TAIL_THRESHOLDS
 from ..runs.streaming import BIN_WIDTH, COMPLEMENT, LOOK, Layout, StreamStats
-from .tables import BRAIN_COLUMNS, INTERVALS_NOTE, TAIL_THRESHOLDS, Section, sensitivity_section, tail_section
+from .tables import BRAIN_COLUMNS, INTERVALS_NOTE, Section, sensitivity_section, tail_section
 
 __all__ = ["exceedance", "sensitivity_table", "summary_sections", "summary_table"]
 
@@ -55,7 +56,8 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
     rows = {}
     p_lo, p_hi = 0.5 - math.sqrt(0.25 / n), 0.5 + math.sqrt(0.25 / n)
     index = {label: i for i, label in enumerate(layout.labels)}
-    probs = [0.5, 0.05, 0.95, p_lo, p_hi]
+    q5, q50, q95 = CENTRAL
+    probs = [q50, q5, q95, p_lo, p_hi]
     for i, label in enumerate(layout.labels):
         if label.startswith(COMPLEMENT):
             continue
@@ -105,7 +107,7 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
 
 def exceedance(stats: StreamStats, layout: Layout, thresholds=None) -> dict[int, tuple[float, float]]:
     """P(brain FLOP/s >= 10^k) and its binomial MCSE for each whole decade ``k`` of ``thresholds``
-    (default :data:`~uncertainty.output.tables.TAIL_THRESHOLDS`), counted exactly: whole decades are bin
+    (default :data:`~uncertainty.quantities.TAIL_THRESHOLDS`), counted exactly: whole decades are bin
     edges of the histogram (its lower end is a whole decade). A threshold among draws below the histogram
     (where the counts cannot tell) is left out."""
     counts, over, n = stats.counts[0], int(stats.over[0]), stats.n

@@ -13,30 +13,25 @@ import pandas as pd
 
 from ..choices import FORMATS
 from ..errors import one_line
+from ..quantities import HDI_PROB
 
 __all__ = [
     "BRAIN_COLUMNS",
     "INTERVALS_NOTE",
     "FORMATS",
-    "HDI_PROB",
-    "BY_YEARS",
     "Section",
     "render",
     "format_summary",
     "sensitivity_section",
-    "TAIL_THRESHOLDS",
     "tail_section",
 ]
 
-HDI_PROB = 0.9
 INTERVALS_NOTE = (
     f"hdi {HDI_PROB:.0%}: the shortest interval holding {HDI_PROB:.0%} of the draws, in decades for brain FLOP/s "
     "(10^ that of log10 brain FLOP/s: the shortest in FLOP/s would hug the low end of draws spread over decades), "
     "in its own units for a share (within [0, 1]); 5%-95%: the equal-tailed one; the two part when the draws are "
     "skewed or multimodal, so say which you quote"
 )
-BY_YEARS = (2030, 2050, 2100)
-TAIL_THRESHOLDS = (15, 18, 21, 24)  # log10 FLOP/s: P(brain FLOP/s > 1e15, 1e18, 1e21, 1e24)
 
 
 BRAIN_COLUMNS = ["mean", "sd", "median", "q5", "q95", "hdi_lo", "hdi_hi", "mcse_mean", "mcse_median", "ess_bulk"]

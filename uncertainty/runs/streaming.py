@@ -150,7 +150,15 @@ def layout_of(first: list[tuple[int, dict]], class_names, stage_names) -> Layout
             parameters.append(name)
             cuts.append(np.quantile(values, [TAIL, 1 - TAIL]))
     cuts = np.asarray(cuts, dtype=np.float64).reshape(len(parameters), 2)
-    return Layout(labels, lo, bins, offset, tuple(parameters), cuts[:, 0], cuts[:, 1])
+    return Layout(
+        labels=labels,
+        lo=lo,
+        bins=bins,
+        offset=offset,
+        parameters=tuple(parameters),
+        cut_lo=cuts[:, 0],
+        cut_hi=cuts[:, 1],
+    )
 
 
 def _moments(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -226,15 +234,24 @@ def fetch_stats(reduced, take: int, layout: Layout) -> tuple[StreamStats, np.nda
 
     low_n, high_n = np.rint(f64(low[1])).astype(np.int64), np.rint(f64(high[1])).astype(np.int64)
     centre = float(layout.offset[0])  # the tails' sums were centred on it
+    mean_log, m2_log, mean_lin, m2_lin = (f64(a) for a in moments)
+    minimum, maximum = (f64(a) for a in extremes)
+    counts, under, over = (i64(a) for a in hist)
     stats = StreamStats(
-        int(take),
-        *(f64(a) for a in moments),
-        *(f64(a) for a in extremes),
-        *(i64(a) for a in hist),
-        f64(low[0]) + centre * low_n,
-        low_n,
-        f64(high[0]) + centre * high_n,
-        high_n,
+        n=int(take),
+        mean_log=mean_log,
+        m2_log=m2_log,
+        mean_lin=mean_lin,
+        m2_lin=m2_lin,
+        minimum=minimum,
+        maximum=maximum,
+        counts=counts,
+        under=under,
+        over=over,
+        low_sum=f64(low[0]) + centre * low_n,
+        low_n=low_n,
+        high_sum=f64(high[0]) + centre * high_n,
+        high_n=high_n,
     )
     return stats, i64(bad)
 
@@ -244,20 +261,20 @@ def empty_stats(layout: Layout) -> StreamStats:
     k, p = len(layout.labels), len(layout.parameters)
     zeros = np.zeros(k)
     return StreamStats(
-        0,
-        zeros,
-        zeros,
-        zeros,
-        zeros,
-        np.full(k, np.inf),
-        np.full(k, -np.inf),
-        np.zeros((k, layout.bins), dtype=np.int64),
-        np.zeros(k, dtype=np.int64),
-        np.zeros(k, dtype=np.int64),
-        np.zeros(p),
-        np.zeros(p, dtype=np.int64),
-        np.zeros(p),
-        np.zeros(p, dtype=np.int64),
+        n=0,
+        mean_log=zeros,
+        m2_log=zeros,
+        mean_lin=zeros,
+        m2_lin=zeros,
+        minimum=np.full(k, np.inf),
+        maximum=np.full(k, -np.inf),
+        counts=np.zeros((k, layout.bins), dtype=np.int64),
+        under=np.zeros(k, dtype=np.int64),
+        over=np.zeros(k, dtype=np.int64),
+        low_sum=np.zeros(p),
+        low_n=np.zeros(p, dtype=np.int64),
+        high_sum=np.zeros(p),
+        high_n=np.zeros(p, dtype=np.int64),
     )
 
 
@@ -277,20 +294,20 @@ def merge(a: StreamStats | None, b: StreamStats) -> StreamStats:
     mean_log, m2_log = pair(a.mean_log, a.m2_log, b.mean_log, b.m2_log)
     mean_lin, m2_lin = pair(a.mean_lin, a.m2_lin, b.mean_lin, b.m2_lin)
     return StreamStats(
-        n,
-        mean_log,
-        m2_log,
-        mean_lin,
-        m2_lin,
-        np.minimum(a.minimum, b.minimum),
-        np.maximum(a.maximum, b.maximum),
-        a.counts + b.counts,
-        a.under + b.under,
-        a.over + b.over,
-        a.low_sum + b.low_sum,
-        a.low_n + b.low_n,
-        a.high_sum + b.high_sum,
-        a.high_n + b.high_n,
+        n=n,
+        mean_log=mean_log,
+        m2_log=m2_log,
+        mean_lin=mean_lin,
+        m2_lin=m2_lin,
+        minimum=np.minimum(a.minimum, b.minimum),
+        maximum=np.maximum(a.maximum, b.maximum),
+        counts=a.counts + b.counts,
+        under=a.under + b.under,
+        over=a.over + b.over,
+        low_sum=a.low_sum + b.low_sum,
+        low_n=a.low_n + b.low_n,
+        high_sum=a.high_sum + b.high_sum,
+        high_n=a.high_n + b.high_n,
     )
 
 
@@ -454,11 +471,16 @@ def _gather(stats: StreamStats) -> StreamStats:
     from jax.experimental import multihost_utils
 
     with jax.enable_x64(True), _stdout_to_stderr():  # Gloo logs its connections on stdout
-        fields = [np.asarray(stats.n, dtype=np.int64), *stats[1:]]
-        gathered = [np.asarray(multihost_utils.process_allgather(np.asarray(a))) for a in fields]
+        gathered = {
+            name: np.asarray(
+                multihost_utils.process_allgather(np.asarray(value, dtype=np.int64 if name == "n" else None))
+            )
+            for name, value in stats._asdict().items()
+        }
     merged = None
-    for p in range(gathered[0].shape[0]):
-        merged = merge(merged, StreamStats(int(gathered[0][p]), *(g[p] for g in gathered[1:])))
+    for p in range(gathered["n"].shape[0]):
+        part = {name: g[p] for name, g in gathered.items()}
+        merged = merge(merged, StreamStats(**{**part, "n": int(part["n"])}))
     return merged
 
 
@@ -493,21 +515,14 @@ def from_dataset(ds) -> tuple[StreamStats, Layout]:
     def col(name):
         return np.asarray(ds[name].values)
 
-    stats = StreamStats(
-        int(ds.attrs["num_draws"]),
-        *(col(n) for n in _STATS_1D[:6]),
-        col("counts"),
-        col("under"),
-        col("over"),
-        *(col(n) for n in _SENS),
-    )
+    stats = StreamStats(n=int(ds.attrs["num_draws"]), **{name: col(name) for name in StreamStats._fields[1:]})
     layout = Layout(
-        tuple(str(q) for q in ds["quantity"].values),
-        col("lo"),
-        int(ds.attrs["bins"]),
-        col("offset"),
-        tuple(str(p) for p in ds["parameter"].values),
-        col("cut_lo"),
-        col("cut_hi"),
+        labels=tuple(str(q) for q in ds["quantity"].values),
+        lo=col("lo"),
+        bins=int(ds.attrs["bins"]),
+        offset=col("offset"),
+        parameters=tuple(str(p) for p in ds["parameter"].values),
+        cut_lo=col("cut_lo"),
+        cut_hi=col("cut_hi"),
     )
     return stats, layout
