@@ -38,6 +38,7 @@ myst_enable_extensions = ["dollarmath", "colon_fence"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
+autodoc_type_aliases = {"ArrayLike": "ArrayLike"}  # jax.typing.ArrayLike, not its expansion
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"uncertainty {release}"
