@@ -152,12 +152,13 @@ def test_horizon_has_an_upper_limit(horizon, capsys):
 
 
 def test_horizon_limit_in_help_and_in_the_forecast(capsys):
-    from uncertainty.runs.forecast import MAX_HORIZON, ForecastOptions, forecast
+    from uncertainty.choices import MAX_HORIZON
+    from uncertainty.runs.forecast import ForecastOptions, forecast
 
     with pytest.raises(SystemExit):
         main(["crossover", "--help"])
     assert "2100-10000" in " ".join(capsys.readouterr().out.split())
-    assert MAX_HORIZON == 10_000  # the parser's literal
+    assert MAX_HORIZON == 10_000
     with pytest.raises(ValueError, match="from 2100 to 10000"):
         forecast(None, 0, ForecastOptions(horizon=1e300))
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from uncertainty.choices import DEFAULT_MODEL, FORECAST_MODELS, GROWTH_MODELS, PRESETS, PUBLISHED_PRESETS, UNITS
+from uncertainty.choices import DEFAULT_MODEL, GROWTH_MODELS, PRESETS, PUBLISHED_PRESETS, UNITS
 
 from conftest import PRIORS, ROOT
 
@@ -77,9 +77,8 @@ def test_names_the_command_line_offers_match_their_modules():
     from uncertainty.growth.history import UNITS as HISTORY_UNITS
     from uncertainty.growth.models import MODELS_BY_NAME
     from uncertainty.published import PUBLISHED
-    from uncertainty.runs.forecast import MODELS
 
-    assert set(GROWTH_MODELS) == set(MODELS_BY_NAME) and MODELS == FORECAST_MODELS
+    assert set(GROWTH_MODELS) == set(MODELS_BY_NAME)
     assert tuple(HISTORY_UNITS) == UNITS
     assert DEFAULT_MODEL in GROWTH_MODELS
     assert tuple(PUBLISHED) == PUBLISHED_PRESETS

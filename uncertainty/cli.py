@@ -52,14 +52,19 @@ def _count(minimum: int):
 
 
 def _horizon(text: str) -> float:
-    """An argparse type: the last year a crossover searches, 2100 (P(by 2100) is reported) to 10000
-    (``runs.forecast.MAX_HORIZON``, not imported here: argument errors load no numerical library)."""
+    """An argparse type: the last year a crossover searches, from the last year of P(by year) to
+    :data:`~uncertainty.choices.MAX_HORIZON`."""
+    from .choices import MAX_HORIZON
+    from .quantities import BY_YEARS
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a year, got '{text}'") from None
-    if not math.isfinite(value) or not 2100 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"must be a year from 2100 to 10000 (P(by 2100) is reported), got '{text}'")
+    if not math.isfinite(value) or not BY_YEARS[-1] <= value <= MAX_HORIZON:
+        raise argparse.ArgumentTypeError(
+            f"must be a year from {BY_YEARS[-1]} to {MAX_HORIZON:g} (P(by {BY_YEARS[-1]}) is reported), got '{text}'"
+        )
     return value
 
 
@@ -99,36 +104,60 @@ def _seed(text: str) -> int:
     return value
 
 
+def _options() -> dict[str, tuple[tuple[str, ...], dict]]:
+    """Every option that several commands take, declared once: its flags, type, choices and default, and the
+    help it has unless a command says more (:func:`_add` attaches one to a command)."""
+    from .choices import DEFAULT_MODEL, DEFAULT_PRIORS, FORMATS, GROWTH_PRIORS, UNITS
+
+    return {
+        "samples": (("--samples", "-n"), {"type": _samples}),
+        "seed": (
+            ("--seed",),
+            {"type": _seed, "default": 0, "help": "PRNG seed; the same seed gives the same run (default 0)"},
+        ),
+        "out": (("--out", "-o"), {"metavar": "RUN.nc", "help": "save the run (ArviZ InferenceData, netCDF) here"}),
+        "force": (("--force",), {"action": "store_true", "help": "overwrite --out if it exists"}),
+        "format": (("--format",), {"choices": FORMATS, "default": "table", "help": "output format (default table)"}),
+        "quiet": (("--quiet", "-q"), {"action": "store_true", "help": "no progress bar"}),
+        "series": (("--series",), {"default": None, "metavar": "TARGET"}),
+        "unit": (("--unit",), {"choices": UNITS, "default": None, "help": UNIT_HELP}),
+        "budget": (("--budget",), {"type": _positive_float, "default": None, "metavar": "USD"}),
+        "model": (("--model",), {"default": DEFAULT_MODEL}),
+        "priors": (("--priors",), {"dest": "growth_priors", "choices": GROWTH_PRIORS, "default": DEFAULT_PRIORS}),
+        "warmup": (("--warmup",), {"type": _positive_int}),
+    }
+
+
+def _add(parser: argparse.ArgumentParser, name: str, **changes) -> None:
+    """Attach the shared option ``name`` (:func:`_options`) to a command, with that command's ``changes``."""
+    flags, declared = _options()[name]
+    parser.add_argument(*flags, **{**declared, **changes})
+
+
 def _run_arguments(p: argparse.ArgumentParser, default_samples: int) -> None:
     """The arguments every command that draws a run shares."""
-    from .choices import FORMATS
-
     p.add_argument("priors", metavar="PRIORS.toml", help="prior file (see priors/default.toml)")
-    p.add_argument(
-        "--samples", "-n", type=_samples, default=default_samples, help=f"number of draws (default {default_samples})"
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="PRNG seed; the same seed gives the same run (default 0)")
-    p.add_argument("--out", "-o", metavar="RUN.nc", help="save the run (ArviZ InferenceData, netCDF) here")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add(p, "samples", default=default_samples, help=f"number of draws (default {default_samples})")
+    for name in ("seed", "out", "force", "format", "quiet"):
+        _add(p, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .choices import (
         BLOCK_SIZE,
         DEFAULT_CHUNK_SIZE,
+        DEFAULT_HORIZON,
         DEFAULT_MODEL,
         DEFAULT_PRIORS,
         FORECAST_MODELS,
-        FORMATS,
         GROWTH_MODELS,
+        MAX_HORIZON,
         PRECISIONS,
         PRESETS,
         PUBLISHED_PRESETS,
         TARGET_NAMES,
-        UNITS,
     )
+    from .quantities import BY_YEARS
 
     parser = _Parser(
         prog="uncertainty",
@@ -199,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run saved by 'uncertainty sample --out' or 'uncertainty crossover --out' (kept draws or streamed "
         "summaries)",
     )
-    r.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    _add(r, "format")
     r.set_defaults(run=_cmd_report)
 
     c = sub.add_parser(
@@ -214,48 +243,41 @@ def build_parser() -> argparse.ArgumentParser:
         "one table, a row per target.",
     )
     _run_arguments(c, default_samples=10_000)
-    c.add_argument(
-        "--series",
-        default=None,
+    _add(
+        c,
+        "series",
         nargs="+",
-        metavar="TARGET",
         help="compute target(s): hpcg (default; HPL trend x HPCG efficiency), hpl (TOP500 Rmax), ai-cluster "
         "(largest AI supercomputer, 16-bit peak x fraction), accelerator (fastest ML chip, 16-bit peak x fraction), "
         "budget (best 32-bit FLOP/s per USD x budget x fraction) or a CSV 'year,flops'; several: one table, a row each",
     )
-    c.add_argument(
-        "--budget",
-        type=_positive_float,
-        default=None,
-        metavar="USD",
+    _add(
+        c,
+        "budget",
         help="the budget target's hardware budget in US dollars (default: the prior file's [target] budget_usd)",
     )
-    c.add_argument(
-        "--unit",
-        choices=UNITS,
-        default=None,
-        help=UNIT_HELP,
-    )
-    c.add_argument(
-        "--model",
+    _add(c, "unit")
+    _add(
+        c,
+        "model",
         choices=FORECAST_MODELS,
-        default=DEFAULT_MODEL,
         help=f"growth model (default {DEFAULT_MODEL}: the best CRPS among the models calibrated across the 67 "
         "technologies of the performance curve database, see `backtest --pool`)",
     )
-    c.add_argument(
-        "--priors",
-        dest="growth_priors",
-        choices=("base", "pooled"),
-        default=DEFAULT_PRIORS,
+    _add(
+        c,
+        "priors",
         help=f"the growth model's priors: base (its own) or pooled (learned from the other computing series, for "
         f"randomwalk, walkcycle, locallinear, regimes; see `backtest --pool`); default {DEFAULT_PRIORS}",
     )
     c.add_argument("--data-until", type=int, metavar="YEAR", help="fit on lists up to YEAR and backtest the rest")
-    c.add_argument("--warmup", type=_positive_int, default=None, help="NUTS warm-up steps per chain (default 1000)")
+    _add(c, "warmup", default=None, help="NUTS warm-up steps per chain (default 1000)")
     c.add_argument("--chains", type=_positive_int, default=None, help="NUTS chains (default 4)")
     c.add_argument(
-        "--horizon", type=_horizon, default=2300.0, help="last year searched for a crossover, 2100-10000 (default 2300)"
+        "--horizon",
+        type=_horizon,
+        default=DEFAULT_HORIZON,
+        help=f"last year searched for a crossover, {BY_YEARS[-1]}-{MAX_HORIZON:g} (default {DEFAULT_HORIZON:g})",
     )
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other models for the LOO comparison")
     c.set_defaults(run=_cmd_crossover)
@@ -268,9 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         "get a forest plot comparing them.",
     )
     g.add_argument("run_files", metavar="RUN.nc", nargs="+", help="runs saved with --out")
-    g.add_argument("--out", "-o", default="figures", metavar="DIR", help="folder for the figures (default figures)")
-    g.add_argument("--format", choices=("png", "svg"), default="png", help="image format (default png)")
-    g.add_argument("--force", action="store_true", help="overwrite existing figures")
+    _add(g, "out", default="figures", metavar="DIR", help="folder for the figures (default figures)")
+    _add(g, "format", choices=("png", "svg"), default="png", help="image format (default png)")
+    _add(g, "force", help="overwrite existing figures")
     g.set_defaults(run=_cmd_plot)
 
     b = sub.add_parser(
@@ -282,10 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         "histogram, CRPS (log2 units) and log predictive density, overall and by horizon. Pairs from one origin "
         "share a fit, so scores are dependent; the number of distinct origins is given beside the pairs.",
     )
-    b.add_argument(
-        "--series",
-        default=None,
-        metavar="TARGET",
+    _add(
+        b,
+        "series",
         help=f"series to hindcast: {', '.join(TARGET_NAMES)} or a CSV 'year,flops' (default hpl)",
     )
     b.add_argument(
@@ -297,25 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
         "database), computing (compute leaders, chips, prices) and/or CSV files 'year,flops'; the random walk "
         "with drift estimated per technology (fl-randomwalk) and its autocorrelated variant (fl-ima)",
     )
-    b.add_argument(
-        "--unit",
-        choices=UNITS,
-        default=None,
-        help=UNIT_HELP,
-    )
-    b.add_argument(
-        "--model",
+    _add(b, "unit")
+    _add(
+        b,
+        "model",
         nargs="+",
         default=None,
         metavar="M",
         help=f"models to score: {', '.join(GROWTH_MODELS)} or all (default all; with --pool none: Farmer & "
         "Lafond's closed forms only, the growth models on up to 4 origins per technology when named)",
     )
-    b.add_argument(
-        "--priors",
-        dest="growth_priors",
+    _add(
+        b,
+        "priors",
         nargs="+",
-        choices=("base", "pooled"),
         default=None,
         help="the growth models' own priors (base, the default) or pooled priors (for randomwalk, walkcycle, "
         "locallinear, regimes). On one series: the shipped priors learned from the computing pool without the "
@@ -324,17 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--from", dest="start", type=int, metavar="YEAR", help="first origin year (default 2000 for hpl)")
     b.add_argument("--quick", action="store_true", help="every 4th origin and short chains (a smoke test)")
-    b.add_argument("--seed", type=_seed, default=0, help="PRNG seed (default 0)")
-    b.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    b.add_argument("--out", "-o", metavar="RUN.nc", help="save every scored pair (netCDF) here")
+    _add(b, "seed", help="PRNG seed (default 0)")
+    _add(b, "format")
+    _add(b, "out", help="save every scored pair (netCDF) here")
     b.add_argument(
         "--figure",
         metavar="FILE.png",
         help="with --pool: save the figure of normalised errors against the predicted Student t and every model's "
         "coverage against nominal (.png or .svg)",
     )
-    b.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    b.add_argument("--quiet", "-q", action="store_true", help="no status lines")
+    _add(b, "force")
+    _add(b, "quiet", help="no status lines")
     b.set_defaults(run=_cmd_backtest)
 
     m = sub.add_parser(
@@ -347,10 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
         "'uncertainty plot', which draws several runs as one forest plot.",
     )
     m.add_argument("priors", metavar="PRIORS.toml", nargs="+", help="prior files to compare")
-    m.add_argument(
-        "--samples", "-n", type=_samples, default=None, help="draws per file (default 200000; 10000 with --crossover)"
-    )
-    m.add_argument("--seed", type=_seed, default=0, help="PRNG seed, the same for every file (default 0)")
+    _add(m, "samples", default=None, help="draws per file (default 200000; 10000 with --crossover)")
+    _add(m, "seed", help="PRNG seed, the same for every file (default 0)")
     m.add_argument("--pool", metavar="W1,W2,...", help="weights of a pooled row (one per file)")
     m.add_argument(
         "--crossover",
@@ -358,38 +372,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="add each file's crossover year (P(already crossed), median, P(by 2050)) against one growth fit of "
         "--model per --series target",
     )
-    m.add_argument(
-        "--series",
-        default=None,
+    _add(
+        m,
+        "series",
         nargs="+",
-        metavar="TARGET",
         help=f"with --crossover: compute target(s), {', '.join(TARGET_NAMES)} or a CSV (default hpcg); several: "
         "columns for each",
     )
-    m.add_argument(
-        "--budget", type=_positive_float, metavar="USD", help="with --crossover: the budget target's budget (USD)"
-    )
-    m.add_argument(
-        "--unit",
-        choices=UNITS,
-        default=None,
-        help=UNIT_HELP,
-    )
-    m.add_argument(
-        "--model", choices=GROWTH_MODELS, default=DEFAULT_MODEL, help=f"with --crossover (default {DEFAULT_MODEL})"
-    )
-    m.add_argument(
-        "--priors",
-        dest="growth_priors",
-        choices=("base", "pooled"),
-        default=DEFAULT_PRIORS,
-        help=f"with --crossover: the growth model's priors, base or pooled (default {DEFAULT_PRIORS})",
-    )
-    m.add_argument("--warmup", type=_positive_int, default=1000, help="with --crossover: NUTS warm-up (default 1000)")
+    _add(m, "budget", help="with --crossover: the budget target's budget (USD)")
+    _add(m, "unit")
+    _add(m, "model", choices=GROWTH_MODELS, help=f"with --crossover (default {DEFAULT_MODEL})")
+    _add(m, "priors", help=f"with --crossover: the growth model's priors, base or pooled (default {DEFAULT_PRIORS})")
+    _add(m, "warmup", default=1000, help="with --crossover: NUTS warm-up (default 1000)")
     m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
-    m.add_argument("--force", action="store_true", help="overwrite saved runs")
-    m.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    m.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add(m, "force", help="overwrite saved runs")
+    _add(m, "format")
+    _add(m, "quiet")
     m.set_defaults(run=_cmd_compare)
 
     p = sub.add_parser(

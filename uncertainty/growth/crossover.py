@@ -21,16 +21,15 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from ..choices import DEFAULT_HORIZON
+
 __all__ = [
-    "DEFAULT_HORIZON",
     "doublings_needed",
     "scenario_crossover_year",
     "first_crossing",
     "first_crossing_at_kinks",
     "first_crossing_on_grid",
 ]
-
-DEFAULT_HORIZON = 2300.0
 
 
 def doublings_needed(brain_flops: ArrayLike, start_flops: ArrayLike) -> Array:

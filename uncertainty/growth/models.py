@@ -638,20 +638,7 @@ def _locallinear_predict(key, params, d, t):
 def _locallinear_paths(key, params, d, grid):
     def one(key, obs_noise, level_vol, slope_vol):
         _, m, P = _locallinear_filter(obs_noise, level_vol, slope_vol, d)
-        k0, k1 = jax.random.split(key)
-        x0 = m + jnp.linalg.cholesky(P + 1e-12 * jnp.eye(2)) @ jax.random.normal(k0, (2,))
-        dts = jnp.diff(jnp.concatenate([d.t_last[None], grid]))
-        eps = jax.random.normal(k1, (grid.shape[0], 2))
-        transition = _local_linear_transition(level_vol, slope_vol)
-
-        def walk(x, inp):
-            dt, e = inp
-            F, Q = transition(jnp.maximum(dt, 0.0))
-            x = F @ x + jnp.linalg.cholesky(Q + 1e-12 * jnp.eye(2)) @ e
-            return x, x[0]
-
-        _, path = jax.lax.scan(walk, x0, (dts, eps))
-        return path
+        return _simulate_state(key, _local_linear_transition(level_vol, slope_vol), m, P, d.t_last, grid)
 
     keys = jax.random.split(key, params["obs_noise"].shape[0])
     return jax.vmap(one)(keys, params["obs_noise"], params["level_vol"], params["slope_vol"])

@@ -215,25 +215,6 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     return pd.DataFrame([row], index=["crossover year"])
 
 
-_GROWTH_VARS = (
-    "doubling_years",
-    "doubling_years_before",
-    "doubling_years_after",
-    "change_year",
-    "slope",
-    "slope_before",
-    "slope_after",
-    "level",
-    "ratio_log2",
-    "ratio_drift",
-    "sigma",
-    "sigma_practical",
-    "nu",
-    "start_flops",
-    "start_year",
-)
-
-
 def _priors_line(attrs) -> str:
     """Which priors the growth fit used (runs saved before pooled priors existed used the base priors)."""
     if attrs.get("growth_priors") == "pooled":
@@ -245,11 +226,13 @@ def _priors_line(attrs) -> str:
 
 
 def _growth_vars(model: str | None) -> tuple[str, ...]:
+    """The growth parameters a run of ``model`` summarises: a fitted model's, or the ``[growth]`` scenario's."""
+    from ..brain.priors import GROWTH_FIELDS
     from ..growth.models import MODELS_BY_NAME
 
     if model in MODELS_BY_NAME:
         return (*MODELS_BY_NAME[model].summary_vars, "ratio_vol", "ratio_noise")
-    return _GROWTH_VARS
+    return tuple(GROWTH_FIELDS)
 
 
 def growth_summary(idata: az.InferenceData) -> pd.DataFrame:

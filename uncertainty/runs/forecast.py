@@ -29,9 +29,9 @@ from ..brain.distributions import to_distribution
 from ..brain.evidence import brain_draws
 from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
-from ..choices import DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS
+from ..choices import DEFAULT_HORIZON, DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS, MAX_HORIZON
 from ..errors import DataError, PriorError, one_line
-from ..growth.crossover import DEFAULT_HORIZON, first_crossing_on_grid, scenario_crossover_year
+from ..growth.crossover import first_crossing_on_grid, scenario_crossover_year
 from ..growth.hindcast import fit_data_at
 from ..growth.history import GrowthData, Series, load_growth_data
 from ..growth.models import (
@@ -45,12 +45,11 @@ from ..growth.models import (
 from ..growth.scores import predictive_samples
 from ..growth.targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
 from ..inference.nuts import NutsSettings, Status, run_nuts, step, steps_text
+from ..quantities import BY_YEARS
 from .io import conditioning_attrs, run_attrs
 
 __all__ = [
-    "MODELS",
     "DEFAULT_MODEL",
-    "MAX_HORIZON",
     "ForecastOptions",
     "check_data",
     "crossover_years",
@@ -60,10 +59,8 @@ __all__ = [
     "LOG2_10",
 ]
 
-MODELS = FORECAST_MODELS
 LOG2_10 = math.log2(10.0)
 _BRAIN_DIMS = {"log10_class_flops": "neuron_class", "log10_stage_flops": "stage"}
-MAX_HORIZON = 10_000.0  # latest --horizon (the CLI's parser holds the same number; it imports no JAX)
 
 
 @dataclass(frozen=True)
@@ -87,10 +84,10 @@ class ForecastOptions:
 
 def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOptions()) -> az.InferenceData:
     """Draw the joint distribution of brain FLOP/s, compute growth and the crossover year."""
-    if options.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {options.model!r}")
-    if not (math.isfinite(options.horizon) and 2100 <= options.horizon <= MAX_HORIZON):
-        raise ValueError(f"horizon must be a year from 2100 to {MAX_HORIZON:g}, got {options.horizon:g}")
+    if options.model not in FORECAST_MODELS:
+        raise ValueError(f"model must be one of {FORECAST_MODELS}, got {options.model!r}")
+    if not (math.isfinite(options.horizon) and BY_YEARS[-1] <= options.horizon <= MAX_HORIZON):
+        raise ValueError(f"horizon must be a year from {BY_YEARS[-1]} to {MAX_HORIZON:g}, got {options.horizon:g}")
     if options.model == "scenario":
         return _scenario(spec, seed, options)
     return _fitted(spec, seed, options)
