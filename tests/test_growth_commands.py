@@ -30,7 +30,7 @@ def _status_lines(err: str) -> list[str]:
 
 @pytest.mark.slow
 def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_path, monkeypatch, capsys):
-    from uncertainty.growth import forecast
+    from uncertainty.runs import forecast
 
     real, first = forecast.run_nuts, []
 

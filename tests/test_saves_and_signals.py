@@ -15,7 +15,7 @@ import pytest
 from uncertainty import interrupts
 from uncertainty.cli import main
 from uncertainty.errors import OutputError
-from uncertainty.output import io as run_io
+from uncertainty.runs import io as run_io
 
 from conftest import PRIORS, ROOT
 
