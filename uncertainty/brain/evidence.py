@@ -39,8 +39,9 @@ from ..inference.nuts import NutsSettings, run_nuts
 from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
-from .model import brain_model, field_site, fixed_values, site_name
-from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
+from .model import brain_model
+from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec, fixed_values
+from .sites import field_site, site_priors, tied_sites
 
 __all__ = [
     "INFERENCE",
@@ -168,14 +169,8 @@ def evidence_log_likelihood(spec: PriorSpec, quantities: dict[str, np.ndarray]) 
 
 def _choice_sites(spec: PriorSpec) -> dict[str, Choice]:
     """The sites drawn from a ``choice`` prior (not tied to scenarios), by site name."""
-    tied = {site for sc in spec.scenarios for site, _ in sc.settings}
-    out: dict[str, Choice] = {}
-    for key, prior in spec.convention_priors.items():
-        out[site_name("convention", key)] = prior
-    for c in spec.classes:
-        for f, prior in c.params.items():
-            out.setdefault(field_site(spec, c, f), prior)
-    return {s: p for s, p in out.items() if isinstance(p, Choice) and s not in tied}
+    tied = tied_sites(spec)
+    return {s: p for s, p in site_priors(spec).items() if isinstance(p, Choice) and s not in tied}
 
 
 def describe(prior: Prior) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
@@ -56,6 +57,7 @@ from ..userfiles import MiB, read_user_text
 from .expression import FUNCTIONS, REDUCERS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
+from .sites import CONVENTION, SHARED, Site, SiteError, resolve, site_name, site_priors, tied_sites
 
 __all__ = [
     "CLASS_FIELDS",
@@ -67,6 +69,7 @@ __all__ = [
     "Field",
     "METHODS",
     "expression_field",
+    "fixed_values",
     "EVIDENCE_FUNCTIONS",
     "known_unit",
     "MAX_CLASSES",
@@ -474,9 +477,9 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
     growth = p.growth(doc["growth"]) if "growth" in doc else None
     spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
     if "correlations" in doc:
-        spec = replace(spec, correlations=p.correlations(doc["correlations"], spec, defaults))
+        spec = replace(spec, correlations=p.correlations(doc["correlations"], spec))
     if "scenarios" in doc:
-        spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec, defaults))
+        spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec))
     draws = random_draws(spec)
     if draws > MAX_RANDOM_DRAWS:
         p.fail(
@@ -514,34 +517,25 @@ def random_draws(spec: PriorSpec) -> int:
     """Random draws one sample of ``spec``'s brain model takes (what its compile time grows with): each
     uncertain field once (a shared [defaults] field once for all classes), uncertain conventions, the
     scenario index and each scenario's replacement priors."""
-    sites: dict[str, Prior] = {f"convention_{k}": v for k, v in spec.convention_priors.items()}
-    for c in spec.classes:
-        for f, prior in c.params.items():
-            shared = f in spec.shared and f in c.inherited
-            sites.setdefault(f"shared_{f}" if shared else f"{c.name}_{f}", prior)
     scenarios = [prior for sc in spec.scenarios for _, prior in sc.settings]
-    return sum(map(_draws, sites.values())) + sum(map(_draws, scenarios)) + bool(spec.scenarios)
+    return sum(map(_draws, site_priors(spec).values())) + sum(map(_draws, scenarios)) + bool(spec.scenarios)
+
+
+def fixed_values(spec: PriorSpec) -> dict[str, float]:
+    """The prior file's fixed (point) values, by ``{class}_{field}`` site name (not those a scenario sets)."""
+    tied = tied_sites(spec)
+    return {
+        site_name(c.name, f): prior.value
+        for c in spec.classes
+        for f, prior in c.params.items()
+        if isinstance(prior, Point) and site_name(c.name, f) not in tied
+    }
 
 
 def correlated_priors(spec: PriorSpec) -> dict[str, Prior]:
     """The priors of the sites named in ``[correlations]``, by site name, in order of appearance."""
-    out: dict[str, Prior] = {}
-    for a, b, _ in spec.correlations:
-        for site in (a, b):
-            out.setdefault(site, _site_prior(spec, site))
-    return out
-
-
-def _site_prior(spec: PriorSpec, site: str) -> Prior:
-    owner, _, name = site.partition("_")
-    if owner == "convention" and name in spec.convention_priors:
-        return spec.convention_priors[name]
-    if owner == "shared" and name in spec.shared:
-        return next(c.params[name] for c in spec.classes if name in c.inherited)
-    for c in spec.classes:
-        if site.startswith(c.name + "_") and site[len(c.name) + 1 :] in c.params:
-            return c.params[site[len(c.name) + 1 :]]
-    raise KeyError(site)
+    priors = site_priors(spec)
+    return {site: priors[site] for a, b, _ in spec.correlations for site in (a, b)}
 
 
 def correlation_matrix(spec: PriorSpec) -> tuple[tuple[str, ...], np.ndarray]:
@@ -613,7 +607,7 @@ class _Parser:
             self.fail(where, "must be a table of class fields")
         if not name.isidentifier():
             self.fail(where, "class names may hold only letters, digits and underscores")
-        if name in ("shared", "convention"):
+        if name in (SHARED, CONVENTION):
             self.fail(where, f"'{name}' is reserved (it names the draws of [defaults] shared fields and [convention])")
         method = body.get("method", "lnp")
         if method not in METHODS:
@@ -707,7 +701,7 @@ class _Parser:
                 params[fname] = prior
         return TargetSpec(**params)
 
-    def correlations(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple:
+    def correlations(self, table: Any, spec: PriorSpec) -> tuple:
         if not isinstance(table, dict) or not table:
             self.fail("correlations", 'must be a table of "class.field ~ class.field" = rank correlation')
         pairs, seen = [], set()
@@ -716,7 +710,7 @@ class _Parser:
             ends = [e.strip() for e in key.split("~")]
             if len(ends) != 2 or not all(ends):
                 self.fail(where, 'expected "class.field ~ class.field"')
-            sites = tuple(self.correlated_site(e, where, spec, defaults) for e in ends)
+            sites = tuple(self.correlated_site(e, where, spec) for e in ends)
             if sites[0] == sites[1]:
                 self.fail(where, "correlates a field with itself")
             if frozenset(sites) in seen:
@@ -734,34 +728,26 @@ class _Parser:
             )
         return tuple(pairs)
 
-    def correlated_site(self, end: str, where: str, spec: PriorSpec, defaults: dict[str, Prior]) -> str:
-        owner, dot, name = end.partition(".")
-        if not dot or not name:
-            self.fail(where, f"'{end}' is not class.field (or defaults.field, convention.key)")
-        if owner == "convention":
-            if name not in spec.convention_priors:
-                self.fail(where, f"'{end}' is not an uncertain convention (give it a prior in [convention])")
-            site, prior = f"convention_{name}", spec.convention_priors[name]
-        elif owner == "defaults":
-            if name not in spec.shared:
-                self.fail(where, f"'{end}' is not a shared default; name the class field instead (class.{name})")
-            site, prior = f"shared_{name}", defaults[name]
-        else:
-            cls = next((c for c in spec.classes if c.name == owner), None)
-            if cls is None:
-                self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
-            if name not in cls.params:
-                self.fail(where, f"class '{owner}' has no field '{name}'")
-            if name in spec.shared and name in cls.inherited:
-                self.fail(where, f"'{end}' is the shared draw of [defaults]; name it defaults.{name}")
-            site, prior = f"{owner}_{name}", cls.params[name]
+    def sites(
+        self, reference: str, where: str, spec: PriorSpec, conventions: Collection[str], fan_out: bool = False
+    ) -> tuple[Site, ...]:
+        """The sites ``reference`` names (:func:`~uncertainty.brain.sites.resolve`); a bad one fails at ``where``."""
+        try:
+            return resolve(reference, spec, conventions=conventions, fan_out=fan_out)
+        except SiteError as exc:
+            self.fail(where, str(exc))
+
+    def correlated_site(self, end: str, where: str, spec: PriorSpec) -> str:
+        """The site of a correlation's end: one uncertain, continuous draw."""
+        (site,) = self.sites(end, where, spec, spec.convention_priors)
+        prior = site_priors(spec)[site.name]
         if isinstance(prior, Point):
             self.fail(where, f"'{end}' is a fixed value; only uncertain fields can be correlated")
         if isinstance(prior, Choice):
             self.fail(where, f"'{end}' is a choice; a choice cannot be correlated (tie choices with scenarios)")
-        return site
+        return site.name
 
-    def scenarios(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple[Scenario, ...]:
+    def scenarios(self, table: Any, spec: PriorSpec) -> tuple[Scenario, ...]:
         if not isinstance(table, dict) or not table:
             self.fail("scenarios", 'must hold at least one scenario: NAME = { weight = W, "class.field" = ... }')
         out = []
@@ -778,47 +764,12 @@ class _Parser:
             for target, value in body.items():
                 if target == "weight":
                     continue
-                for site, fld in self.scenario_targets(target, f"{where}.{target}", spec):
-                    if site in settings:
-                        self.fail(f"{where}.{target}", f"sets '{site}' a second time")
-                    settings[site] = self.prior(value, f"{where}.{target}", fld)
+                for site in self.sites(target, f"{where}.{target}", spec, CONVENTION_FIELDS, fan_out=True):
+                    if site.name in settings:
+                        self.fail(f"{where}.{target}", f"sets '{site.name}' a second time")
+                    settings[site.name] = self.prior(value, f"{where}.{target}", _site_field(site))
             out.append(Scenario(name, weight, tuple(settings.items())))
         return tuple(out)
-
-    def scenario_targets(self, target: str, where: str, spec: PriorSpec) -> list[tuple[str, Field]]:
-        """Sites named by ``class.field``, ``*.field``, ``defaults.field`` or ``convention.key``."""
-        owner, dot, name = target.partition(".")
-        if not dot or not name:
-            self.fail(where, f"'{target}' is not class.field (or *.field, defaults.field, convention.key)")
-        if owner == "convention":
-            if name not in CONVENTION_FIELDS:
-                self.fail(where, f"unknown convention '{name}' (expected one of {', '.join(CONVENTION_FIELDS)})")
-            return [(f"convention_{name}", CONVENTION_FIELDS[name])]
-        if owner == "defaults":
-            if name not in spec.shared:
-                self.fail(where, f"'{target}' is not a shared default; name the classes (*.{name} or class.{name})")
-            return [(f"shared_{name}", CLASS_FIELDS[name])]
-        classes = spec.classes if owner == "*" else [c for c in spec.classes if c.name == owner]
-        if not classes:
-            self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
-        sites = []
-        for c in classes:
-            if name not in c.params:
-                if owner == "*":
-                    continue
-                self.fail(where, f"class '{owner}' has no field '{name}'")
-            fld = CLASS_FIELDS[name] if c.method == "lnp" else expression_field(name)
-            if name in spec.shared and name in c.inherited:
-                if owner != "*":
-                    self.fail(where, f"'{target}' is the shared draw of [defaults]; name it defaults.{name}")
-                site = f"shared_{name}"
-            else:
-                site = f"{c.name}_{name}"
-            if (site, fld) not in sites:
-                sites.append((site, fld))
-        if not sites:
-            self.fail(where, f"no class has a field '{name}'")
-        return sites
 
     def evidence(self, table: Any, spec: PriorSpec) -> tuple[Evidence, ...]:
         if not isinstance(table, dict) or not table:
@@ -1042,6 +993,15 @@ class _Parser:
         if fld.positive and v <= 0:
             word = "negative" if v < 0 else "zero"
             self.fail(key, f"{fld.description} must be > 0 ({fld.unit}), got {word} value {v:g}")
+
+
+def _site_field(site: Site) -> Field:
+    """The field a scenario's setting of ``site`` is checked as (its unit and range)."""
+    if site.owner == CONVENTION:
+        return CONVENTION_FIELDS[site.field]
+    if site.cls is None:  # a shared draw
+        return CLASS_FIELDS[site.field]
+    return CLASS_FIELDS[site.field] if site.cls.method == "lnp" else expression_field(site.field)
 
 
 def _join(where: str, key: str) -> str:
