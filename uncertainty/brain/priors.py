@@ -466,14 +466,7 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         for k, v in defaults.items()
         if k != "shared"
     }
-    classes = doc.get("classes")
-    if classes is None:
-        p.fail("classes", "missing: define at least one [classes.NAME] table")
-    if not isinstance(classes, dict) or not classes:
-        p.fail("classes", "must hold at least one [classes.NAME] table")
-    if len(classes) > MAX_CLASSES:
-        p.fail("classes", f"{len(classes)} classes, over the limit of {MAX_CLASSES}")
-    specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
+    specs = p.classes(doc.get("classes"), defaults)
     growth = p.growth(doc["growth"]) if "growth" in doc else None
     spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
     if "correlations" in doc:
@@ -600,6 +593,15 @@ class _Parser:
             if n not in defaults or n == "shared":
                 self.fail("defaults.shared", f"'{n}' is not a field set in [defaults]")
         return tuple(f for f in (*CLASS_FIELDS, *self.extra) if f in names)
+
+    def classes(self, table: Any, defaults: dict[str, Prior]) -> tuple[NeuronClassSpec, ...]:
+        if table is None:
+            self.fail("classes", "missing: define at least one [classes.NAME] table")
+        if not isinstance(table, dict) or not table:
+            self.fail("classes", "must hold at least one [classes.NAME] table")
+        if len(table) > MAX_CLASSES:
+            self.fail("classes", f"{len(table)} classes, over the limit of {MAX_CLASSES}")
+        return tuple(self.neuron_class(name, body, defaults) for name, body in table.items())
 
     def neuron_class(self, name: str, body: Any, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
@@ -895,10 +897,27 @@ class _Parser:
         return lo, hi
 
     def prior(self, value: Any, key: str, fld: Field) -> Prior:
+        """A prior of ``fld`` at ``key``: a plain number (fixed) or a table naming one distribution."""
         if not isinstance(value, dict):
             v = self.number(value, key)
             self.check_positive(v, key, fld)
             return Point(v)
+        kind = self.kind(value, key, fld)
+        lo_t, hi_t = self.bounds(value, key, kind, fld)
+        sub = f"{key}.{kind}"
+        if kind == "point":
+            return self.point(value[kind], sub, fld, lo_t, hi_t)
+        if kind == "choice":
+            return self.choice(value, key, fld)
+        lo, hi = self.interval(value[kind], sub)
+        if kind == "lognormal":
+            return self.lognormal(value, key, (lo, hi), lo_t, hi_t)
+        if kind == "normal":
+            return self.normal(value, key, fld, (lo, hi), lo_t, hi_t)
+        return self.uniform(kind, key, fld, (lo, hi), lo_t, hi_t)
+
+    def kind(self, value: dict, key: str, fld: Field) -> str:
+        """The one distribution a prior table names; its options must apply to it, its unit to ``fld``."""
         self.no_unknown(value, _KINDS + _ALL_OPTIONS, key)
         kinds = [k for k in value if k in _KINDS]
         if not kinds:
@@ -913,59 +932,77 @@ class _Parser:
             unit = value["unit"]
             if not isinstance(unit, str) or not fld.accepts(unit):
                 self.fail(f"{key}.unit", _unit_problem(unit, fld))
+        return kind
+
+    def bounds(self, value: dict, key: str, kind: str, fld: Field) -> tuple[float | None, float | None]:
+        """A prior's truncation ``min`` and ``max`` (``None`` where not given)."""
         lo_t = self.number(value["min"], f"{key}.min") if "min" in value else None
         hi_t = self.number(value["max"], f"{key}.max") if "max" in value else None
         if lo_t is not None and hi_t is not None and lo_t >= hi_t:
             self.fail(key, f"min >= max ({lo_t:g} >= {hi_t:g})")
         if fld.positive and lo_t is not None and (lo_t < 0 or (lo_t == 0 and kind != "lognormal")):
             self.fail(f"{key}.min", f"must be > 0 for a positive quantity ({fld.unit}), got {lo_t:g}")
-        sub = f"{key}.{kind}"
+        return lo_t, hi_t
 
-        if kind == "point":
-            v = self.number(value["point"], sub)
-            self.check_positive(v, sub, fld)
-            if (lo_t is not None and v < lo_t) or (hi_t is not None and v > hi_t):
-                self.fail(sub, f"{v:g} lies outside [min, max]")
-            return Point(v)
+    def point(self, value: Any, sub: str, fld: Field, lo_t: float | None, hi_t: float | None) -> Point:
+        v = self.number(value, sub)
+        self.check_positive(v, sub, fld)
+        if (lo_t is not None and v < lo_t) or (hi_t is not None and v > hi_t):
+            self.fail(sub, f"{v:g} lies outside [min, max]")
+        return Point(v)
 
-        if kind == "choice":
-            items = value["choice"]
-            if not isinstance(items, list) or not items:
-                self.fail(sub, "expected a non-empty list of values or distribution tables")
-            comps = tuple(self.prior(item, f"{sub}[{i}]", fld) for i, item in enumerate(items))
-            if "weights" in value:
-                ws = value["weights"]
-                if not isinstance(ws, list) or len(ws) != len(comps):
-                    self.fail(f"{key}.weights", f"expected a list of {len(comps)} weights, got {_show(ws)}")
-                weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
-                if any(w < 0 for w in weights) or max(weights) <= 0:
-                    self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
-            else:
-                weights = (1.0,) * len(comps)
-            scaled = [w / max(weights) for w in weights]  # no overflow in the sum
-            return Choice(comps, tuple(w / sum(scaled) for w in scaled))
+    def choice(self, value: dict, key: str, fld: Field) -> Choice:
+        sub = f"{key}.choice"
+        items = value["choice"]
+        if not isinstance(items, list) or not items:
+            self.fail(sub, "expected a non-empty list of values or distribution tables")
+        comps = tuple(self.prior(item, f"{sub}[{i}]", fld) for i, item in enumerate(items))
+        weights = self.weights(value["weights"], key, len(comps)) if "weights" in value else (1.0,) * len(comps)
+        scaled = [w / max(weights) for w in weights]  # no overflow in the sum
+        return Choice(comps, tuple(w / sum(scaled) for w in scaled))
 
-        lo, hi = self.interval(value[kind], sub)
-        if kind in ("lognormal", "normal"):
-            ci = self.credibility(value, key)
-            if kind == "lognormal":
-                if lo <= 0:
-                    self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
-                if hi_t is not None and hi_t <= 0:
-                    self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
-                if lo_t is not None and lo_t <= 0:
-                    lo_t = None  # a lognormal is positive anyway
-                mu, sd = lognormal_params(lo, hi, ci)
-                self.check_mass(key, mu, sd, lo_t and math.log(lo_t), hi_t and math.log(hi_t))
-                return LogNormal(lo, hi, ci, lo_t, hi_t)
-            if fld.positive and lo_t is None:
-                self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
-            mean, sd = normal_params(lo, hi, ci)
-            if not (math.isfinite(mean) and math.isfinite(sd)):
-                self.fail(sub, f"[{lo:g}, {hi:g}] is too wide: its mean or spread is beyond float64 (1.8e308)")
-            self.check_mass(key, mean, sd, lo_t, hi_t)
-            return Normal(lo, hi, ci, lo_t, hi_t)
+    def weights(self, ws: Any, key: str, n: int) -> tuple[float, ...]:
+        """A choice's ``n`` weights: numbers >= 0, not all zero."""
+        if not isinstance(ws, list) or len(ws) != n:
+            self.fail(f"{key}.weights", f"expected a list of {n} weights, got {_show(ws)}")
+        weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
+        if any(w < 0 for w in weights) or max(weights) <= 0:
+            self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
+        return weights
 
+    def lognormal(
+        self, value: dict, key: str, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> LogNormal:
+        sub, (lo, hi) = f"{key}.lognormal", interval
+        ci = self.credibility(value, key)
+        if lo <= 0:
+            self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
+        if hi_t is not None and hi_t <= 0:
+            self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
+        if lo_t is not None and lo_t <= 0:
+            lo_t = None  # a lognormal is positive anyway
+        mu, sd = lognormal_params(lo, hi, ci)
+        self.check_mass(key, mu, sd, lo_t and math.log(lo_t), hi_t and math.log(hi_t))
+        return LogNormal(lo, hi, ci, lo_t, hi_t)
+
+    def normal(
+        self, value: dict, key: str, fld: Field, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> Normal:
+        sub, (lo, hi) = f"{key}.normal", interval
+        ci = self.credibility(value, key)
+        if fld.positive and lo_t is None:
+            self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
+        mean, sd = normal_params(lo, hi, ci)
+        if not (math.isfinite(mean) and math.isfinite(sd)):
+            self.fail(sub, f"[{lo:g}, {hi:g}] is too wide: its mean or spread is beyond float64 (1.8e308)")
+        self.check_mass(key, mean, sd, lo_t, hi_t)
+        return Normal(lo, hi, ci, lo_t, hi_t)
+
+    def uniform(
+        self, kind: str, key: str, fld: Field, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> Uniform | LogUniform:
+        """A ``uniform`` or ``loguniform`` prior, its truncation intersected in."""
+        sub, (lo, hi) = f"{key}.{kind}", interval
         if kind == "loguniform" and lo <= 0:
             self.fail(sub, f"loguniform needs 0 < lo, got lo = {lo:g}")
         lo2 = lo if lo_t is None else max(lo, lo_t)
