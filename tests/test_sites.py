@@ -5,12 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from uncertainty.brain.lnp import Convention
-from uncertainty.brain.priors import CONVENTION_FIELDS, LogNormal, NeuronClassSpec, Point, PriorSpec, parse_priors
+from uncertainty.brain.priors import (
+    CONVENTION_FIELDS,
+    LogNormal,
+    NeuronClassSpec,
+    Point,
+    PriorSpec,
+    fixed_values,
+    parse_priors,
+)
 from uncertainty.brain.sites import (
     Site,
     SiteError,
@@ -21,6 +30,7 @@ from uncertainty.brain.sites import (
     site_priors,
     tied_sites,
 )
+from uncertainty.errors import PriorError
 
 TEXT = """\
 [convention]
@@ -188,3 +198,50 @@ def test_built_names_resolve_back(classes, fields, data):
         else:
             with pytest.raises(SiteError, match="no class has a field"):
                 resolve(f"*.{f}", spec, conventions=(), fan_out=True)
+
+
+# -- references the parser once got wrong ------------------------------------------------------------
+
+EVIDENCE_ATP = '[evidence.energy]\nquantity = "sum(atp)"\nobserved = { lognormal = [1, 100] }\n'
+
+
+def test_star_over_lnp_and_expression_classes_sets_the_shared_draw_once():
+    spec = parse_priors('[scenarios]\nlow = { weight = 1, "*.rate" = 2 }\n' + TEXT)
+    assert spec.scenarios[0].settings == (("shared_rate", Point(2.0)), ("b_rate", Point(2.0)))
+
+
+def test_scenarios_set_fields_only_evidence_uses():
+    text = TEXT.replace('shared = ["rate"]', 'atp = 5\nshared = ["rate"]').replace(
+        "synapses = 500", "synapses = 500\natp = 6"
+    )
+    own = parse_priors('[scenarios]\nlow = { weight = 1, "b.atp" = { point = 2, unit = "J" } }\n' + EVIDENCE_ATP + text)
+    assert own.scenarios[0].settings == (("b_atp", Point(2.0)),)
+    shared = TEXT.replace('shared = ["rate"]', 'atp = { lognormal = [1, 10], unit = "J" }\nshared = ["rate", "atp"]')
+    spec = parse_priors(
+        '[scenarios]\nlow = { weight = 1, "defaults.atp" = { point = 2, unit = "J" } }\n' + EVIDENCE_ATP + shared
+    )
+    assert spec.scenarios[0].settings == (("shared_atp", Point(2.0)),)
+
+
+@pytest.mark.parametrize(
+    "section",
+    ['[correlations]\n"defaults.rate ~ b.rate" = 0.5\n', '[scenarios]\nlow = { weight = 1, "defaults.rate" = 2 }\n'],
+)
+def test_a_shared_default_no_class_inherits_is_refused(section):
+    text = TEXT.replace("[classes.a]\n", "[classes.a]\nrate = 3\n").replace("flop = {", "rate = 4\nflop = {")
+    with pytest.raises(PriorError) as exc:
+        parse_priors(section + text, "x.toml")
+    assert "'defaults.rate' is a shared default no class inherits" in str(exc.value)
+
+
+def test_a_shared_fixed_field_in_evidence_and_in_scenarios():
+    from uncertainty.brain.engine import sample_brain
+    from uncertainty.brain.evidence import evidence_quantities
+
+    text = TEXT.replace("rate = { lognormal = [1, 10] }", "rate = 7")
+    spec = parse_priors('[evidence.spikes]\nquantity = "mean(rate)"\nobserved = { lognormal = [1, 100] }\n' + text)
+    draws = sample_brain(spec, 8, seed=0)
+    np.testing.assert_allclose(evidence_quantities(spec, draws)["spikes"], (7 + draws["b_rate"] + 7) / 3)
+    assert fixed_values(spec)["a_rate"] == 7.0
+    tied = parse_priors('[scenarios]\nlow = { weight = 1, "defaults.rate" = { lognormal = [1, 5] } }\n' + text)
+    assert "a_rate" not in fixed_values(tied) and "syn_rate" not in fixed_values(tied)

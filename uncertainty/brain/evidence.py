@@ -40,7 +40,7 @@ from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
 from .model import brain_model
-from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec, fixed_values
+from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
 from .sites import field_site, site_priors, tied_sites
 
 __all__ = [
@@ -103,14 +103,13 @@ class Conditioned(NamedTuple):
 
 def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
     """Values of field ``name`` for every class, shape ``(n, classes)``."""
-    fixed = fixed_values(spec)
     columns = []
     for c in spec.classes:
         site = field_site(spec, c, name)
         if site in values:
             columns.append(jnp.reshape(jnp.asarray(values[site], dtype=jnp.float64), (n,)))
-        else:
-            columns.append(jnp.full((n,), fixed[site], dtype=jnp.float64))
+        else:  # a fixed value (a constant, not a site)
+            columns.append(jnp.full((n,), c.params[name].value, dtype=jnp.float64))
     return jnp.stack(columns, axis=-1)
 
 

@@ -57,7 +57,7 @@ from ..userfiles import MiB, read_user_text
 from .expression import FUNCTIONS, REDUCERS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
-from .sites import CONVENTION, SHARED, Site, SiteError, resolve, site_name, site_priors, tied_sites
+from .sites import CONVENTION, SHARED, Site, SiteError, field_site, resolve, site_name, site_priors, tied_sites
 
 __all__ = [
     "CLASS_FIELDS",
@@ -521,7 +521,7 @@ def fixed_values(spec: PriorSpec) -> dict[str, float]:
         site_name(c.name, f): prior.value
         for c in spec.classes
         for f, prior in c.params.items()
-        if isinstance(prior, Point) and site_name(c.name, f) not in tied
+        if isinstance(prior, Point) and field_site(spec, c, f) not in tied
     }
 
 
@@ -1036,9 +1036,8 @@ def _site_field(site: Site) -> Field:
     """The field a scenario's setting of ``site`` is checked as (its unit and range)."""
     if site.owner == CONVENTION:
         return CONVENTION_FIELDS[site.field]
-    if site.cls is None:  # a shared draw
-        return CLASS_FIELDS[site.field]
-    return CLASS_FIELDS[site.field] if site.cls.method == "lnp" else expression_field(site.field)
+    lnp = site.cls is None or site.cls.method == "lnp"  # a shared draw is checked as [defaults] is
+    return CLASS_FIELDS[site.field] if lnp and site.field in CLASS_FIELDS else expression_field(site.field)
 
 
 def _join(where: str, key: str) -> str:

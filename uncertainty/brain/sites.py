@@ -117,6 +117,8 @@ def resolve(
                 f"the classes (*.{field} or class.{field})" if fan_out else f"the class field instead (class.{field})"
             )
             raise SiteError(f"'{reference}' is not a shared default; name {other}")
+        if not any(field in c.inherited for c in spec.classes):
+            raise SiteError(f"'{reference}' is a shared default no class inherits (each sets its own or has none)")
         return (Site(SHARED, field),)
     if owner == "*" and fan_out:
         return _every_class(field, spec)
