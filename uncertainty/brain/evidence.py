@@ -39,8 +39,9 @@ from ..inference.nuts import NutsSettings, run_nuts
 from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
-from .model import brain_model, field_site, fixed_values, site_name
+from .model import brain_model
 from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
+from .sites import field_site, site_priors, tied_sites
 
 __all__ = [
     "INFERENCE",
@@ -102,14 +103,13 @@ class Conditioned(NamedTuple):
 
 def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
     """Values of field ``name`` for every class, shape ``(n, classes)``."""
-    fixed = fixed_values(spec)
     columns = []
     for c in spec.classes:
         site = field_site(spec, c, name)
         if site in values:
             columns.append(jnp.reshape(jnp.asarray(values[site], dtype=jnp.float64), (n,)))
-        else:
-            columns.append(jnp.full((n,), fixed[site], dtype=jnp.float64))
+        else:  # a fixed value (a constant, not a site)
+            columns.append(jnp.full((n,), c.params[name].value, dtype=jnp.float64))
     return jnp.stack(columns, axis=-1)
 
 
@@ -168,14 +168,8 @@ def evidence_log_likelihood(spec: PriorSpec, quantities: dict[str, np.ndarray]) 
 
 def _choice_sites(spec: PriorSpec) -> dict[str, Choice]:
     """The sites drawn from a ``choice`` prior (not tied to scenarios), by site name."""
-    tied = {site for sc in spec.scenarios for site, _ in sc.settings}
-    out: dict[str, Choice] = {}
-    for key, prior in spec.convention_priors.items():
-        out[site_name("convention", key)] = prior
-    for c in spec.classes:
-        for f, prior in c.params.items():
-            out.setdefault(field_site(spec, c, f), prior)
-    return {s: p for s, p in out.items() if isinstance(p, Choice) and s not in tied}
+    tied = tied_sites(spec)
+    return {s: p for s, p in site_priors(spec).items() if isinstance(p, Choice) and s not in tied}
 
 
 def describe(prior: Prior) -> str:

@@ -26,22 +26,12 @@ from .cost import BrainParams, brain_log10_flops
 from .distributions import quantile, to_distribution
 from .expression import parse_expression
 from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
-from .sites import DERIVED_SITES as DERIVED_SITES
-from .sites import fixed_values as fixed_values
-from .sites import has_stages as has_stages
-from .sites import is_parameter_site as is_parameter_site
-from .sites import site_name as site_name
+from .sites import CONVENTION, field_site, site_name
 
-__all__ = ["DERIVED_SITES", "brain_model", "field_site", "has_stages", "is_parameter_site", "site_name", "fixed_values"]
+__all__ = ["COPULA_SITE", "brain_model"]
 
 _LN10 = 2.302585092994046
 COPULA_SITE = "_copula_z"  # the correlated standard normals behind [correlations]; not stored
-
-
-def field_site(spec: PriorSpec, cls, field: str) -> str:
-    """The site holding class ``cls``'s ``field``: ``shared_{field}`` for a shared [defaults] field it
-    inherits, else ``{class}_{field}``."""
-    return site_name("shared", field) if field in spec.shared and field in cls.inherited else site_name(cls.name, field)
 
 
 def brain_model(spec: PriorSpec, num_draws: int) -> None:
@@ -75,9 +65,9 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
         if spec.scenarios:
             weights = jnp.asarray([sc.weight for sc in spec.scenarios])
             scenario = numpyro.sample("scenario", dist.Categorical(probs=weights / weights.sum()))
-        keys = [*spec.convention_priors, *(k for k in CONVENTION_FIELDS if f"convention_{k}" in tied)]
+        keys = [*spec.convention_priors, *(k for k in CONVENTION_FIELDS if site_name(CONVENTION, k) in tied)]
         convention = {
-            k: draw(site_name("convention", k), True, spec.convention_priors.get(k, Point(getattr(spec.convention, k))))
+            k: draw(site_name(CONVENTION, k), True, spec.convention_priors.get(k, Point(getattr(spec.convention, k))))
             for k in dict.fromkeys(keys)
         }
         drawn: dict[str, jnp.ndarray] = {}

@@ -44,6 +44,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
@@ -56,6 +57,7 @@ from ..userfiles import MiB, read_user_text
 from .expression import FUNCTIONS, REDUCERS, ExpressionError, parse_expression
 from .intervals import lognormal_params, normal_params
 from .lnp import STAGES, Convention
+from .sites import CONVENTION, SHARED, Site, SiteError, field_site, resolve, site_name, site_priors, tied_sites
 
 __all__ = [
     "CLASS_FIELDS",
@@ -67,6 +69,7 @@ __all__ = [
     "Field",
     "METHODS",
     "expression_field",
+    "fixed_values",
     "EVIDENCE_FUNCTIONS",
     "known_unit",
     "MAX_CLASSES",
@@ -463,20 +466,13 @@ def parse_priors(text: str, path: str | Path = "<string>") -> PriorSpec:
         for k, v in defaults.items()
         if k != "shared"
     }
-    classes = doc.get("classes")
-    if classes is None:
-        p.fail("classes", "missing: define at least one [classes.NAME] table")
-    if not isinstance(classes, dict) or not classes:
-        p.fail("classes", "must hold at least one [classes.NAME] table")
-    if len(classes) > MAX_CLASSES:
-        p.fail("classes", f"{len(classes)} classes, over the limit of {MAX_CLASSES}")
-    specs = tuple(p.neuron_class(name, body, defaults) for name, body in classes.items())
+    specs = p.classes(doc.get("classes"), defaults)
     growth = p.growth(doc["growth"]) if "growth" in doc else None
     spec = PriorSpec(str(path), text, dict(meta), convention, specs, growth, shared, convention_priors)
     if "correlations" in doc:
-        spec = replace(spec, correlations=p.correlations(doc["correlations"], spec, defaults))
+        spec = replace(spec, correlations=p.correlations(doc["correlations"], spec))
     if "scenarios" in doc:
-        spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec, defaults))
+        spec = replace(spec, scenarios=p.scenarios(doc["scenarios"], spec))
     draws = random_draws(spec)
     if draws > MAX_RANDOM_DRAWS:
         p.fail(
@@ -514,34 +510,25 @@ def random_draws(spec: PriorSpec) -> int:
     """Random draws one sample of ``spec``'s brain model takes (what its compile time grows with): each
     uncertain field once (a shared [defaults] field once for all classes), uncertain conventions, the
     scenario index and each scenario's replacement priors."""
-    sites: dict[str, Prior] = {f"convention_{k}": v for k, v in spec.convention_priors.items()}
-    for c in spec.classes:
-        for f, prior in c.params.items():
-            shared = f in spec.shared and f in c.inherited
-            sites.setdefault(f"shared_{f}" if shared else f"{c.name}_{f}", prior)
     scenarios = [prior for sc in spec.scenarios for _, prior in sc.settings]
-    return sum(map(_draws, sites.values())) + sum(map(_draws, scenarios)) + bool(spec.scenarios)
+    return sum(map(_draws, site_priors(spec).values())) + sum(map(_draws, scenarios)) + bool(spec.scenarios)
+
+
+def fixed_values(spec: PriorSpec) -> dict[str, float]:
+    """The prior file's fixed (point) values, by ``{class}_{field}`` site name (not those a scenario sets)."""
+    tied = tied_sites(spec)
+    return {
+        site_name(c.name, f): prior.value
+        for c in spec.classes
+        for f, prior in c.params.items()
+        if isinstance(prior, Point) and field_site(spec, c, f) not in tied
+    }
 
 
 def correlated_priors(spec: PriorSpec) -> dict[str, Prior]:
     """The priors of the sites named in ``[correlations]``, by site name, in order of appearance."""
-    out: dict[str, Prior] = {}
-    for a, b, _ in spec.correlations:
-        for site in (a, b):
-            out.setdefault(site, _site_prior(spec, site))
-    return out
-
-
-def _site_prior(spec: PriorSpec, site: str) -> Prior:
-    owner, _, name = site.partition("_")
-    if owner == "convention" and name in spec.convention_priors:
-        return spec.convention_priors[name]
-    if owner == "shared" and name in spec.shared:
-        return next(c.params[name] for c in spec.classes if name in c.inherited)
-    for c in spec.classes:
-        if site.startswith(c.name + "_") and site[len(c.name) + 1 :] in c.params:
-            return c.params[site[len(c.name) + 1 :]]
-    raise KeyError(site)
+    priors = site_priors(spec)
+    return {site: priors[site] for a, b, _ in spec.correlations for site in (a, b)}
 
 
 def correlation_matrix(spec: PriorSpec) -> tuple[tuple[str, ...], np.ndarray]:
@@ -607,13 +594,22 @@ class _Parser:
                 self.fail("defaults.shared", f"'{n}' is not a field set in [defaults]")
         return tuple(f for f in (*CLASS_FIELDS, *self.extra) if f in names)
 
+    def classes(self, table: Any, defaults: dict[str, Prior]) -> tuple[NeuronClassSpec, ...]:
+        if table is None:
+            self.fail("classes", "missing: define at least one [classes.NAME] table")
+        if not isinstance(table, dict) or not table:
+            self.fail("classes", "must hold at least one [classes.NAME] table")
+        if len(table) > MAX_CLASSES:
+            self.fail("classes", f"{len(table)} classes, over the limit of {MAX_CLASSES}")
+        return tuple(self.neuron_class(name, body, defaults) for name, body in table.items())
+
     def neuron_class(self, name: str, body: Any, defaults: dict[str, Prior]) -> NeuronClassSpec:
         where = f"classes.{name}"
         if not isinstance(body, dict):
             self.fail(where, "must be a table of class fields")
         if not name.isidentifier():
             self.fail(where, "class names may hold only letters, digits and underscores")
-        if name in ("shared", "convention"):
+        if name in (SHARED, CONVENTION):
             self.fail(where, f"'{name}' is reserved (it names the draws of [defaults] shared fields and [convention])")
         method = body.get("method", "lnp")
         if method not in METHODS:
@@ -707,7 +703,7 @@ class _Parser:
                 params[fname] = prior
         return TargetSpec(**params)
 
-    def correlations(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple:
+    def correlations(self, table: Any, spec: PriorSpec) -> tuple:
         if not isinstance(table, dict) or not table:
             self.fail("correlations", 'must be a table of "class.field ~ class.field" = rank correlation')
         pairs, seen = [], set()
@@ -716,7 +712,7 @@ class _Parser:
             ends = [e.strip() for e in key.split("~")]
             if len(ends) != 2 or not all(ends):
                 self.fail(where, 'expected "class.field ~ class.field"')
-            sites = tuple(self.correlated_site(e, where, spec, defaults) for e in ends)
+            sites = tuple(self.correlated_site(e, where, spec) for e in ends)
             if sites[0] == sites[1]:
                 self.fail(where, "correlates a field with itself")
             if frozenset(sites) in seen:
@@ -734,34 +730,26 @@ class _Parser:
             )
         return tuple(pairs)
 
-    def correlated_site(self, end: str, where: str, spec: PriorSpec, defaults: dict[str, Prior]) -> str:
-        owner, dot, name = end.partition(".")
-        if not dot or not name:
-            self.fail(where, f"'{end}' is not class.field (or defaults.field, convention.key)")
-        if owner == "convention":
-            if name not in spec.convention_priors:
-                self.fail(where, f"'{end}' is not an uncertain convention (give it a prior in [convention])")
-            site, prior = f"convention_{name}", spec.convention_priors[name]
-        elif owner == "defaults":
-            if name not in spec.shared:
-                self.fail(where, f"'{end}' is not a shared default; name the class field instead (class.{name})")
-            site, prior = f"shared_{name}", defaults[name]
-        else:
-            cls = next((c for c in spec.classes if c.name == owner), None)
-            if cls is None:
-                self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
-            if name not in cls.params:
-                self.fail(where, f"class '{owner}' has no field '{name}'")
-            if name in spec.shared and name in cls.inherited:
-                self.fail(where, f"'{end}' is the shared draw of [defaults]; name it defaults.{name}")
-            site, prior = f"{owner}_{name}", cls.params[name]
+    def sites(
+        self, reference: str, where: str, spec: PriorSpec, conventions: Collection[str], fan_out: bool = False
+    ) -> tuple[Site, ...]:
+        """The sites ``reference`` names (:func:`~uncertainty.brain.sites.resolve`); a bad one fails at ``where``."""
+        try:
+            return resolve(reference, spec, conventions=conventions, fan_out=fan_out)
+        except SiteError as exc:
+            self.fail(where, str(exc))
+
+    def correlated_site(self, end: str, where: str, spec: PriorSpec) -> str:
+        """The site of a correlation's end: one uncertain, continuous draw."""
+        (site,) = self.sites(end, where, spec, spec.convention_priors)
+        prior = site_priors(spec)[site.name]
         if isinstance(prior, Point):
             self.fail(where, f"'{end}' is a fixed value; only uncertain fields can be correlated")
         if isinstance(prior, Choice):
             self.fail(where, f"'{end}' is a choice; a choice cannot be correlated (tie choices with scenarios)")
-        return site
+        return site.name
 
-    def scenarios(self, table: Any, spec: PriorSpec, defaults: dict[str, Prior]) -> tuple[Scenario, ...]:
+    def scenarios(self, table: Any, spec: PriorSpec) -> tuple[Scenario, ...]:
         if not isinstance(table, dict) or not table:
             self.fail("scenarios", 'must hold at least one scenario: NAME = { weight = W, "class.field" = ... }')
         out = []
@@ -778,47 +766,12 @@ class _Parser:
             for target, value in body.items():
                 if target == "weight":
                     continue
-                for site, fld in self.scenario_targets(target, f"{where}.{target}", spec):
-                    if site in settings:
-                        self.fail(f"{where}.{target}", f"sets '{site}' a second time")
-                    settings[site] = self.prior(value, f"{where}.{target}", fld)
+                for site in self.sites(target, f"{where}.{target}", spec, CONVENTION_FIELDS, fan_out=True):
+                    if site.name in settings:
+                        self.fail(f"{where}.{target}", f"sets '{site.name}' a second time")
+                    settings[site.name] = self.prior(value, f"{where}.{target}", _site_field(site))
             out.append(Scenario(name, weight, tuple(settings.items())))
         return tuple(out)
-
-    def scenario_targets(self, target: str, where: str, spec: PriorSpec) -> list[tuple[str, Field]]:
-        """Sites named by ``class.field``, ``*.field``, ``defaults.field`` or ``convention.key``."""
-        owner, dot, name = target.partition(".")
-        if not dot or not name:
-            self.fail(where, f"'{target}' is not class.field (or *.field, defaults.field, convention.key)")
-        if owner == "convention":
-            if name not in CONVENTION_FIELDS:
-                self.fail(where, f"unknown convention '{name}' (expected one of {', '.join(CONVENTION_FIELDS)})")
-            return [(f"convention_{name}", CONVENTION_FIELDS[name])]
-        if owner == "defaults":
-            if name not in spec.shared:
-                self.fail(where, f"'{target}' is not a shared default; name the classes (*.{name} or class.{name})")
-            return [(f"shared_{name}", CLASS_FIELDS[name])]
-        classes = spec.classes if owner == "*" else [c for c in spec.classes if c.name == owner]
-        if not classes:
-            self.fail(where, f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
-        sites = []
-        for c in classes:
-            if name not in c.params:
-                if owner == "*":
-                    continue
-                self.fail(where, f"class '{owner}' has no field '{name}'")
-            fld = CLASS_FIELDS[name] if c.method == "lnp" else expression_field(name)
-            if name in spec.shared and name in c.inherited:
-                if owner != "*":
-                    self.fail(where, f"'{target}' is the shared draw of [defaults]; name it defaults.{name}")
-                site = f"shared_{name}"
-            else:
-                site = f"{c.name}_{name}"
-            if (site, fld) not in sites:
-                sites.append((site, fld))
-        if not sites:
-            self.fail(where, f"no class has a field '{name}'")
-        return sites
 
     def evidence(self, table: Any, spec: PriorSpec) -> tuple[Evidence, ...]:
         if not isinstance(table, dict) or not table:
@@ -944,10 +897,27 @@ class _Parser:
         return lo, hi
 
     def prior(self, value: Any, key: str, fld: Field) -> Prior:
+        """A prior of ``fld`` at ``key``: a plain number (fixed) or a table naming one distribution."""
         if not isinstance(value, dict):
             v = self.number(value, key)
             self.check_positive(v, key, fld)
             return Point(v)
+        kind = self.kind(value, key, fld)
+        lo_t, hi_t = self.bounds(value, key, kind, fld)
+        sub = f"{key}.{kind}"
+        if kind == "point":
+            return self.point(value[kind], sub, fld, lo_t, hi_t)
+        if kind == "choice":
+            return self.choice(value, key, fld)
+        lo, hi = self.interval(value[kind], sub)
+        if kind == "lognormal":
+            return self.lognormal(value, key, (lo, hi), lo_t, hi_t)
+        if kind == "normal":
+            return self.normal(value, key, fld, (lo, hi), lo_t, hi_t)
+        return self.uniform(kind, key, fld, (lo, hi), lo_t, hi_t)
+
+    def kind(self, value: dict, key: str, fld: Field) -> str:
+        """The one distribution a prior table names; its options must apply to it, its unit to ``fld``."""
         self.no_unknown(value, _KINDS + _ALL_OPTIONS, key)
         kinds = [k for k in value if k in _KINDS]
         if not kinds:
@@ -962,59 +932,77 @@ class _Parser:
             unit = value["unit"]
             if not isinstance(unit, str) or not fld.accepts(unit):
                 self.fail(f"{key}.unit", _unit_problem(unit, fld))
+        return kind
+
+    def bounds(self, value: dict, key: str, kind: str, fld: Field) -> tuple[float | None, float | None]:
+        """A prior's truncation ``min`` and ``max`` (``None`` where not given)."""
         lo_t = self.number(value["min"], f"{key}.min") if "min" in value else None
         hi_t = self.number(value["max"], f"{key}.max") if "max" in value else None
         if lo_t is not None and hi_t is not None and lo_t >= hi_t:
             self.fail(key, f"min >= max ({lo_t:g} >= {hi_t:g})")
         if fld.positive and lo_t is not None and (lo_t < 0 or (lo_t == 0 and kind != "lognormal")):
             self.fail(f"{key}.min", f"must be > 0 for a positive quantity ({fld.unit}), got {lo_t:g}")
-        sub = f"{key}.{kind}"
+        return lo_t, hi_t
 
-        if kind == "point":
-            v = self.number(value["point"], sub)
-            self.check_positive(v, sub, fld)
-            if (lo_t is not None and v < lo_t) or (hi_t is not None and v > hi_t):
-                self.fail(sub, f"{v:g} lies outside [min, max]")
-            return Point(v)
+    def point(self, value: Any, sub: str, fld: Field, lo_t: float | None, hi_t: float | None) -> Point:
+        v = self.number(value, sub)
+        self.check_positive(v, sub, fld)
+        if (lo_t is not None and v < lo_t) or (hi_t is not None and v > hi_t):
+            self.fail(sub, f"{v:g} lies outside [min, max]")
+        return Point(v)
 
-        if kind == "choice":
-            items = value["choice"]
-            if not isinstance(items, list) or not items:
-                self.fail(sub, "expected a non-empty list of values or distribution tables")
-            comps = tuple(self.prior(item, f"{sub}[{i}]", fld) for i, item in enumerate(items))
-            if "weights" in value:
-                ws = value["weights"]
-                if not isinstance(ws, list) or len(ws) != len(comps):
-                    self.fail(f"{key}.weights", f"expected a list of {len(comps)} weights, got {_show(ws)}")
-                weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
-                if any(w < 0 for w in weights) or max(weights) <= 0:
-                    self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
-            else:
-                weights = (1.0,) * len(comps)
-            scaled = [w / max(weights) for w in weights]  # no overflow in the sum
-            return Choice(comps, tuple(w / sum(scaled) for w in scaled))
+    def choice(self, value: dict, key: str, fld: Field) -> Choice:
+        sub = f"{key}.choice"
+        items = value["choice"]
+        if not isinstance(items, list) or not items:
+            self.fail(sub, "expected a non-empty list of values or distribution tables")
+        comps = tuple(self.prior(item, f"{sub}[{i}]", fld) for i, item in enumerate(items))
+        weights = self.weights(value["weights"], key, len(comps)) if "weights" in value else (1.0,) * len(comps)
+        scaled = [w / max(weights) for w in weights]  # no overflow in the sum
+        return Choice(comps, tuple(w / sum(scaled) for w in scaled))
 
-        lo, hi = self.interval(value[kind], sub)
-        if kind in ("lognormal", "normal"):
-            ci = self.credibility(value, key)
-            if kind == "lognormal":
-                if lo <= 0:
-                    self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
-                if hi_t is not None and hi_t <= 0:
-                    self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
-                if lo_t is not None and lo_t <= 0:
-                    lo_t = None  # a lognormal is positive anyway
-                mu, sd = lognormal_params(lo, hi, ci)
-                self.check_mass(key, mu, sd, lo_t and math.log(lo_t), hi_t and math.log(hi_t))
-                return LogNormal(lo, hi, ci, lo_t, hi_t)
-            if fld.positive and lo_t is None:
-                self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
-            mean, sd = normal_params(lo, hi, ci)
-            if not (math.isfinite(mean) and math.isfinite(sd)):
-                self.fail(sub, f"[{lo:g}, {hi:g}] is too wide: its mean or spread is beyond float64 (1.8e308)")
-            self.check_mass(key, mean, sd, lo_t, hi_t)
-            return Normal(lo, hi, ci, lo_t, hi_t)
+    def weights(self, ws: Any, key: str, n: int) -> tuple[float, ...]:
+        """A choice's ``n`` weights: numbers >= 0, not all zero."""
+        if not isinstance(ws, list) or len(ws) != n:
+            self.fail(f"{key}.weights", f"expected a list of {n} weights, got {_show(ws)}")
+        weights = tuple(self.number(w, f"{key}.weights[{i}]") for i, w in enumerate(ws))
+        if any(w < 0 for w in weights) or max(weights) <= 0:
+            self.fail(f"{key}.weights", "weights must be >= 0 and not all zero")
+        return weights
 
+    def lognormal(
+        self, value: dict, key: str, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> LogNormal:
+        sub, (lo, hi) = f"{key}.lognormal", interval
+        ci = self.credibility(value, key)
+        if lo <= 0:
+            self.fail(sub, f"lognormal needs 0 < lo, got lo = {lo:g}")
+        if hi_t is not None and hi_t <= 0:
+            self.fail(f"{key}.max", f"must be > 0 for a lognormal, got {hi_t:g}")
+        if lo_t is not None and lo_t <= 0:
+            lo_t = None  # a lognormal is positive anyway
+        mu, sd = lognormal_params(lo, hi, ci)
+        self.check_mass(key, mu, sd, lo_t and math.log(lo_t), hi_t and math.log(hi_t))
+        return LogNormal(lo, hi, ci, lo_t, hi_t)
+
+    def normal(
+        self, value: dict, key: str, fld: Field, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> Normal:
+        sub, (lo, hi) = f"{key}.normal", interval
+        ci = self.credibility(value, key)
+        if fld.positive and lo_t is None:
+            self.fail(key, f"a normal prior on a positive quantity ({fld.unit}) needs min > 0")
+        mean, sd = normal_params(lo, hi, ci)
+        if not (math.isfinite(mean) and math.isfinite(sd)):
+            self.fail(sub, f"[{lo:g}, {hi:g}] is too wide: its mean or spread is beyond float64 (1.8e308)")
+        self.check_mass(key, mean, sd, lo_t, hi_t)
+        return Normal(lo, hi, ci, lo_t, hi_t)
+
+    def uniform(
+        self, kind: str, key: str, fld: Field, interval: tuple[float, float], lo_t: float | None, hi_t: float | None
+    ) -> Uniform | LogUniform:
+        """A ``uniform`` or ``loguniform`` prior, its truncation intersected in."""
+        sub, (lo, hi) = f"{key}.{kind}", interval
         if kind == "loguniform" and lo <= 0:
             self.fail(sub, f"loguniform needs 0 < lo, got lo = {lo:g}")
         lo2 = lo if lo_t is None else max(lo, lo_t)
@@ -1042,6 +1030,14 @@ class _Parser:
         if fld.positive and v <= 0:
             word = "negative" if v < 0 else "zero"
             self.fail(key, f"{fld.description} must be > 0 ({fld.unit}), got {word} value {v:g}")
+
+
+def _site_field(site: Site) -> Field:
+    """The field a scenario's setting of ``site`` is checked as (its unit and range)."""
+    if site.owner == CONVENTION:
+        return CONVENTION_FIELDS[site.field]
+    lnp = site.cls is None or site.cls.method == "lnp"  # a shared draw is checked as [defaults] is
+    return CLASS_FIELDS[site.field] if lnp and site.field in CLASS_FIELDS else expression_field(site.field)
 
 
 def _join(where: str, key: str) -> str:

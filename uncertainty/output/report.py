@@ -144,7 +144,7 @@ def sensitivity(idata: az.InferenceData, tail: float = 0.1) -> pd.DataFrame | No
     model, ``low`` and ``high`` are the brain FLOP/s at the parameter's 5% and 95%
     quantiles. None for runs without parameter draws.
     """
-    from ..brain.model import is_parameter_site
+    from ..brain.sites import is_parameter_site
 
     ds = idata[run_group(idata)]
     classes = ds["neuron_class"].values.tolist() if "neuron_class" in ds.coords else []

@@ -27,8 +27,8 @@ from jax import Array
 from .._arviz import az
 from ..brain.distributions import to_distribution
 from ..brain.evidence import brain_draws
-from ..brain.model import has_stages
 from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, PriorSpec, Uniform
+from ..brain.sites import has_stages
 from ..choices import DEFAULT_HORIZON, DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS, MAX_HORIZON
 from ..errors import DataError, PriorError, one_line
 from ..growth.crossover import first_crossing_on_grid, scenario_crossover_year

@@ -23,8 +23,8 @@ import xarray as xr
 
 from .. import interrupts
 from .._arviz import az
-from ..brain.model import DERIVED_SITES, fixed_values, has_stages
-from ..brain.priors import PriorSpec
+from ..brain.priors import PriorSpec, fixed_values
+from ..brain.sites import DERIVED_SITES, has_stages
 from ..errors import OutputError, RunFileError
 from ..userfiles import check_regular_file
 from .provenance import run_attrs as run_attrs
