@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,7 @@ def test_full_cascade_of_the_published_preset():
     assert 1e-4 < full / 1.075e21 - 1 < 1e-3  # "a few parts in 10^4" above the dendritic figure
 
 
+@pytest.mark.slow
 def test_per_class_and_per_stage_sum_to_total():
     lnp = LNPParams(
         *(jnp.array(v, dtype=jnp.float32) for v in ([15, 1e5], [5, 5], [3, 10], [4, 1e3], [5, 5], [5, 5], [100, 1e3]))
@@ -77,6 +79,7 @@ positive = st.floats(min_value=1e-3, max_value=1e12, allow_nan=False)
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(positive, positive, *[st.floats(1, 1e4)] * 7), min_size=1, max_size=6))
+@pytest.mark.slow
 def test_vmapped_brain_agrees_with_loop_and_numpy(rows):
     cols = [jnp.asarray(c, dtype=jnp.float32) for c in zip(*rows, strict=False)]
     # a batch of draws, each draw holding one class

@@ -27,6 +27,7 @@ def test_help_everywhere(command, capsys):
     assert "usage: uncertainty" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_sample_then_report_every_format(tmp_path, capsys):
     out = tmp_path / "run.nc"
     assert (
@@ -47,6 +48,7 @@ def test_sample_then_report_every_format(tmp_path, capsys):
     assert capsys.readouterr().out == printed
 
 
+@pytest.mark.slow
 def test_same_seed_same_table(capsys):
     args = ["sample", str(PRIORS / "default.toml"), "--samples", "500", "--seed", "3", "-q"]
     main(args)
@@ -215,6 +217,7 @@ def test_special_output_paths(kind, tmp_path, capsys):
     assert err.count("\n") == 1 and problem in err
 
 
+@pytest.mark.slow
 def test_derived_only_runs_are_smaller_and_still_report(tmp_path, capsys):
     full, small = tmp_path / "full.nc", tmp_path / "small.nc"
     args = ["sample", str(PRIORS / "default.toml"), "-n", "20000", "-q"]

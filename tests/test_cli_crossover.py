@@ -22,6 +22,7 @@ def test_crossover_scenario_reproduces_the_article(capsys):
         assert text in out
 
 
+@pytest.mark.slow
 def test_crossover_fit_save_and_report(tmp_path, capsys):
     run = tmp_path / "cross.nc"
     assert main(["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--out", str(run)]) == 0
@@ -51,6 +52,7 @@ def test_crossover_fit_save_and_report(tmp_path, capsys):
     assert {"brain FLOP/s", "crossover year", "growth model"} <= set(tidy["table"])
 
 
+@pytest.mark.slow
 def test_crossover_backtest_and_hpl(capsys):
     args = ["crossover", str(PRIORS / "default.toml"), *TINY, "--chains", "2", "--no-compare"]
     assert main([*args, "--data-until", "2015"]) == 0
@@ -68,6 +70,7 @@ def test_crossover_backtest_and_hpl(capsys):
     assert "--priors apply to the data models" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_crossover_user_csv(tmp_path, capsys):
     csv = tmp_path / "mine.csv"
     csv.write_text("year,flops\n" + "\n".join(f"{y},{2.0 ** (40 + 0.5 * (y - 2000)):.6g}" for y in range(2000, 2021)))
@@ -85,6 +88,7 @@ def test_crossover_user_csv(tmp_path, capsys):
     assert "crossover year:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_data_already_past_a_brain_draw_crossed_it_already(tmp_path, capsys):
     """A leader that already exceeds a brain draw has crossed it: that draw counts as crossed by the last
     observation (its year is the last observation's, printed 'already'), never a year inside the history;

@@ -10,6 +10,7 @@ from uncertainty.runs.forecast import ForecastOptions, crossover_years, forecast
 from conftest import PRIORS
 
 
+@pytest.mark.slow
 def test_crossover_years_equal_the_crossover_run_of_each_file():
     # 4 chains x 100 draws after 200 warm-up steps: the settings `compare --crossover -n 400 --warmup 200` uses
     # (below), so both tests run one compiled NUTS program (compiling it costs far more than sampling)
@@ -22,6 +23,7 @@ def test_crossover_years_equal_the_crossover_run_of_each_file():
     assert np.all(years["carlsmith2020-mechanistic"] <= years["dettmers2015"])
 
 
+@pytest.mark.slow
 def test_cli_compare_crossover_columns(capsys):
     files = [str(PRIORS / "carlsmith2020-mechanistic.toml"), str(PRIORS / "dettmers2015.toml")]
     args = ["compare", *files, "--crossover", "-n", "400", "--warmup", "200", "--pool", "1,1", "--format", "csv"]

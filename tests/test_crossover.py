@@ -70,6 +70,7 @@ def test_scenario_horizon_and_non_growth():
     assert np.all(np.isinf(np.asarray(got[1:])))
 
 
+@pytest.mark.slow
 def test_two_kinks_by_hand_and_against_a_dense_search():
     from uncertainty.growth.crossover import first_crossing_at_kinks
 
@@ -131,6 +132,7 @@ def _line_data(slope: float, level_2020: float):
 
 
 @pytest.mark.parametrize("model", ["randomwalk", "walkcycle", "linear"])
+@pytest.mark.slow
 def test_zero_noise_paths_cross_where_the_closed_form_does(model):
     """A path without noise is the straight line ``y_last + slope (t - t_last)``: the grid search must
     find its closed-form crossing ``t_last + (brain - y_last) / slope`` to 0.01 year."""

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from uncertainty.brain.engine import draw_sharding, sample_brain
 from uncertainty.brain.priors import load_priors
@@ -20,6 +21,7 @@ np.savez(sys.argv[2], devices=len(jax.local_devices()), sharded=draw_sharding(40
 """
 
 
+@pytest.mark.slow
 def test_four_cpu_devices_give_the_same_draws(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     out = tmp_path / "four.npz"

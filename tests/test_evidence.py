@@ -75,6 +75,7 @@ def _conjugate(prior_mean: float, v0: float, obs_mean: float, s2: float) -> tupl
     return vp * (prior_mean / v0 + obs_mean / s2), vp
 
 
+@pytest.mark.slow
 def test_far_off_evidence_falls_back_to_nuts_and_matches_the_closed_form(tmp_path, capsys):
     """A measurement far in the prior's tail: PSIS weights collapse (k-hat > 0.7), NUTS takes over and
     recovers the conjugate posterior of log10(a b)."""
@@ -108,6 +109,7 @@ def test_psis_only_reports_far_off_evidence_unreliable(tmp_path, capsys):
     assert "UNRELIABLE" in captured.out
 
 
+@pytest.mark.slow
 def test_psis_and_nuts_agree_on_a_moderate_case():
     """Evidence two prior sds away from the prior median: both paths give the same quantiles of brain
     FLOP/s and of each parameter (within Monte Carlo error), and the closed-form posterior."""
@@ -141,6 +143,7 @@ b = { choice = [{ lognormal = [1, 10] }, { lognormal = [100, 1000] }], weights =
 
 
 @pytest.mark.parametrize("inference", ["psis", "nuts"])
+@pytest.mark.slow
 def test_choice_odds_match_the_marginal_likelihoods(inference):
     """A choice between two lognormal views of b and a lognormal measurement of b: the posterior odds of
     each view are its prior weight times the Normal density of the measurement's log-mean under the

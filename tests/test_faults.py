@@ -60,6 +60,7 @@ def test_a_signal_while_saving_keeps_the_old_run_and_leaves_no_temporary_file(
         assert capsys.readouterr().err.strip() == "interrupted"
 
 
+@pytest.mark.slow
 def test_sigterm_while_drawing_removes_the_partial_run(tmp_path):
     """A real SIGTERM to a process writing a kept run chunk by chunk: exit 143, no file and no temporary
     file left (Python's default SIGTERM would have killed it where it stood)."""
@@ -90,6 +91,7 @@ def test_sigterm_while_drawing_removes_the_partial_run(tmp_path):
     assert list(tmp_path.iterdir()) == [] and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_stdout_on_a_full_disk_is_one_line(tmp_path):
     with open(os.devnull if not os.path.exists("/dev/full") else "/dev/full", "w") as full:
         done = subprocess.run(

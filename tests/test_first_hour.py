@@ -209,6 +209,7 @@ def test_contributions_rows_are_named_and_the_marks_explained():
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_sensitivity_legend_hides_no_bar():
     import matplotlib.pyplot as plt
 

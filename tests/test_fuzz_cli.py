@@ -4,6 +4,7 @@ and exactly one line `error: ...`; never a traceback, a library warning or a `na
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ def test_generated_prior_files_end_in_a_table_or_one_line(tmp_path, capsys, valu
 
 @settings(max_examples=4, **RUN)
 @given(st.fixed_dictionaries({f: VALID for f in FIELDS}), st.sampled_from(["float64", "float32"]), st.booleans())
+@pytest.mark.slow
 def test_valid_files_of_every_magnitude_end_in_a_table_or_one_line(tmp_path, capsys, values, precision, keep):
     """Every value is a valid prior: the runs that can be tabulated are, the others stop in one line."""
     _check_run(tmp_path, capsys, values, precision, keep)
@@ -91,6 +93,7 @@ VALID_CSV = st.tuples(
 
 @settings(max_examples=10, **RUN)
 @given(st.one_of(csv_texts(), VALID_CSV), st.sampled_from([None, "PFLOP/s"]))
+@pytest.mark.slow
 def test_generated_growth_csvs_end_in_a_table_or_one_line(tmp_path, capsys, text, unit):
     """A crossover on a generated CSV (malformed, extreme, in odd units; tiny NUTS runs): exit 0 with a table
     free of nan, whose only stderr lines are the project's own warnings, or exit 2 with exactly one line."""

@@ -67,6 +67,7 @@ def max_rhat(draws: dict[str, np.ndarray], names) -> float:
     return max(float(rhat(draws[n])) for n in names)
 
 
+@pytest.mark.slow
 def test_linear_model_recovers_a_known_doubling_period():
     draws = fit(synthetic(0.5, 0.5, 2100.0), "linear")
     lo, hi = interval(draws, "doubling_years")
@@ -74,6 +75,7 @@ def test_linear_model_recovers_a_known_doubling_period():
     assert max_rhat(draws, ["slope"]) <= 1.01
 
 
+@pytest.mark.slow
 def test_changepoint_model_recovers_both_periods_and_the_change():
     draws = fit(synthetic(0.9, 0.4, 2013.0, seed=1), "changepoint", seed=1)
     for name, truth in (("doubling_years_before", 1 / 0.9), ("doubling_years_after", 1 / 0.4), ("change_year", 2013.0)):
@@ -82,6 +84,7 @@ def test_changepoint_model_recovers_both_periods_and_the_change():
     assert int(draws["diverging"].sum()) == 0
 
 
+@pytest.mark.slow
 def test_randomwalk_recovers_drift_and_volatility():
     rng = np.random.default_rng(5)
     t = np.arange(1950.0, 2026.0, 0.5)  # 151 lists
@@ -93,6 +96,7 @@ def test_randomwalk_recovers_drift_and_volatility():
     assert max_rhat(draws, ["drift", "vol"]) <= 1.01
 
 
+@pytest.mark.slow
 def test_walkcycle_recovers_slope_volatility_and_cycle():
     rng = np.random.default_rng(11)
     t = np.arange(1900.0, 2026.0, 0.5)  # a long series: the cycle and the walk are told apart by their time scales
@@ -105,6 +109,7 @@ def test_walkcycle_recovers_slope_volatility_and_cycle():
     assert max_rhat(draws, ["vol", "cycle_sd", "reversion", "slope_last"]) <= 1.01
 
 
+@pytest.mark.slow
 def test_walkcycle_converges_on_the_real_data_and_reports_divergences():
     draws = fit(load_growth_data("hpcg"), "walkcycle", samples=1000)
     names = ["vol", "cycle_sd", "reversion", "obs_noise", "slope_last", "ratio_vol", "ratio_noise"]
@@ -114,6 +119,7 @@ def test_walkcycle_converges_on_the_real_data_and_reports_divergences():
 
 
 @pytest.mark.parametrize("model", ["linear", "changepoint"])
+@pytest.mark.slow
 def test_real_data_fit_converges(model):
     draws = fit(load_growth_data("hpcg"), model, samples=1000)
     names = [v for v in MODELS_BY_NAME[model].summary_vars if v in draws]
@@ -121,6 +127,7 @@ def test_real_data_fit_converges(model):
     assert int(draws["diverging"].sum()) == 0
 
 
+@pytest.mark.slow
 def test_forecast_joins_brain_and_growth_draws():
     spec = load_priors(PRIORS / "dettmers2015.toml")  # brain fixed at 1.075e21
     # the CLI tests' tiny settings (2 chains x 100 draws, 150 warm-up steps; a shared compiled program when they
@@ -141,6 +148,7 @@ def test_forecast_joins_brain_and_growth_draws():
     assert {"median", "r_hat", "ess_bulk", "ess_tail"} <= set(table.columns)
 
 
+@pytest.mark.slow
 def test_backtest_counts_heldout_lists():
     spec = load_priors(PRIORS / "dettmers2015.toml")
     # the settings of test_cli_crossover's backtest (one compiled program when both run in one process): the

@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from uncertainty.growth.models import pad_fit_data, ratio_paths, ratio_predictive_draw
 
@@ -25,6 +26,7 @@ def simulate_local_linear(rng, t, level_vol, slope_vol, obs_noise, slope0=0.6):
     return np.array(out), x[1]
 
 
+@pytest.mark.slow
 def test_locallinear_recovers_volatilities_noise_and_the_last_slope():
     rng = np.random.default_rng(21)
     t = np.arange(1900.0, 2026.0, 0.5)
@@ -37,6 +39,7 @@ def test_locallinear_recovers_volatilities_noise_and_the_last_slope():
     assert max_rhat(draws, ["level_vol", "slope_vol", "obs_noise"]) <= 1.01
 
 
+@pytest.mark.slow
 def test_regimes_recovers_the_slope_after_a_regime_change():
     """One kink (0.9 -> 0.4 doublings per year in 2013): the last slope is the later one, and the model
     puts a regime change (a large shift) near 2013 rather than a slow drift."""

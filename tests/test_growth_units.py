@@ -16,6 +16,7 @@ LEVEL_SITES = ("level",)  # the latent sites in log2 FLOP/s (the rest are slopes
 
 
 @pytest.mark.parametrize("name", GROWTH_MODELS)
+@pytest.mark.slow
 def test_the_log_density_is_unit_equivariant(name):
     rng = np.random.default_rng(0)
     t = np.sort(1993 + 30 * rng.random(12))

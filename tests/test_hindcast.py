@@ -23,6 +23,7 @@ def x64():
         yield
 
 
+@pytest.mark.slow
 def test_scores_of_a_normal_match_closed_forms():
     mu, sd, y = 1.0, 2.0, 2.5
     n = 200_000
@@ -74,6 +75,7 @@ def test_kalman_local_level_equals_the_joint_gaussian_density():
     assert np.all(np.asarray(lls)[5:] == 0.0)
 
 
+@pytest.mark.slow
 def test_batched_nuts_fits_each_data_set_on_its_own():
     def model(d):
         mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
@@ -94,6 +96,7 @@ def test_batched_nuts_fits_each_data_set_on_its_own():
         assert draws.std() == pytest.approx(sd, rel=0.15)
 
 
+@pytest.mark.slow
 def test_random_walk_predictive_matches_farmer_lafond():
     # Random walk with drift, m increments of dt = 0.5: forecast variance K^2 (tau + tau^2 / m) per step
     # (Farmer & Lafond 2016), times (m - 1) / (m - 3) for the Student-t of unknown K (flat-prior limit).
@@ -131,6 +134,7 @@ def _simulate(model: str, rng, t: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", ["randomwalk", "walkcycle"])
+@pytest.mark.slow
 def test_hindcast_coverage_on_series_simulated_from_the_model(model):
     """Series simulated from the model with known parameters, each fitted on 40 lists and scored 4 years
     later: independent series, so the coverage of the central 50% and 90% intervals is binomial."""
@@ -154,6 +158,7 @@ def test_hindcast_coverage_on_series_simulated_from_the_model(model):
         assert abs(covered - level) <= 3 * math.sqrt(level * (1 - level) / n_series), (level, covered)
 
 
+@pytest.mark.slow
 def test_cli_backtest_quick_json(capsys, tmp_path):
     path = tmp_path / "bt.nc"
     assert main(["backtest", "--model", "randomwalk", "--quick", "--format", "json", "--out", str(path)]) == 0

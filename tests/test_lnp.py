@@ -65,6 +65,7 @@ dims = st.floats(min_value=0.5, max_value=1e4, allow_nan=False, width=32)
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(*[dims] * 7), min_size=1, max_size=8), st.sampled_from([1.0, 2.0]))
+@pytest.mark.slow
 def test_vmap_agrees_with_loop(rows, fpm):
     conv = Convention(flops_per_mac=fpm)
     batch = LNPParams(*(jnp.asarray(col, dtype=jnp.float32) for col in zip(*rows, strict=False)))
@@ -93,6 +94,7 @@ small = st.integers(min_value=2, max_value=12)
 
 @settings(max_examples=25, deadline=None)
 @given(st.tuples(*[small] * 7))
+@pytest.mark.slow
 def test_xla_counts_what_the_convention_counts(dims):
     from uncertainty.brain.executable import xla_stage_flops
 

@@ -34,6 +34,7 @@ def _tables(stdout: str) -> dict:
     return json.loads(stdout)["tables"]
 
 
+@pytest.mark.slow
 def test_two_processes_print_the_summary_of_one(tmp_path):
     port = _free_port()
     command = [sys.executable, "-m", "uncertainty", *ARGV, "--format", "json"]

@@ -24,6 +24,7 @@ def test_committed_without_outputs(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_notebook_runs(path: Path):
     book = nbformat.read(path, as_version=4)
     client = NotebookClient(

@@ -22,6 +22,7 @@ def test_numpy_reference_reproduces_the_presets():
 
 
 @pytest.mark.parametrize("key", ["log10_brain_flops", "log10_class_flops", "log10_stage_flops"])
+@pytest.mark.slow
 def test_engine_and_numpy_agree_in_distribution(key):
     # two independent samples of the default priors: a two-sample KS test at level 1e-4
     spec = load_priors(PRIORS / "default.toml")
@@ -35,6 +36,7 @@ def test_engine_and_numpy_agree_in_distribution(key):
         assert stats.ks_2samp(a, b).pvalue > 1e-4, (key, j)
 
 
+@pytest.mark.slow
 def test_benchmark_smoke(capsys):
     argv = ["--priors", str(PRIORS / "dettmers2015.toml"), "--samples", "200", "--repeats", "1", "--end-to-end", "300"]
     assert benchmark_main(argv) == 0

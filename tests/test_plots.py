@@ -53,6 +53,7 @@ def test_brain_figure_plots_the_data(brain_run):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_crossover_cdf_reaches_one_minus_p_never(crossover_run):
     import matplotlib.pyplot as plt
 
@@ -64,6 +65,7 @@ def test_crossover_cdf_reaches_one_minus_p_never(crossover_run):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_every_figure_writes_a_non_empty_image(brain_run, crossover_run, tmp_path):
     assert set(figures_for(brain_run)) == {"brain_flops", "contributions", "sensitivity"}
     written = write_figures({"brain": brain_run, "cross": crossover_run}, tmp_path / "figs", "png")

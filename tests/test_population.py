@@ -62,6 +62,7 @@ def test_population_data_divides_the_base_prior_out_by_hand():
     assert wide.var[0, 0] == UNINFORMED
 
 
+@pytest.mark.slow
 def test_pooled_prior_replaces_the_base_prior_in_its_family():
     d = pad_fit_data(np.arange(5.0), np.arange(5.0), 5, np.array([0.0]), prior={"vol": (-1.0, 0.5)})
     vol = site_prior(d, "randomwalk", "vol")
@@ -77,6 +78,7 @@ def test_pooled_prior_replaces_the_base_prior_in_its_family():
         assert set(sites) <= latent, (model, set(sites) - latent)
 
 
+@pytest.mark.slow
 def test_population_recovers_known_hyperparameters_and_leaves_one_out():
     """20 synthetic pools of J technologies from a known population, fitted in one program: each true
     hyperparameter (loc and scale of the drift and of the log volatility) lies inside the 90% interval in at

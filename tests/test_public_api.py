@@ -1,12 +1,14 @@
 """The public API answers as the command line does: a file with [evidence] gives its posterior."""
 
 import numpy as np
+import pytest
 
 import uncertainty as u
 
 from conftest import PRIORS
 
 
+@pytest.mark.slow
 def test_sample_run_of_a_file_with_evidence_is_its_posterior():
     spec = u.load_priors(PRIORS / "default-evidence.toml")
     run = u.sample_run(spec, 5000, seed=0)

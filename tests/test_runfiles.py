@@ -218,6 +218,7 @@ def test_corrupted_files_give_a_table_or_one_line(files, tmp_path, capsys, data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_every_kind_reads_back(files, kind, capsys, tmp_path):
     """The files as written: report prints their tables (a backtest's too), plot draws them."""
     code, out, _ = _check_cli(["report", str(files[kind])], capsys)
@@ -226,6 +227,7 @@ def test_every_kind_reads_back(files, kind, capsys, tmp_path):
     assert code == 0 and len(out.split()) >= 1
 
 
+@pytest.mark.slow
 def test_report_reprints_a_backtest(files, capsys):
     """`report BT.nc` prints the tables `backtest` printed, in every format."""
     from uncertainty.growth.hindcast import summarize_backtest
@@ -263,6 +265,7 @@ def test_report_reprints_a_backtest(files, capsys):
         ("posterior", lambda ds: ds.__delitem__("evidence_neurons"), "posterior.evidence_neurons: missing"),
     ],
 )
+@pytest.mark.slow
 def test_a_bad_field_is_named_in_one_line(files, tmp_path, capsys, group, change, problem):
     """Each problem of issue 19 is one line naming the field and what is wrong (a wrong dtype as a dtype)."""
     groups = _groups(files["evidence"])

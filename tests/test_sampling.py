@@ -118,6 +118,7 @@ def test_chunks_are_prefix_stable(tiny_spec):
     assert len(np.unique(longer["log10_brain_flops"])) == 3500  # blocks are not repeats of each other
 
 
+@pytest.mark.slow
 def test_the_chunk_size_changes_no_draw(tiny_spec):
     """Draws come in blocks of BLOCK_SIZE keys, so one chunk of 8192, eight of 1024 or the default chunk
     (a run shorter than it is one chunk of the blocks it needs) give the same draws, and a short run is

@@ -41,6 +41,7 @@ def _temporaries(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.slow
 def test_a_file_created_meanwhile_is_not_replaced_without_force(tmp_path, capsys, monkeypatch):
     """The name is checked before the work and claimed atomically after it: a file that appeared in between
     (another process's run) stays, and this save is one line and exit 2."""
@@ -58,6 +59,7 @@ def test_a_file_created_meanwhile_is_not_replaced_without_force(tmp_path, capsys
     assert out.read_bytes() == b"the other process's run" and _temporaries(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_two_concurrent_saves_without_force_one_wins(tmp_path, warm):
     out = tmp_path / "new.nc"
     procs = [
@@ -90,6 +92,7 @@ def _umask() -> int:
 
 
 @pytest.mark.parametrize("kind", ["full disk", "closed pipe"])
+@pytest.mark.slow
 def test_a_failing_stdout_never_costs_the_saved_run(tmp_path, kind, warm):
     out = tmp_path / "run.nc"
     argv = command(*SAMPLE, "--out", str(out))
@@ -121,6 +124,7 @@ def test_a_closed_stdout_is_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("name", "locale"), [(b"ok\xffname", {}), ("caf\u00e9".encode(), {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0"})]
 )
+@pytest.mark.slow
 def test_file_names_the_terminal_cannot_show_are_escaped_not_fatal(tmp_path, name, locale, warm):
     """A file name that is not UTF-8, or not ASCII under an ASCII locale: the run is saved and its lines
     are escaped, not a UnicodeEncodeError after all the work."""
@@ -225,6 +229,7 @@ def test_publish_refuses_an_existing_name(tmp_path):
 # -- compare --save ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_save_keeps_an_evidence_files_posterior_as_a_posterior(tmp_path, capsys):
     """The saved run of a file with [evidence] is what `sample` would save: prior draws in `prior`, the
     posterior in `posterior`, the evidence tables in its report (not the posterior filed as the prior)."""

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from uncertainty.choices import DEFAULT_MODEL, GROWTH_MODELS, PRESETS, PUBLISHED_PRESETS, UNITS
 
 from conftest import PRIORS, ROOT
@@ -36,6 +38,7 @@ def test_help_and_bad_arguments_import_no_heavy_library():
     assert done.stderr.count("\n") == 1 and "expected a whole number" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_streamed_sample_loads_neither_arviz_nor_the_growth_forecast():
     """The quick start's `sample` streams its summaries: ArviZ (about 1 s to import) and the growth forecast
     are not loaded (the crossover header's data line lives in the report module, imported only for a
@@ -85,6 +88,7 @@ def test_names_the_command_line_offers_match_their_modules():
     assert all(preset_path(name).exists() for name in (*PRESETS, *PUBLISHED_PRESETS))
 
 
+@pytest.mark.slow
 def test_warm_start_fills_on_a_run_reuses_it_and_can_be_turned_off(tmp_path):
     """The first run fills both caches; a second run skips NumPyro and the tracing (the exported sampler)
     and prints the same table as a run without any cache (the exported program is the traced one)."""

@@ -31,6 +31,7 @@ def default_pair():
     return stats, layout, idata
 
 
+@pytest.mark.slow
 def test_streamed_table_matches_the_kept_draws(default_pair):
     stats, layout, idata = default_pair
     got, ref = summary_table(stats, layout), summary(idata)
@@ -82,6 +83,7 @@ def test_streamed_tail_probabilities_are_the_kept_draws_counts(default_pair):
     assert got[10][0] == 1.0 and got[40][0] == 0.0 and 0.0 < got[20][0] < 1.0
 
 
+@pytest.mark.slow
 def test_merge_is_the_statistics_of_the_union():
     """Chan's merge of two halves gives the moments of the whole (hand-checked against NumPy)."""
     spec = parse_priors(
@@ -98,6 +100,7 @@ def test_merge_is_the_statistics_of_the_union():
     assert merge(None, whole) is whole
 
 
+@pytest.mark.slow
 def test_the_chunk_size_changes_no_statistic():
     """The layout comes from the run's first LOOK draws whatever the chunk size (chunks smaller than it are
     held until it is in), so a run in chunks of 16,384 has the histograms of a run in chunks of LOOK and cut points."""
@@ -119,6 +122,7 @@ def test_the_chunk_size_changes_no_statistic():
     np.testing.assert_allclose(small.mean_log, whole.mean_log, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_quantiles_at_ten_million_draws_within_the_bound():
     """10^7 draws: every streamed quantile within one bin (0.001 decade) of np.quantile of the same draws."""
     spec = parse_priors(
@@ -136,6 +140,7 @@ def test_quantiles_at_ten_million_draws_within_the_bound():
     assert np.max(np.abs(got - exact)) <= BIN_WIDTH
 
 
+@pytest.mark.slow
 def test_cli_streams_when_asked_and_report_reads_the_summaries(tmp_path, capsys):
     from uncertainty.cli import main
 
@@ -170,6 +175,7 @@ def test_cli_keeps_the_draws_of_a_file_with_evidence(tmp_path, capsys):
     assert err.count("\n") == 1 and "--no-keep-draws" in err and "[evidence]" in err
 
 
+@pytest.mark.slow
 def test_kept_draws_above_the_limit_are_written_chunk_by_chunk(tmp_path, capsys, monkeypatch):
     """`sample --out` above the keep limit with --keep-draws: every draw on disk (the draws of sample_brain),
     written as drawn; `report` summarises the file chunk by chunk and prints the table the run printed."""

@@ -261,6 +261,7 @@ def test_cli_one_table_across_targets(capsys):
         (["--series", "ai-cluster", "--budget", "1e9"], "error: --budget: applies to the budget target"),
     ],
 )
+@pytest.mark.slow
 def test_bad_targets_are_one_line_exit_2(args, problem, tmp_path):
     cmd = [sys.executable, "-m", "uncertainty", "crossover", str(PRIORS / "default.toml"), *args, "-q"]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=_env())
