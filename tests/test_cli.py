@@ -1,5 +1,6 @@
 """CLI: a smoke test of every command with tiny sample counts; bad input -> one line, exit 2."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -19,12 +20,28 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["sample"], ["report"], ["reproduce"], ["compare"]])
+def _subcommands() -> dict:
+    from uncertainty.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+@pytest.mark.parametrize("command", [None, *_subcommands()])
 def test_help_everywhere(command, capsys):
+    """Every command's --help exits 0 and lists every option the command takes, each with its help text."""
     with pytest.raises(SystemExit) as exc:
-        main([*command, "--help"])
+        main([*([command] if command else []), "--help"])
     assert exc.value.code == 0
-    assert "usage: uncertainty" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: uncertainty{' ' + command if command else ''}")
+    if command is None:
+        assert all(name in out for name in _subcommands())
+        return
+    for action in _subcommands()[command]._actions:
+        for flag in action.option_strings:
+            assert flag in out, flag
+        assert action.help, f"{command} {action.option_strings or action.dest}: no help text"
 
 
 @pytest.mark.slow
@@ -51,11 +68,12 @@ def test_sample_then_report_every_format(tmp_path, capsys):
 @pytest.mark.slow
 def test_same_seed_same_table(capsys):
     args = ["sample", str(PRIORS / "default.toml"), "--samples", "500", "--seed", "3", "-q"]
-    main(args)
+    assert main(args) == 0
     first = capsys.readouterr().out
-    main(args)
+    assert "log10 brain FLOP/s" in first
+    assert main(args) == 0
     assert capsys.readouterr().out == first
-    main(args[:-2] + ["4", "-q"])
+    assert main(args[:-2] + ["4", "-q"]) == 0
     assert capsys.readouterr().out != first
 
 

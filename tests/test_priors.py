@@ -736,5 +736,75 @@ def test_arbitrary_field_value_parses_or_raises_prior_error(field, value):
     _parses_or_prior_error(text)
 
 
+# Valid prior files, generated with the priors they must parse to: the fuzz reaches past the parse errors.
+positive_floats = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _interval(draw) -> tuple[float, float]:
+    a, b = draw(positive_floats), draw(positive_floats)
+    assume(a != b)
+    return min(a, b), max(a, b)
+
+
+@st.composite
+def _valid_prior(draw, field: str, depth: int = 0) -> tuple[str, object]:
+    """A valid prior of a positive field: its TOML text and the prior object the parser must return."""
+    kinds = ["point", "lognormal", "loguniform", "uniform"] + (["choice"] if depth == 0 else [])
+    kind = draw(st.sampled_from(kinds))
+    unit = draw(st.sampled_from([None, CLASS_FIELDS[field].unit]))
+    tail = "" if unit is None else f", unit = {_toml_string(unit)}"
+    if kind == "point":
+        v = draw(positive_floats)
+        return (repr(v) if unit is None else f"{{ point = {v!r}{tail} }}"), Point(v)
+    lo, hi = draw(_interval())
+    if kind == "lognormal":
+        ci = draw(st.sampled_from([None, 0.5, 0.8, 0.95]))
+        text = f"{{ lognormal = [{lo!r}, {hi!r}]{'' if ci is None else f', ci = {ci}'}{tail} }}"
+        return text, LogNormal(lo, hi, 0.9 if ci is None else ci)
+    if kind == "loguniform":
+        return f"{{ loguniform = [{lo!r}, {hi!r}]{tail} }}", LogUniform(lo, hi)
+    if kind == "uniform":
+        return f"{{ uniform = [{lo!r}, {hi!r}]{tail} }}", Uniform(lo, hi)
+    parts = draw(st.lists(_valid_prior(field, depth + 1), min_size=1, max_size=3))
+    weights = draw(st.lists(st.integers(1, 9), min_size=len(parts), max_size=len(parts)))
+    text = f"{{ choice = [{', '.join(t for t, _ in parts)}], weights = {weights}{tail} }}"
+    return text, Choice(tuple(prior for _, prior in parts), tuple(w / sum(weights) for w in weights))
+
+
+@st.composite
+def _valid_prior_file(draw) -> tuple[str, dict[str, dict[str, object]]]:
+    """A valid prior file of one to three LNP classes (every field given) and the priors of each class."""
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True), min_size=1, max_size=3, unique=True))
+    assume(all(n not in ("shared", "convention", "defaults") for n in names))
+    lines, expected = ['[meta]\nname = "generated"\n'], {}
+    for name in names:
+        lines.append(f"[classes.{name}]")
+        expected[name] = {}
+        for field in CLASS_FIELDS:
+            text, prior = draw(_valid_prior(field))
+            lines.append(f"{field} = {text}")
+            expected[name][field] = prior
+        lines.append("")
+    return "\n".join(lines), expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(_valid_prior_file())
+def test_generated_valid_prior_files_parse_to_the_priors_they_state(generated):
+    text, expected = generated
+    tomllib.loads(text)
+    spec = parse_priors(text, "valid.toml")
+    assert spec.class_names == tuple(expected)
+    for cls in spec.classes:
+        for field, prior in expected[cls.name].items():
+            got = cls.params[field]
+            if isinstance(prior, Choice):
+                assert got.components == prior.components
+                assert got.weights == pytest.approx(prior.weights, rel=1e-12)
+            else:
+                assert got == prior, (cls.name, field)
+
+
 def test_uniform_truncated_to_positive_is_accepted():
     assert rate_of(with_rate("{ uniform = [-1, 10], min = 0.5 }")) == Uniform(0.5, 10.0)
