@@ -242,7 +242,12 @@ def _psis(spec: PriorSpec, draws: dict[str, np.ndarray], seed: int) -> Condition
     posterior = {k: np.asarray(v)[index] for k, v in draws.items()}
     checks = {name: (q, q[index]) for name, q in quantities.items()}
     return Conditioned(
-        posterior, float(k_hat), ess, checks, ess_importance=ess, choice_odds=choice_odds(spec, posterior)
+        draws=posterior,
+        k_hat=float(k_hat),
+        ess=ess,
+        quantities=checks,
+        ess_importance=ess,
+        choice_odds=choice_odds(spec, posterior),
     )
 
 
@@ -319,10 +324,10 @@ def _nuts(
     post_q = evidence_quantities(spec, flat)
     checks = {name: (psis.quantities[name][0], post_q[name]) for name in post_q}
     return Conditioned(
-        flat,
-        psis.k_hat,
-        float(np.nanmin(ess)),
-        checks,
+        draws=flat,
+        k_hat=psis.k_hat,
+        ess=float(np.nanmin(ess)),
+        quantities=checks,
         method="NUTS",
         num_chains=chains,
         ess_importance=psis.ess_importance,

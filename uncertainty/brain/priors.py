@@ -108,8 +108,9 @@ class Point:
 
 
 @dataclass(frozen=True)
-class LogNormal:
-    """Lognormal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
+class _Elicited:
+    """A distribution elicited as its central ``ci`` interval ``[lo, hi]``, optionally truncated to
+    ``[min, max]`` (two are equal only when of the same family)."""
 
     lo: float
     hi: float
@@ -119,14 +120,13 @@ class LogNormal:
 
 
 @dataclass(frozen=True)
-class Normal:
-    """Normal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
+class LogNormal(_Elicited):
+    """Lognormal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
 
-    lo: float
-    hi: float
-    ci: float = 0.9
-    min: float | None = None
-    max: float | None = None
+
+@dataclass(frozen=True)
+class Normal(_Elicited):
+    """Normal whose central ``ci`` interval is ``[lo, hi]``; optionally truncated."""
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,9 @@ def run_nuts(
     """
     values, diverging, accept, steps = _program(model, settings or NutsSettings())(key, data, init)
     samples = {k: np.asarray(v) for k, v in values.items()}
-    return NutsResult(samples, np.asarray(diverging), np.asarray(accept), np.asarray(steps))
+    return NutsResult(
+        samples=samples, diverging=np.asarray(diverging), accept_prob=np.asarray(accept), num_steps=np.asarray(steps)
+    )
 
 
 def rhat(x: np.ndarray) -> np.ndarray:

@@ -53,10 +53,12 @@ def sample_files(
     for name, spec in zip(run_names(specs), specs, strict=True):
         prior = sample_brain(spec, num_samples, seed, progress=progress)
         if not spec.evidence:
-            out[name] = FileRun(prior, prior, None)
+            out[name] = FileRun(draws=prior, prior=prior, conditioned=None)
             continue
         conditioned = condition(spec, prior, seed)
-        out[name] = FileRun(posterior_sample(conditioned, num_samples, seed), prior, conditioned)
+        out[name] = FileRun(
+            draws=posterior_sample(conditioned, num_samples, seed), prior=prior, conditioned=conditioned
+        )
     return out
 
 

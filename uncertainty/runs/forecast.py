@@ -328,7 +328,7 @@ def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd
     (``--budget``) fixes the budget. A measured target (``hpcg``, ``hpl``, a CSV) has neither."""
     info = TARGETS.get(target)
     if info is None or not info.peak:
-        return Practical(np.zeros(n), {}, {})
+        return Practical(log2_scale=np.zeros(n), draws={}, text={})
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
         raise DataError("--budget", None, f"a budget is a positive number of US dollars, got {budget_usd:g}")
     fraction = spec.target.fraction or LogNormal(*DEFAULT_FRACTION)
@@ -345,7 +345,7 @@ def practical_draws(key: Array, spec: PriorSpec, target: str, n: int, budget_usd
         draws["budget_usd"] = _draw_prior(jax.random.fold_in(key, 1), budget, n)
         text["budget"] = said
     scale = sum(np.log2(v) for v in draws.values())
-    return Practical(np.asarray(scale, dtype=np.float64), draws, text)
+    return Practical(log2_scale=np.asarray(scale, dtype=np.float64), draws=draws, text=text)
 
 
 def target_attrs(data: GrowthData, practical: Practical) -> dict:
