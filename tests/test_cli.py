@@ -94,6 +94,7 @@ def test_reproduce(preset, expected, capsys):
     assert f"The article rounds {table} up to 21" in out
 
 
+@pytest.mark.slow
 def test_module_entry_point_and_console_script():
     done = run("reproduce", "dettmers2015")
     assert done.returncode == 0, done.stderr
@@ -193,6 +194,7 @@ def test_usage_errors_are_one_line(capsys):
         assert err.count("\n") == 1 and err.startswith("error: uncertainty sample: argument"), err
 
 
+@pytest.mark.slow
 def test_console_script_and_broken_pipe():
     from pathlib import Path
 
@@ -208,6 +210,7 @@ def test_too_many_samples_for_memory(capsys):
     assert err.count("\n") == 1 and "GiB" in err and "--samples" in err
 
 
+@pytest.mark.slow
 def test_float32_report_is_finite(capsys):
     assert (
         main(

@@ -309,6 +309,7 @@ def test_pool_is_the_weighted_mixture():
     assert abs(pooled.mean() - 0.75) < 4 * math.sqrt(0.75 * 0.25 / a.size)
 
 
+@pytest.mark.slow
 def test_cli_compare_table_pool_and_saved_runs(tmp_path, capsys):
     import json
 

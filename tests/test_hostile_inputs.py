@@ -214,6 +214,7 @@ LAYERS = ["+{}", "-{}", "({} + a)", "(a * {})", "sqrt({})", "max({}, a)", "({})"
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(LAYERS), min_size=0, max_size=MAX_DEPTH + 40))
+@pytest.mark.slow
 def test_what_parses_evaluates_inside_a_deep_stack(layers):
     """Property: an expression parses exactly when its syntax tree is at most MAX_DEPTH deep, and what
     parses evaluates (traced by JAX) with hundreds of frames already on the stack: the compiled program

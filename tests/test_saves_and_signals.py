@@ -74,6 +74,7 @@ def test_two_concurrent_saves_without_force_one_wins(tmp_path, warm):
     assert run_io.load_run(out) is not None and _temporaries(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_force_keeps_the_replaced_files_permissions(tmp_path, capsys):
     out = tmp_path / "run.nc"
     assert main([*SAMPLE, "--out", str(out)]) == 0
