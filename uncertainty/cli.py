@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         PUBLISHED_PRESETS,
         TARGET_NAMES,
     )
-    from .quantities import BY_YEARS
+    from .quantities import BY_YEARS, TAIL_THRESHOLDS
+
+    tails = ", ".join(f"1e{k}" for k in TAIL_THRESHOLDS)
 
     parser = _Parser(
         prog="uncertainty",
@@ -355,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser(
         "compare",
-        help="several prior files side by side: median, 90%% interval and P(> 1e15, 1e18, 1e21) of brain FLOP/s",
+        help=f"several prior files side by side: median, 90%% interval and P(> {tails}) of brain FLOP/s",
         description="Sample every prior file with the same seed and number of draws and print one table: the "
-        "median and 5%/95% quantiles of brain FLOP/s and P(brain FLOP/s > 1e15, 1e18, 1e21) (a file with "
+        f"median and 5%/95% quantiles of brain FLOP/s and P(brain FLOP/s > {tails}) (a file with "
         "[evidence]: its posterior, so labelled). --pool adds the "
         "weighted mixture of the files' distributions as one more row; --save keeps each run for "
         "'uncertainty plot', which draws several runs as one forest plot.",

@@ -35,7 +35,7 @@ def compare_table(
     runs: dict[str, np.ndarray], pooled: np.ndarray | None = None, pool_label: str = "pool"
 ) -> pd.DataFrame:
     """One row per run (and the pool): median, 5% and 95% quantiles of brain FLOP/s, log10 median,
-    and P(brain FLOP/s > 1e15, 1e18, 1e21)."""
+    and P(brain FLOP/s > 10^k) for k in :data:`~uncertainty.quantities.TAIL_THRESHOLDS`."""
     rows = {name: _row(np.asarray(x, dtype=np.float64)) for name, x in runs.items()}
     if pooled is not None:
         rows[pool_label] = _row(np.asarray(pooled, dtype=np.float64))
