@@ -136,9 +136,9 @@ def _simulate(model: str, rng, t: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("model", ["randomwalk", "walkcycle"])
 @pytest.mark.slow
 def test_hindcast_coverage_on_series_simulated_from_the_model(model):
-    """Series simulated from the model with known parameters, each fitted on 40 lists and scored 4 years
+    """Series simulated from the model with known parameters, each fitted on 24 lists (12 years) and scored 4 years
     later: independent series, so the coverage of the central 50% and 90% intervals is binomial."""
-    n_series, n_fit, ahead = 40, 40, 8
+    n_series, n_fit, ahead = 40, 24, 8
     rng = np.random.default_rng(21)
     t = 1980.0 + 0.5 * np.arange(n_fit + ahead)
     series = [_simulate(model, rng, t) for _ in range(n_series)]
