@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -40,7 +41,7 @@ def test_help_everywhere(command, capsys):
         return
     for action in _subcommands()[command]._actions:
         for flag in action.option_strings:
-            assert flag in out, flag
+            assert re.search(rf"(^|[\s,\[]){re.escape(flag)}\b", out, re.M), flag
         assert action.help, f"{command} {action.option_strings or action.dest}: no help text"
 
 

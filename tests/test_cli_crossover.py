@@ -2,6 +2,7 @@
 
 import io
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,23 @@ def test_crossover_scenario_reproduces_the_article(capsys):
     out = capsys.readouterr().out
     for text in ("crossover year by scenario", "doubling every 1 y", "2036.0", "2052.8", "2078.0"):
         assert text in out
+
+
+def test_crossover_tables_keep_their_columns_and_rows():
+    """What a paper pastes or a script reads by position: the crossover year's columns and the growth rows."""
+    from uncertainty import ForecastOptions, crossover_summary, forecast, growth_summary, load_priors
+
+    run = forecast(load_priors(PRIORS / "default.toml"), 0, ForecastOptions(model="scenario", num_samples=400))
+    by_year = [c for y in (2030, 2050, 2100) for c in (f"p_by_{y}", f"mcse_p_by_{y}")]
+    assert list(crossover_summary(run).columns) == [
+        *("p_already", "mcse_p_already", "median", "q5", "q95", "hdi_lo", "hdi_hi"),
+        *by_year,
+        *("p_never", "mcse_median", "ess_bulk"),
+    ]
+    with warnings.catch_warnings():  # ArviZ's R-hat of the scenario's fixed start values divides by zero
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rows = list(growth_summary(run).index)
+    assert rows == ["doubling_years", "start_flops", "start_year"]
 
 
 @pytest.mark.slow

@@ -29,3 +29,15 @@ def test_sample_run_without_evidence_is_the_prior():
     draws = u.sample_brain(spec, 2000, seed=3)
     np.testing.assert_array_equal(run.prior["log10_brain_flops"].values[0], draws["log10_brain_flops"])
     assert u.evidence_warning(run) is None
+
+
+def test_the_type_checking_imports_are_the_exports():
+    """`uncertainty/__init__.py` names each public name twice (the lazy map, and eager imports for type
+    checkers): both say the same thing."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(u.__file__).read_text())
+    guard = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    eager = {a.asname: "." * n.level + n.module for n in guard.body for a in n.names}
+    assert eager == u._EXPORTS

@@ -113,6 +113,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .brain.cost import BrainParams as BrainParams
     from .brain.cost import brain_log10_flops as brain_log10_flops
     from .brain.engine import sample_brain as sample_brain
+    from .brain.evidence import condition as condition
+    from .brain.evidence import diagnosis as diagnosis
     from .brain.expression import parse_expression as parse_expression
     from .brain.lnp import STAGES as STAGES
     from .brain.lnp import Convention as Convention
@@ -140,13 +142,17 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .output.plots import contributions_figure as contributions_figure
     from .output.plots import crossover_cdf_figure as crossover_cdf_figure
     from .output.plots import growth_fit_figure as growth_fit_figure
+    from .output.plots import prior_posterior_figure as prior_posterior_figure
     from .output.plots import write_figures as write_figures
     from .output.report import backtest_summary as backtest_summary
+    from .output.report import choice_odds_table as choice_odds_table
     from .output.report import comparison_summary as comparison_summary
     from .output.report import crossover_summary as crossover_summary
+    from .output.report import evidence_tables as evidence_tables
     from .output.report import growth_summary as growth_summary
     from .output.report import report_sections as report_sections
     from .output.report import summary as summary
+    from .output.report import tail_probabilities as tail_probabilities
     from .output.report import target_section as target_section
     from .output.tables import format_summary as format_summary
     from .output.tables import render as render
@@ -159,5 +165,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .runs.forecast import forecast as forecast
     from .runs.io import brain_inference_data as brain_inference_data
     from .runs.io import load_run as load_run
+    from .runs.io import load_saved as load_saved
     from .runs.io import run_attrs as run_attrs
     from .runs.io import save_run as save_run
+    from .runs.sample import evidence_warning as evidence_warning
+    from .runs.sample import sample_run as sample_run

@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         PUBLISHED_PRESETS,
         TARGET_NAMES,
     )
-    from .quantities import BY_YEARS, TAIL_THRESHOLDS
+    from .quantities import BY_YEARS, HEADLINE_YEAR, TAIL_THRESHOLDS
 
     tails = ", ".join(f"1e{k}" for k in TAIL_THRESHOLDS)
 
@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         "largest AI supercomputer, the fastest ML chip, the best price-performance times a budget) with NUTS (or "
         "draw the prior file's [growth] scenario), pair each draw with a brain-FLOP/s draw (and, for a peak "
         "target, the [target] practical fraction and budget) and report the crossover year: P(already crossed by "
-        "the last observation), median, 5%/95%, 90% HDI, P(by 2030/2050/2100), P(no crossover by the horizon), "
+        f"the last observation), median, 5%/95%, 90% HDI, P(by {'/'.join(map(str, BY_YEARS))}), "
+        "P(no crossover by the horizon), "
         "the fitted doubling periods with R-hat and ESS, and a LOO comparison of the models. Several --series: "
         "one table, a row per target.",
     )
@@ -371,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--crossover",
         action="store_true",
-        help="add each file's crossover year (P(already crossed), median, P(by 2050)) against one growth fit of "
-        "--model per --series target",
+        help=f"add each file's crossover year (P(already crossed), median, P(by {HEADLINE_YEAR})) against one "
+        "growth fit of --model per --series target",
     )
     _add(
         m,

@@ -197,7 +197,8 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     already = y <= t_last
     row: dict[str, float] = {}
     row["p_already"], row["mcse_p_already"] = _probability(da.dims, already)
-    for name, value in zip(("q5", "median", "q95"), central(y, method="inverted_cdf"), strict=True):
+    q5, median, q95 = central(y, method="inverted_cdf")
+    for name, value in (("median", median), ("q5", q5), ("q95", q95)):
         row[name] = -np.inf if value <= t_last else value  # among the draws already crossed: "already"
     crossing = y[finite & ~already].ravel()
     if crossing.size > 2:
@@ -232,7 +233,7 @@ def _growth_vars(model: str | None) -> tuple[str, ...]:
 
     if model in MODELS_BY_NAME:
         return (*MODELS_BY_NAME[model].summary_vars, "ratio_vol", "ratio_noise")
-    return tuple(GROWTH_FIELDS)
+    return ("doubling_years", *(f for f in GROWTH_FIELDS if f != "doubling_years"))
 
 
 def growth_summary(idata: az.InferenceData) -> pd.DataFrame:

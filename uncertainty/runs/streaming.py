@@ -1,4 +1,5 @@
-"""Summaries that stream: the ``sample`` table from per-chunk statistics, in O(chunk) memory.
+"""Summaries that stream: per-chunk statistics of a run's draws, merged in O(chunk) memory (the tables
+made from them are :mod:`uncertainty.output.summaries`).
 
 Every chunk of draws is reduced on the device to a few fixed-size arrays, which the host merges:
 
@@ -12,7 +13,7 @@ Every chunk of draws is reduced on the device to a few fixed-size arrays, which 
   10% and 90% quantiles of the parameter in the first :data:`LOOK` draws (the tails hold 10% of
   the draws up to their sampling error, about 0.001).
 
-Quantiles and the 90% HDI come from the histogram: a quantile is interpolated linearly inside its
+The tables' quantiles and 90% HDI come from the histogram: a quantile is interpolated linearly inside its
 bin, so it lies within one bin width (0.001 decade: 0.23% in linear units) of the exact sample
 quantile, unless it falls outside the range (it is then NaN, and the under/overflow counts say
 so). For independent draws the ESS is the draw count, the MCSE of the mean is sd/sqrt(n), and the
