@@ -11,6 +11,7 @@ problem`` to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import math
 import os
@@ -104,6 +105,7 @@ def _seed(text: str) -> int:
     return value
 
 
+@functools.cache
 def _options() -> dict[str, tuple[tuple[str, ...], dict]]:
     """Every option that several commands take, declared once: its flags, type, choices and default, and the
     help it has unless a command says more (:func:`_add` attaches one to a command)."""
@@ -630,10 +632,8 @@ def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[st
     attrs = dict(first[run_group(first)].attrs)
     head = {k: v for k, v in _header(attrs).items() if k not in ("counts", "data")}
     head["series"] = " ".join(targets)
-    brain = flops_interval(first[run_group(first)]["log10_brain_flops"].values)
-    brain = (
-        f"median {brain['median']:.3g} (5% {brain['q5']:.3g}, 95% {brain['q95']:.3g}), the same draws for every target"
-    )
+    q = flops_interval(first[run_group(first)]["log10_brain_flops"].values)
+    brain = f"median {q['median']:.3g} (5% {q['q5']:.3g}, 95% {q['q95']:.3g}), the same draws for every target"
     if "brain_pareto_k" in attrs:  # the posterior given the file's [evidence]
         from .brain.evidence import diagnosis_of
 

@@ -28,6 +28,7 @@ __all__ = [
     "resolve",
     "site_name",
     "site_priors",
+    "takes_shared",
     "tied_sites",
 ]
 
@@ -59,10 +60,16 @@ def site_name(owner: str, field: str) -> str:
     return f"{owner}_{field}"
 
 
+def takes_shared(spec: PriorSpec, cls: NeuronClassSpec, field: str) -> bool:
+    """Whether class ``cls`` takes ``field`` from the shared draw: a ``[defaults]`` field listed in ``shared``
+    that the class inherits (does not set itself)."""
+    return field in spec.shared and field in cls.inherited
+
+
 def field_site(spec: PriorSpec, cls: NeuronClassSpec, field: str) -> str:
     """The site holding class ``cls``'s ``field``: ``shared_{field}`` for a shared [defaults] field it
     inherits, else ``{class}_{field}``."""
-    return site_name(SHARED if field in spec.shared and field in cls.inherited else cls.name, field)
+    return site_name(SHARED if takes_shared(spec, cls, field) else cls.name, field)
 
 
 def site_priors(spec: PriorSpec) -> dict[str, Prior]:
@@ -132,7 +139,7 @@ def _class_site(reference: str, owner: str, field: str, spec: PriorSpec) -> Site
         raise SiteError(f"unknown class '{owner}' (classes: {', '.join(spec.class_names)})")
     if field not in cls.params:
         raise SiteError(f"class '{owner}' has no field '{field}'")
-    if field in spec.shared and field in cls.inherited:
+    if takes_shared(spec, cls, field):
         raise SiteError(f"'{reference}' is the shared draw of [defaults]; name it defaults.{field}")
     return Site(owner, field, cls)
 
@@ -142,7 +149,7 @@ def _every_class(field: str, spec: PriorSpec) -> tuple[Site, ...]:
     sites: dict[str, Site] = {}
     for c in spec.classes:
         if field in c.params:
-            site = Site(SHARED, field) if field in spec.shared and field in c.inherited else Site(c.name, field, c)
+            site = Site(SHARED, field) if takes_shared(spec, c, field) else Site(c.name, field, c)
             sites.setdefault(site.name, site)
     if not sites:
         raise SiteError(f"no class has a field '{field}'")

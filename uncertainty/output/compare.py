@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..brain.priors import PriorSpec
-from ..quantities import HEADLINE_YEAR, TAIL_THRESHOLDS, flops_interval, p_above, p_by
+from ..quantities import HEADLINE_YEAR, TAIL_THRESHOLDS, central, flops_interval, p_above, p_by
 
 __all__ = [
     "compare_table",
@@ -50,18 +50,19 @@ def crossover_columns(
     target: str | None = None,
 ) -> pd.DataFrame:
     """P(crossed by the target's last observation), the median crossover year (``inf``: among draws that
-    never cross by the horizon, ``-inf``: among those already crossed) and P(crossed by 2050); the columns
+    never cross by the horizon, ``-inf``: among those already crossed) and P(crossed by the headline year,
+    :data:`~uncertainty.quantities.HEADLINE_YEAR`); the columns
     end in `` [target]`` when ``target`` is given (several targets side by side)."""
     rows = dict(years) if pooled is None else {**years, pool_label: pooled}
 
     def median(y):
-        m = float(np.quantile(y, 0.5, method="inverted_cdf"))
+        _, m, _ = central(y, method="inverted_cdf")
         return -np.inf if m <= last_observation else m
 
     table = pd.DataFrame.from_dict(
         {
             name: {
-                "p_already": float(np.mean(y <= last_observation)),
+                "p_already": p_by(y, last_observation),
                 "median_year": median(y),
                 f"p_by_{HEADLINE_YEAR}": p_by(y, HEADLINE_YEAR),
             }

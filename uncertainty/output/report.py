@@ -409,11 +409,14 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
     """One row per compute target of crossover runs of one prior file (the same brain draws): P(crossed by
     the target's last observation), the median and 90% interval of the crossover year, P(by 2030), P(by
     2050), P(none by the horizon), the growth model and whether its fit converged."""
+    from ..growth.pooled_hindcast import pooled_name
+
     rows, notes = {}, []
     for name, idata in runs.items():
         attrs = idata[run_group(idata)].attrs
         year = crossover_summary(idata).iloc[0]
         converged, _ = growth_convergence(growth_summary(idata))
+        model = str(attrs["model"])
         rows[name] = {
             "last_obs": float(attrs["last_observation"]),
             "p_already": year["p_already"],
@@ -422,7 +425,7 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
             "q95": year["q95"],
             **{f"p_by_{y}": year[f"p_by_{y}"] for y in BY_YEARS if y <= HEADLINE_YEAR},
             "p_none": year["p_never"],
-            "model": str(attrs["model"]) + ("+pooled" if attrs.get("growth_priors") == "pooled" else ""),
+            "model": pooled_name(model) if attrs.get("growth_priors") == "pooled" else model,
             "converged": "yes" if converged else "NO",
         }
         notes.append(f"{name}: {data_line(attrs)}; counts {attrs.get('target_counts', 'FLOP/s')}")

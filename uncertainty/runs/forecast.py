@@ -1,9 +1,9 @@
 """Crossover forecasts: brain FLOP/s draws joined with compute-growth draws.
 
-Data models (:mod:`uncertainty.growth.models`; default ``walkcycle``, the best
-calibrated in the hpl hindcast): the growth model is fitted to the benchmark
-history with NUTS; each posterior draw (chain c, draw i) is paired with one
-independent brain-FLOP/s draw and one simulated future path of the target (for
+Data models (:mod:`uncertainty.growth.models`; default ``walkcycle``, the best CRPS
+among the models calibrated across technologies, :mod:`uncertainty.growth.selection`):
+the growth model is fitted to the benchmark history with NUTS; each posterior draw
+(chain c, draw i) is paired with one independent brain-FLOP/s draw and one simulated future path of the target (for
 ``hpcg``: the HPL path plus the efficiency ratio's random walk, capped at 100%),
 and the path's first crossing of the brain is the crossover year. Deterministic
 trends give straight paths, so their crossing is exact.
