@@ -127,6 +127,14 @@ def _options() -> dict[str, tuple[tuple[str, ...], dict]]:
         "model": (("--model",), {"default": DEFAULT_MODEL}),
         "priors": (("--priors",), {"dest": "growth_priors", "choices": GROWTH_PRIORS, "default": DEFAULT_PRIORS}),
         "warmup": (("--warmup",), {"type": _positive_int}),
+        "refit": (
+            ("--refit",),
+            {
+                "action": "store_true",
+                "help": "fit the growth models again rather than taking them from the fit cache (a fit is cached by "
+                "its data, model, settings and seed)",
+            },
+        ),
     }
 
 
@@ -285,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"last year searched for a crossover, {BY_YEARS[-1]}-{MAX_HORIZON:g} (default {DEFAULT_HORIZON:g})",
     )
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other models for the LOO comparison")
+    _add(c, "refit")
     c.set_defaults(run=_cmd_crossover)
 
     g = sub.add_parser(
@@ -389,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(m, "model", choices=GROWTH_MODELS, help=f"with --crossover (default {DEFAULT_MODEL})")
     _add(m, "priors", help=f"with --crossover: the growth model's priors, base or pooled (default {DEFAULT_PRIORS})")
     _add(m, "warmup", default=1000, help="with --crossover: NUTS warm-up (default 1000)")
+    _add(m, "refit", help="with --crossover: fit the growth model again rather than taking it from the fit cache")
     m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
     _add(m, "force", help="overwrite saved runs")
     _add(m, "format")
@@ -583,6 +593,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         num_chains=args.chains or defaults.num_chains,
         horizon=args.horizon,
         compare=not args.no_compare,
+        refit=args.refit,
         progress=not args.quiet and sys.stderr.isatty(),
         status=lambda text: _status(args, text, always=True),  # the same lines on a terminal: NUTS shows no bar
     )
@@ -924,6 +935,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             num_warmup=args.warmup,
             compare=False,
             budget_usd=args.budget,
+            refit=args.refit,
             status=lambda text: _status(args, text, always=True),
         )
         for target in targets:

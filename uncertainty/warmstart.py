@@ -1,9 +1,11 @@
 """Warm start: what a second run of the same prior file reuses from the first.
 
-Two caches, in one folder (:func:`cache_dir`):
+Three caches, in one folder (:func:`cache_dir`):
 
 - JAX's persistent compilation cache (``<folder>/``): compiled XLA executables, so a warm run does
   not compile;
+- growth fits (``<folder>/fits/``): the posterior draws of a NUTS fit, keyed by its data, model, settings
+  and key (:mod:`uncertainty.inference.fitcache`), so a warm crossover does not refit;
 - exported chunk samplers (``<folder>/exported/``): the brain model traced once and serialised with
   ``jax.export``, so a warm run neither imports NumPyro nor traces the model. An entry's name hashes
   the prior spec, the chunk size, the precision, the JAX version, the backend and the source of
@@ -31,9 +33,20 @@ from pathlib import Path
 from . import interrupts
 from .errors import one_line
 
-__all__ = ["cache_dir", "canonical", "enable", "entry", "exported_dir", "load_exported", "save_exported"]
+__all__ = [
+    "cache_dir",
+    "canonical",
+    "enable",
+    "entry",
+    "exported_dir",
+    "fits_dir",
+    "load_exported",
+    "note",
+    "save_exported",
+]
 
 _EXPORTED: Path | None = None  # set by enable()
+_FITS: Path | None = None  # set by enable()
 
 
 def cache_dir() -> str | None:
@@ -49,17 +62,18 @@ def cache_dir() -> str | None:
 
 
 def enable() -> None:
-    """Turn both caches on (the command line does, for the commands that compile). A folder that cannot
+    """Turn the caches on (the command line does, for the commands that compile). A folder that cannot
     be made costs the warm start only (one note line)."""
-    global _EXPORTED
+    global _EXPORTED, _FITS
     folder = cache_dir()
     if folder is None:
         return
     try:
         os.makedirs(os.path.join(folder, "exported"), exist_ok=True)
+        os.makedirs(os.path.join(folder, "fits"), exist_ok=True)
         before = _sweep(Path(folder))
     except OSError as exc:
-        _note(folder, f"cannot be made ({exc.strerror or exc})")
+        note(folder, f"cannot be made ({exc.strerror or exc})")
         return
     import jax
 
@@ -67,6 +81,7 @@ def enable() -> None:
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every program: warm runs compile nothing
     _EXPORTED = Path(folder) / "exported"
+    _FITS = Path(folder) / "fits"
     interrupts.on_signal(lambda: _remove_new(Path(folder), before))
 
 
@@ -74,7 +89,7 @@ _ENTRY_SUFFIXES = ("-cache", ".jaxexport")  # JAX's compiled programs; the expor
 _noted: set[str] = set()
 
 
-def _note(folder: str | os.PathLike, problem: str) -> None:
+def note(folder: str | os.PathLike, problem: str) -> None:
     """One line on stderr, once per problem: the cache costs this run its warm start, nothing else."""
     if problem in _noted:
         return
@@ -123,9 +138,9 @@ def _quiet_jax_cache(folder: str) -> None:
             return shown(message, category, filename, lineno, file, line)
         reading = match.group(1) == "reading"
         if reading:
-            _note(folder, "an entry could not be read (remove the folder to rebuild it)")
+            note(folder, "an entry could not be read (remove the folder to rebuild it)")
         else:
-            _note(folder, f"an entry could not be written ({match.group(2).strip().splitlines()[0][:120]})")
+            note(folder, f"an entry could not be written ({match.group(2).strip().splitlines()[0][:120]})")
         if not reading:
             _sweep(Path(folder))
 
@@ -133,6 +148,11 @@ def _quiet_jax_cache(folder: str) -> None:
         "always", message=r"Error (reading|writing) persistent compilation cache", category=UserWarning
     )
     warnings.showwarning = show
+
+
+def fits_dir() -> Path | None:
+    """The folder of cached growth fits, or ``None`` when :func:`enable` has not run (or could not)."""
+    return _FITS
 
 
 def exported_dir() -> Path | None:
@@ -217,7 +237,7 @@ def save_exported(path: Path, exported) -> None:
             f.write(data)
         os.replace(tmp, path)
     except OSError as exc:
-        _note(path.parent.parent, f"an entry could not be written ({exc.strerror or exc})")
+        note(path.parent.parent, f"an entry could not be written ({exc.strerror or exc})")
     finally:
         if tmp is not None:
             interrupts.forget(tmp)

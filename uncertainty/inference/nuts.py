@@ -31,7 +31,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
-__all__ = ["NutsSettings", "NutsResult", "Status", "run_nuts", "rhat", "step", "steps_text"]
+__all__ = ["NutsSettings", "NutsResult", "Status", "compile_nuts", "run_nuts", "rhat", "step", "steps_text"]
 
 Status = Callable[[str], None]  # takes one status line (the CLI prints it on stderr)
 
@@ -161,11 +161,32 @@ def run_nuts(
     of shape ``(batch, chain, ...)`` by site; by default each chain starts at the median of
     15 prior draws.
     """
-    values, diverging, accept, steps = _program(model, settings or NutsSettings())(key, data, init)
-    samples = {k: np.asarray(v) for k, v in values.items()}
-    return NutsResult(
-        samples=samples, diverging=np.asarray(diverging), accept_prob=np.asarray(accept), num_steps=np.asarray(steps)
-    )
+    return compile_nuts(key, model, data, settings, init)()
+
+
+def compile_nuts(
+    key: Array,
+    model: Callable,
+    data: Any,
+    settings: NutsSettings | None = None,
+    init: dict[str, Array] | None = None,
+) -> Callable[[], NutsResult]:
+    """:func:`run_nuts` in two steps: this traces and compiles the program (in the calling thread: NumPyro's
+    handlers are not thread-safe) and returns a function that runs it, which may be called from any thread
+    (several fits then run side by side, one per core)."""
+    compiled = _program(model, settings or NutsSettings()).lower(key, data, init).compile()
+
+    def run() -> NutsResult:
+        values, diverging, accept, steps = compiled(key, data, init)
+        samples = {k: np.asarray(v) for k, v in values.items()}
+        return NutsResult(
+            samples=samples,
+            diverging=np.asarray(diverging),
+            accept_prob=np.asarray(accept),
+            num_steps=np.asarray(steps),
+        )
+
+    return run
 
 
 def rhat(x: np.ndarray) -> np.ndarray:

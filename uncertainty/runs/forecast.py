@@ -44,7 +44,8 @@ from ..growth.models import (
 )
 from ..growth.scores import predictive_samples
 from ..growth.targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
-from ..inference.nuts import NutsSettings, Status, run_nuts, step, steps_text
+from ..inference.fitcache import FitJob, cached_fits
+from ..inference.nuts import NutsSettings, Status, step
 from ..quantities import BY_YEARS
 from .io import conditioning_attrs, run_attrs
 
@@ -78,6 +79,7 @@ class ForecastOptions:
     horizon: float = DEFAULT_HORIZON
     compare: bool = True
     budget_usd: float | None = None  # the budget target's budget (US dollars), instead of the prior file's
+    refit: bool = False  # fit the growth models again, not taking them from the fit cache
     progress: bool = False  # a progress bar of the brain draws (on a terminal)
     status: Status | None = None  # takes a line before and after each long step (fits, draws, paths)
 
@@ -185,15 +187,8 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         names += [m for m in GROWTH_MODELS if m != o.model and MODELS_BY_NAME[m].fits == chosen.fits]
     settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
 
-    fits = {}
     with jax.enable_x64(True):
-        for i, name in enumerate(names):
-            what = f"fitting {name} to {o.series}" if i == 0 else f"comparing models by LOO: fitting {name}"
-            with step(o.status, f"{what} ({steps_text(settings)})"):
-                d = fit_data_at(data, name, data.last_year, o.priors)
-                batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
-                result = run_nuts(jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings)
-            fits[name] = (d, {k: v[0] for k, v in result.samples.items()}, result)
+        fits = _fits(data, names, root, settings, o)
         d, samples, result = fits[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
@@ -256,6 +251,20 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     return idata
 
 
+def _fits(data: GrowthData, names: list[str], root: jax.Array, settings: NutsSettings, o: ForecastOptions) -> dict:
+    """``{name: (fit data, draws by site (chain, draw, ...), NutsResult)}`` of each growth model in ``names``
+    (the first the chosen one, the rest the LOO comparison), fitted to ``data`` or taken from the fit cache
+    (:mod:`uncertainty.inference.fitcache`; ``o.refit`` fits again). Model ``i`` uses ``fold_in(root, 1 + i)``."""
+    jobs, fit_data = [], {}
+    for i, name in enumerate(names):
+        fit_data[name] = fit_data_at(data, name, data.last_year, o.priors)
+        batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], fit_data[name])
+        text = f"fitting {name} to {o.series}" if i == 0 else f"comparing models by LOO: fitting {name}"
+        jobs.append(FitJob(name, jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings, text))
+    results = cached_fits(jobs, refit=o.refit, status=o.status)
+    return {k: (fit_data[k], {s: v[0] for s, v in r.samples.items()}, r) for k, r in results.items()}
+
+
 def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions = ForecastOptions()) -> dict:
     """Crossover-year draws of several prior files against one growth fit (``o.model``, fitted once).
 
@@ -273,12 +282,9 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
     settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
     out = {}
     with jax.enable_x64(True):
-        with step(o.status, f"fitting {o.model} to {o.series} ({steps_text(settings)})"):
-            d = fit_data_at(data, o.model, data.last_year, o.priors)
-            batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], d)
-            result = run_nuts(jax.random.fold_in(root, 1), chosen.model, batch, settings)
+        d, samples, _ = _fits(data, [o.model], root, settings, o)[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
-        flat = {k: jnp.asarray(v[0].reshape(n, *v.shape[3:])) for k, v in result.samples.items()}
+        flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
         times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
         for name, spec in specs.items():
             with step(o.status, f"{name}: {_brain_text(spec, n)}, paired with the growth paths"):
