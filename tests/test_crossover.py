@@ -154,3 +154,21 @@ def test_zero_noise_paths_cross_where_the_closed_form_does(model):
         path = jnp.concatenate([jnp.full((3, 1), level), paths], axis=1)
         year = first_crossing_on_grid(times, path - brain[:, None])
     np.testing.assert_allclose(np.asarray(year), 2020.0 + (np.asarray(brain) - level) / slope, atol=0.01)
+
+
+def test_crossings_of_levels_equal_the_grid_scan_of_each_level():
+    """The running-maximum search gives exactly the first grid crossing of ``path - level`` for every level:
+    a level below the first point (times[0]), one never reached (inf), ties at a grid point, a path that dips."""
+    from uncertainty.growth.crossover import crossings_of_levels
+
+    with jax.enable_x64(True):
+        key = jax.random.key(11)
+        times = np.arange(2025.0, 2100.01, 0.25)
+        steps = 0.4 * 0.25 + 0.6 * 0.5 * jax.random.normal(key, (50, len(times)))
+        path = 60.0 + jnp.cumsum(steps, axis=1)
+        levels = 60.0 + jax.random.uniform(jax.random.fold_in(key, 1), (50, 16), minval=-3.0, maxval=40.0)
+        levels = levels.at[0, 0].set(path[0, 7])  # exactly a grid value
+        got = crossings_of_levels(times, path, levels)
+        want = first_crossing_on_grid(times, path[:, None, :] - levels[..., None])
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        assert np.isinf(np.asarray(got)).any() and (np.asarray(got) == times[0]).any()

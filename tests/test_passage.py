@@ -15,6 +15,8 @@ from uncertainty.growth.crossover import first_crossing_on_grid
 from uncertainty.growth.passage import (
     bridge_crossing_fraction,
     bridge_crossing_probability,
+    bridge_maximum,
+    first_passage_of_levels,
     first_passage_on_grid,
     randomwalk_first_passage,
 )
@@ -335,3 +337,47 @@ def test_outputs_are_in_range(t0, steps, gap, rate, walk, seed):
     assert np.all((prob >= 0) & (prob <= 1))
     assert np.all((frac >= 0) & (frac <= 1))
     assert not np.isnan(passage) and passage >= 0
+
+
+# -- first_passage_of_levels: many levels per path (the streamed crossover) -----------------------------------
+
+levels_passage = jax.jit(first_passage_of_levels)
+
+
+def test_bridge_maximum_has_the_closed_form_distribution():
+    """P(max of a bridge from a to b >= m) = exp(-2 (m - a)(m - b) / v) for m above both ends."""
+    a, b, v, n = -1.0, -0.5, 0.8, 200_000
+    top = np.asarray(jax.jit(bridge_maximum)(jax.random.key(31), jnp.full(n, a), jnp.full(n, b), v))
+    assert np.all(top >= max(a, b))
+    for m in (-0.3, 0.0, 0.5):
+        p = np.exp(-2 * (m - a) * (m - b) / v)
+        assert abs((top >= m).mean() - p) < Z * np.sqrt(p * (1 - p) / n)
+    np.testing.assert_allclose(np.asarray(bridge_maximum(jax.random.key(1), -1.0, -0.5, 0.0)), -0.5)
+
+
+def test_levels_passage_is_exact_for_a_random_walk():
+    """16 levels on each yearly-sampled walk: every level's crossing has the inverse Gaussian law of its
+    distance (the levels share the path, each one's law is exact)."""
+    drift, vol, n = 1.0, 1.0, 5000
+    distances = np.linspace(0.5, 8.0, 16)
+    times = jnp.arange(41.0)
+    paths = _walk_paths(jax.random.key(32), n, 1.0, 40, 0.0, drift, vol)
+    got = np.asarray(levels_passage(jax.random.key(33), times, paths, jnp.tile(distances, (n, 1)), jnp.ones(n)))
+    assert np.all(np.isfinite(got))
+    for j in (0, 5, 15):
+        d = distances[j]
+        mu, shape = d / drift, d**2 / vol**2
+        assert abs(got[:, j].mean() - mu) < Z * np.sqrt(mu**3 / shape / n)
+        assert stats.kstest(got[:, j], _invgauss(mu, shape).cdf).pvalue > P_MIN
+
+
+def test_levels_passage_without_variance_is_the_linear_crossing():
+    from uncertainty.growth.crossover import crossings_of_levels
+
+    with jax.enable_x64(True):
+        times = jnp.arange(2025.0, 2060.0, 0.5)
+        paths = jnp.cumsum(jax.random.normal(jax.random.key(34), (40, times.shape[0])), axis=1)
+        levels = jax.random.uniform(jax.random.key(35), (40, 8), minval=-4.0, maxval=12.0)
+        got = levels_passage(jax.random.key(36), times, paths, levels, jnp.zeros(40))
+        want = crossings_of_levels(times, paths, levels)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0, atol=1e-9)

@@ -20,7 +20,7 @@ from uncertainty.growth.models import MODELS_BY_NAME
 from uncertainty.growth.records import decimal_year, record_rows
 from uncertainty.inference.nuts import NutsSettings, run_nuts
 from uncertainty.output.report import crossover_summary
-from uncertainty.runs.forecast import ForecastOptions, _paths, forecast, practical_draws
+from uncertainty.runs.forecast import ForecastOptions, forecast, future_paths, practical_draws
 
 from conftest import PRIORS
 
@@ -130,7 +130,7 @@ def test_zero_noise_paths_give_the_closed_form():
         d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, "randomwalk", data.last_year))
         drift = jnp.array([0.5, 1.0, 2.0, 1.3])
         params = {"drift": drift, "vol": jnp.zeros(4)}
-        times, path = _paths(jax.random.key(0), model, params, d, data, 2300.0)
+        times, path = future_paths(jax.random.key(0), model, params, d, data, 2300.0)
         log2_brain = jnp.array([70.0, 75.0, 80.0, 60.0])  # the last record is 2^67.9: the last one already reached
         years = np.asarray(first_crossing_on_grid(times, path - log2_brain[:, None]))
     t_last, y_last = float(d.t_last), float(d.y_last)
@@ -326,7 +326,7 @@ def test_already_is_decided_by_the_last_observed_value_never_a_year_inside_the_d
         assert float(d.t_last) == 2021  # the last distinct measurement is older than the last list
         # a straight trend through the last measurement (2^66.5 in 2021), one doubling a year
         params = {"level": jnp.full(3, 66.5), "slope": jnp.full(3, 1.0)}
-        times, path = _paths(jax.random.key(0), model, params, d, data, 2300.0)
+        times, path = future_paths(jax.random.key(0), model, params, d, data, 2300.0)
         # 2^68 was passed in 2018 but the last value is 2^66.5: not already (the trend passes it before the last
         # list, so the first point after it); 2^65: already; 2^80: later
         years = np.asarray(first_crossing_on_grid(times, path - jnp.array([68.0, 65.0, 80.0])[:, None]))

@@ -294,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--no-compare", action="store_true", help="skip fitting the other models for the LOO comparison")
     _add(c, "refit")
+    c.add_argument(
+        "--keep-draws",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep every joint draw and its path (an InferenceData run, for --out and --data-until) or stream "
+        "them (the crossover year counted in 0.01-year bins; memory independent of --samples); default: keep up "
+        "to 100,000 draws, and always for a file with [evidence]",
+    )
     c.set_defaults(run=_cmd_crossover)
 
     g = sub.add_parser(
@@ -577,9 +585,11 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         if given:
             problem = f"applies to one target; run each target on its own for {', '.join(given)}"
             raise InputError(given[0], None, problem)
+    keep = _crossover_keeps(spec, args, targets)
     if args.out is not None:
         check_output_path(args.out, args.force)
-    check_memory(spec, args.samples)
+    if keep:
+        check_memory(spec, args.samples)
     defaults = ForecastOptions()
     options = ForecastOptions(
         series=targets[0],
@@ -599,9 +609,11 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     )
     if args.model != "scenario":  # the data models: every check of the data before the fit
         for target in targets:
-            _check_series(target, args.unit, replace(options, series=target))
+            _check_series(target, args.unit, replace(options, series=target), kept=keep)
     if len(targets) > 1:
         return _crossover_targets(spec, args, options, targets)
+    if not keep:
+        return _crossover_streamed(spec, args, options)
     idata = forecast(spec, args.seed, options)
     attrs = idata[next(iter(idata.groups()))].attrs
     if "brain_pareto_k" in attrs:
@@ -614,6 +626,51 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr)
     return _print_and_save(idata, args)
+
+
+CROSSOVER_KEEP_LIMIT = 100_000  # above this, `crossover` streams (counts the crossover years) unless --keep-draws
+
+
+def _crossover_keeps(spec, args: argparse.Namespace, targets: list[str]) -> bool:
+    """Whether a crossover keeps every joint draw (an InferenceData run) or streams them (counts of the
+    crossover year; memory independent of the draws): kept up to :data:`CROSSOVER_KEEP_LIMIT` draws, for
+    the scenario model and for a file with [evidence], unless ``--keep-draws`` / ``--no-keep-draws`` says."""
+    from .errors import InputError
+
+    if args.keep_draws is not None:
+        keep = args.keep_draws
+    else:
+        keep = args.samples <= CROSSOVER_KEEP_LIMIT or bool(spec.evidence) or args.model == "scenario"
+    if keep:
+        return True
+    flag = "--no-keep-draws" if args.keep_draws is False else "--samples"
+    why = "" if args.keep_draws is False else f" (above {CROSSOVER_KEEP_LIMIT:,} draws the crossover streams)"
+    if args.model == "scenario":
+        raise InputError(flag, None, "the scenario model keeps its draws; drop --no-keep-draws")
+    if spec.evidence:
+        problem = "a file with [evidence] keeps its draws (the posterior reweights them)"
+        raise InputError(flag, None, f"{problem}: at most {CROSSOVER_KEEP_LIMIT:,} draws, or --keep-draws")
+    for option, given in (("--out", args.out), ("--data-until", args.data_until)):
+        if given is not None:
+            raise InputError(option, None, f"needs the kept draws{why}; add --keep-draws or use fewer draws")
+    if len(targets) > 1:
+        problem = f"several targets keep their draws{why}; stream each target on its own"
+        raise InputError("--series", None, problem)
+    return False
+
+
+def _crossover_streamed(spec, args: argparse.Namespace, options) -> int:
+    """A streamed crossover: the brain table from streamed statistics, the crossover year from counts."""
+    from .output.report import growth_warning
+    from .output.streamed_crossover import streamed_crossover_sections
+    from .output.tables import render
+    from .runs.streamed_crossover import stream_crossover
+
+    run = stream_crossover(spec, args.seed, options)
+    warning = growth_warning(run.fit)
+    if warning is not None:
+        print(warning, file=sys.stderr)
+    return _deliver(render(streamed_crossover_sections(run), args.format, _header(run.attrs)))
 
 
 def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
@@ -762,7 +819,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_series(series: str, unit: str | None, options=None) -> None:
+def _check_series(series: str, unit: str | None, options=None, kept: bool = True) -> None:
     """Read a growth series before the work (bad rows, a unit given twice, and with a crossover's
     ``options`` every check of its fit: one line, exit 2), then warn, in one line, when its values are
     implausible as FLOP/s (a CSV in PFLOP/s read as FLOP/s, say)."""
@@ -771,7 +828,7 @@ def _check_series(series: str, unit: str | None, options=None) -> None:
     if options is not None:
         from .runs.forecast import check_data
 
-        data = check_data(options)
+        data = check_data(options, kept)
     else:
         data = load_growth_data(series, unit)
     warning = magnitude_warning(data)

@@ -98,7 +98,10 @@ __all__ = [
     "is_positive",
     "kalman_filter",
     "pad_fit_data",
+    "path_variance_rate",
     "predict_after",
+    "STATE_SPACES",
+    "StateSpace",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -642,6 +645,67 @@ def _locallinear_paths(key, params, d, grid):
 
     keys = jax.random.split(key, params["obs_noise"].shape[0])
     return jax.vmap(one)(keys, params["obs_noise"], params["level_vol"], params["slope_vol"])
+
+
+# -- state-space form of the stochastic models (streamed crossovers simulate many paths at once) ---------
+
+
+def _randomwalk_state(params, d):
+    """State ``(y, drift)`` at the last point: the last value, the draw's drift (both known)."""
+    return jnp.stack([d.y_last, params["drift"]]), jnp.zeros((2, 2))
+
+
+def _randomwalk_transition(params):
+    def transition(dt):
+        return jnp.array([[1.0, dt], [0.0, 1.0]]), jnp.array([[params["vol"] ** 2 * dt, 0.0], [0.0, 0.0]])
+
+    return transition
+
+
+def _walkcycle_state(params, d):
+    _, m, P = _walkcycle_filter({k: params[k] for k in WALKCYCLE_SITES}, d)
+    return m, P
+
+
+def _locallinear_state(params, d):
+    _, m, P = _locallinear_filter(params["obs_noise"], params["level_vol"], params["slope_vol"], d)
+    return m, P
+
+
+class StateSpace(NamedTuple):
+    """A stochastic model's future as a linear-Gaussian state whose first component is the path: the state's
+    mean and covariance at the last point given the data (one draw: ``state(params, d) -> (m, P)``), its
+    transition over ``dt`` years (``transition(params)(dt) -> (F, Q)``) and the path's variance rate
+    (log2**2 per year: what a Brownian bridge between two path points has, ``variance_rate(params)``)."""
+
+    state: Callable
+    transition: Callable
+    variance_rate: Callable
+
+
+STATE_SPACES: dict[str, StateSpace] = {
+    "randomwalk": StateSpace(_randomwalk_state, _randomwalk_transition, lambda p: p["vol"] ** 2),
+    "walkcycle": StateSpace(
+        _walkcycle_state,
+        lambda p: _walkcycle_transition({k: p[k] for k in WALKCYCLE_SITES}),
+        lambda p: p["vol"] ** 2 + 2.0 * p["reversion"] * p["cycle_sd"] ** 2,  # the walk's and the cycle's
+    ),
+    "locallinear": StateSpace(
+        _locallinear_state,
+        lambda p: _local_linear_transition(p["level_vol"], p["slope_vol"]),
+        lambda p: p["level_vol"] ** 2,  # the slope's walk integrates to a smooth path
+    ),
+}
+
+
+def path_variance_rate(model: str, params: dict[str, Array], d: FitData) -> Array:
+    """Each draw's variance rate of the target's log2 path (log2**2 per year): the model's (0 for the
+    deterministic and piecewise-linear ones), plus the HPCG efficiency walk's for the ``hpcg`` target."""
+    some = next(iter(params.values()))
+    rate = STATE_SPACES[model].variance_rate(params) if model in STATE_SPACES else jnp.zeros_like(some)
+    if d.rt is not None:
+        rate = rate + params["ratio_vol"] ** 2
+    return rate
 
 
 # -- registry ------------------------------------------------------------------------------------

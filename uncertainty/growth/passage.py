@@ -30,6 +30,8 @@ __all__ = [
     "bridge_crossing_probability",
     "bridge_crossing_fraction",
     "first_passage_on_grid",
+    "bridge_maximum",
+    "first_passage_of_levels",
 ]
 
 
@@ -170,3 +172,49 @@ def first_passage_on_grid(key: Array, times: ArrayLike, gap: ArrayLike, variance
     year = jnp.minimum(ta + (tb - ta) * frac, tb)
     year = jnp.where(start, t[0], year)
     return jnp.where(jnp.any(crosses, axis=-1) | start, year, jnp.inf).astype(dtype)
+
+
+def bridge_maximum(key: Array, gap_a: ArrayLike, gap_b: ArrayLike, variance: ArrayLike) -> Array:
+    """A draw of the maximum of a Brownian bridge from ``gap_a`` to ``gap_b`` of variance ``variance``:
+    ``(a + b + sqrt((b - a)**2 - 2 variance log U)) / 2`` (exact; ``max(a, b)`` at variance 0)."""
+    a, b = jnp.asarray(gap_a), jnp.asarray(gap_b)
+    dtype = _float_dtype(a, b, variance)
+    shape = jnp.broadcast_shapes(a.shape, b.shape, jnp.shape(variance))
+    u = jax.random.uniform(key, shape, dtype, minval=jnp.finfo(dtype).tiny)
+    var = jnp.maximum(jnp.asarray(variance, dtype), 0.0)
+    return (a + b + jnp.sqrt(jnp.square(b - a) - 2.0 * var * jnp.log(u))) / 2.0
+
+
+def first_passage_of_levels(
+    key: Array, times: ArrayLike, path: ArrayLike, levels: ArrayLike, variance_rate: ArrayLike
+) -> Array:
+    """First years where each path reaches each of its levels, with Brownian bridges between grid points:
+    ``path`` ``(K, P)`` on the increasing ``times`` (log2 units), ``levels`` ``(K, R)``, ``variance_rate``
+    ``(K,)`` (log2**2 per year). ``times[0]`` for a level at or below the first point, ``inf`` for one not
+    reached by ``times[-1]``.
+
+    Each step's bridge maximum is drawn once per path (:func:`bridge_maximum`); a level is first reached in
+    the first step whose maximum reaches it (one binary search on the running maximum of the steps' maxima),
+    and inside that step at the bridge's exact first-hit time given that it hits
+    (:func:`bridge_crossing_fraction`). For each level this has the distribution of
+    :func:`first_passage_on_grid`; the levels of one path share its grid points and step maxima.
+    """
+    t = jnp.asarray(times, dtype=float)
+    g = jnp.asarray(path)
+    lv = jnp.asarray(levels)
+    dtype = _float_dtype(t, g, lv, variance_rate)
+    var = jnp.asarray(variance_rate, dtype)[:, None] * jnp.diff(t)  # (K, P - 1)
+    k_max, k_frac = jax.random.split(key)
+    ga, gb = g[:, :-1], g[:, 1:]
+    top = jax.lax.cummax(bridge_maximum(k_max, ga, gb, var), axis=1)
+    step = jax.vmap(lambda m, v: jnp.searchsorted(m, v, side="left"))(top, lv)  # (K, R): the step reaching it
+    inside = jnp.minimum(step, t.shape[0] - 2)
+
+    def pick(x):
+        return jnp.take_along_axis(x, inside, axis=1)
+
+    frac = bridge_crossing_fraction(k_frac, pick(ga) - lv, pick(gb) - lv, pick(var))
+    ta, tb = t[inside], t[inside + 1]
+    year = jnp.minimum(ta + (tb - ta) * frac, tb)
+    year = jnp.where(lv <= g[:, :1], t[0], year)
+    return jnp.where((step >= t.shape[0] - 1) & (lv > g[:, :1]), jnp.inf, year).astype(dtype)

@@ -46,6 +46,8 @@ __all__ = [
     "backtest_summary",
     "sensitivity",
     "report_sections",
+    "growth_sections",
+    "crossover_section",
     "render",
     "format_summary",
     "run_group",
@@ -61,6 +63,8 @@ def run_group(idata: az.InferenceData) -> str:
     for group in ("posterior", "prior"):
         if group in idata.groups() and "log10_brain_flops" in idata[group]:
             return group
+    if "posterior" in idata.groups() and idata.posterior.attrs.get("kind") == "crossover":  # a streamed run's fit
+        return "posterior"
     raise KeyError("no group holds 'log10_brain_flops'")
 
 
@@ -361,26 +365,7 @@ def backtest_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None
 
 
 def _crossover_section(idata: az.InferenceData) -> Section:
-    table = crossover_summary(idata)
-    attrs = idata[run_group(idata)].attrs
-    horizon = attrs.get("horizon", np.inf)
-    t_last = attrs.get("last_observation")
-    table = table.rename(columns={"p_never": f"p_none_by_{float(horizon):g}"})
-    note = "'never': the quantile falls among draws that do not cross by the horizon; "
-    if t_last is None:  # a run saved before the last observation was recorded
-        table = table.drop(columns=["p_already", "mcse_p_already"])
-        note += "the HDI is over the draws that cross"
-    else:
-        table = table.rename(columns={"p_already": f"p_crossed_by_{float(t_last):.1f}"})
-        table = table.rename(columns={"mcse_p_already": f"mcse_p_crossed_by_{float(t_last):.1f}"})
-        note += (
-            f"'already': among draws whose brain lies at or below the target's last observed practical value "
-            f"({_last_text(attrs)}); p crossed by {float(t_last):.1f}: their share; the HDI is over the draws that "
-            "cross after the data"
-        )
-    formats = {c: _prob for c in table.columns if c.startswith(("p_", "mcse_p"))}
-    formats.update({c: _year for c in ("median", "q5", "q95", "hdi_lo", "hdi_hi")})
-    return Section("crossover year", table, formats=formats, note=note)
+    return crossover_section(crossover_summary(idata), idata[run_group(idata)].attrs)
 
 
 def _last_text(attrs) -> str:
@@ -552,6 +537,43 @@ def _probability(dims, event: np.ndarray) -> tuple[float, float]:
     return p, 0.0 if p in (0.0, 1.0) else float(az.mcse(indicator, method="mean")["p"])
 
 
+def growth_sections(idata: az.InferenceData) -> list[Section]:
+    """The growth fit's table (with its priors, divergences and convergence) and the LOO comparison."""
+    n_div = divergences(idata)
+    growth = growth_summary(idata)
+    note = "" if n_div is None else f"NUTS divergences: {n_div}"
+    attrs = idata[run_group(idata)].attrs
+    note = "\n".join(line for line in (_priors_line(attrs), note, growth_convergence(growth)[1]) if line)
+    sections = [Section("growth model", growth, index_name="parameter", note=note)]
+    compared = comparison_summary(idata)
+    if compared is not None:
+        sections.append(Section("model comparison (LOO)", compared[0], index_name="model", note=compared[1]))
+    return sections
+
+
+def crossover_section(table: pd.DataFrame, attrs, how: str = "") -> Section:
+    """The crossover-year table (a row of :func:`crossover_summary` or its streamed counterpart), its columns
+    named by the run's last observation and horizon, with the note that says how to read it."""
+    horizon = attrs.get("horizon", np.inf)
+    t_last = attrs.get("last_observation")
+    table = table.rename(columns={"p_never": f"p_none_by_{float(horizon):g}"})
+    note = "'never': the quantile falls among draws that do not cross by the horizon; "
+    if t_last is None:  # a run saved before the last observation was recorded
+        table = table.drop(columns=["p_already", "mcse_p_already"])
+        note += "the HDI is over the draws that cross"
+    else:
+        table = table.rename(columns={"p_already": f"p_crossed_by_{float(t_last):.1f}"})
+        table = table.rename(columns={"mcse_p_already": f"mcse_p_crossed_by_{float(t_last):.1f}"})
+        note += (
+            f"'already': among draws whose brain lies at or below the target's last observed practical value "
+            f"({_last_text(attrs)}); p crossed by {float(t_last):.1f}: their share; the HDI is over the draws that "
+            "cross after the data"
+        )
+    formats = {c: _prob for c in table.columns if c.startswith(("p_", "mcse_p"))}
+    formats.update({c: _year for c in ("median", "q5", "q95", "hdi_lo", "hdi_hi")})
+    return Section("crossover year", table, formats=formats, note=note + how)
+
+
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
     sections = [Section(brain_title(idata), summary(idata), note=INTERVALS_NOTE)]
@@ -610,14 +632,7 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
         if growth is not None:
             sections.append(Section("growth scenario", growth))
         return sections
-    n_div = divergences(idata)
-    growth = growth_summary(idata)
-    note = "" if n_div is None else f"NUTS divergences: {n_div}"
-    note = "\n".join(line for line in (_priors_line(idata[group].attrs), note, growth_convergence(growth)[1]) if line)
-    sections.append(Section("growth model", growth, index_name="parameter", note=note))
-    compared = comparison_summary(idata)
-    if compared is not None:
-        sections.append(Section("model comparison (LOO)", compared[0], index_name="model", note=compared[1]))
+    sections += growth_sections(idata)
     backtest = backtest_summary(idata)
     if backtest is not None:
         formats = {"percentile": _prob, "in_50": _prob, "in_90": _prob}

@@ -5,8 +5,11 @@ among the models calibrated across technologies, :mod:`uncertainty.growth.select
 the growth model is fitted to the benchmark history with NUTS; each posterior draw
 (chain c, draw i) is paired with one independent brain-FLOP/s draw and one simulated future path of the target (for
 ``hpcg``: the HPL path plus the efficiency ratio's random walk, capped at 100%),
-and the path's first crossing of the brain is the crossover year. Deterministic
-trends give straight paths, so their crossing is exact.
+and the path's first crossing of the brain is the crossover year: the path is simulated on a quarter-year
+grid and taken as a Brownian bridge between the grid's points (its variance rate the model's,
+:func:`~uncertainty.growth.models.path_variance_rate`), so crossings between points are not missed
+(:func:`~uncertainty.growth.passage.first_passage_on_grid`). Deterministic trends give straight paths, so
+their crossing is exact. Above 10^5 draws the crossover streams (:mod:`uncertainty.runs.streamed_crossover`).
 Scenario model: the ``[growth]`` priors of the prior file (the article's form)
 are drawn instead. Either way the result is one ``InferenceData``.
 """
@@ -31,17 +34,19 @@ from ..brain.priors import GROWTH_FIELDS, LogNormal, LogUniform, Normal, Point, 
 from ..brain.sites import has_stages
 from ..choices import DEFAULT_HORIZON, DEFAULT_MODEL, DEFAULT_PRIORS, FORECAST_MODELS, MAX_HORIZON
 from ..errors import DataError, PriorError, one_line
-from ..growth.crossover import first_crossing_on_grid, scenario_crossover_year
+from ..growth.crossover import scenario_crossover_year
 from ..growth.hindcast import fit_data_at
 from ..growth.history import GrowthData, Series, load_growth_data
 from ..growth.models import (
     GROWTH_MODELS,
     MODELS_BY_NAME,
     POOLED_SITES,
+    path_variance_rate,
     predict_after,
     ratio_paths,
     ratio_predictive_draw,
 )
+from ..growth.passage import first_passage_on_grid
 from ..growth.scores import predictive_samples
 from ..growth.targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
 from ..inference.fitcache import FitJob, cached_fits
@@ -53,6 +58,11 @@ __all__ = [
     "DEFAULT_MODEL",
     "ForecastOptions",
     "check_data",
+    "compare_models",
+    "fit_growth",
+    "future_paths",
+    "growth_key",
+    "prepare",
     "crossover_years",
     "forecast",
     "last_observation",
@@ -98,14 +108,16 @@ def forecast(spec: PriorSpec, seed: int, options: ForecastOptions = ForecastOpti
 # -- data models --------------------------------------------------------------
 
 
-def check_data(options: ForecastOptions) -> GrowthData:
+def check_data(options: ForecastOptions, kept: bool = True) -> GrowthData:
     """The data a crossover of ``options`` fits, after every check the fit makes of them (a bad CSV, too few
     measurements, a horizon after the data: :class:`DataError`; paths that would not fit in memory:
     :class:`InputError`), before any work."""
-    return _prepare(options)[0]
+    return prepare(options, kept)[0]
 
 
-def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
+def prepare(options: ForecastOptions, kept: bool = True) -> tuple[GrowthData, Series | None]:
+    """The growth data (and held-out lists) of ``options`` after every check; ``kept``: the run keeps every
+    draw's path, which must fit in memory (a streamed run's memory does not grow with the draws)."""
     if options.num_chains < 2:
         raise DataError("--chains", None, "need at least 2 chains to check convergence (R-hat)")
     if options.num_samples < 4 * options.num_chains:
@@ -140,8 +152,9 @@ def _prepare(options: ForecastOptions) -> tuple[GrowthData, Series | None]:
         raise DataError(options.series, None, "all measurements are in the same year; no trend to fit")
     if options.horizon <= data.last_year:
         raise DataError("--horizon", None, f"{options.horizon:g} is not after the data ({data.last_year:.1f})")
-    points = len(data.target_series) + math.ceil((options.horizon - data.last_year) / PATH_STEP) + 1
-    check_path_memory(options.num_samples, points)
+    if kept:
+        points = len(data.target_series) + math.ceil((options.horizon - data.last_year) / PATH_STEP) + 1
+        check_path_memory(options.num_samples, points)
     return data, heldout
 
 
@@ -156,6 +169,15 @@ def check_path_memory(num_samples: int, points: int) -> None:
 
     what = f"paths with {points:,} points to the horizon"
     check_fits(num_samples, points * PATH_BYTES, what, ", or an earlier --horizon")
+
+
+def compare_models(fits: dict, status: Status | None = None) -> str:
+    """The LOO comparison of the fits of :func:`fit_growth` (JSON: the preferred model, a row per model, the
+    Pareto notes). The random walk scores increments (each point given the one before), the Kalman models
+    every point: the points every model predicts from the ones before (the last ``m``) are compared."""
+    m = min(s_["log_lik"].shape[-1] for _, s_, _ in fits.values())
+    with step(status, f"comparing {len(fits)} models by LOO"):
+        return json.dumps(_compare({k: _loo_view(s_, m) for k, (_, s_, _) in fits.items()}))
 
 
 def _compare(fits: dict[str, az.InferenceData]) -> dict:
@@ -177,7 +199,7 @@ def growth_key(seed: int) -> jax.Array:
 
 
 def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
-    data, heldout = _prepare(o)
+    data, heldout = prepare(o)
     root = growth_key(seed)
     per_chain = -(-o.num_samples // o.num_chains)
     n = per_chain * o.num_chains
@@ -188,7 +210,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
     settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
 
     with jax.enable_x64(True):
-        fits = _fits(data, names, root, settings, o)
+        fits = fit_growth(data, names, root, settings, o)
         d, samples, result = fits[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
@@ -198,8 +220,9 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
         with step(o.status, f"pairing {n:,} draws with brain FLOP/s (paths to {o.horizon:g})"):
             log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10 - practical.log2_scale
-            times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-            crossing = first_crossing_on_grid(times, path - log2_brain[:, None])  # at times[0]: already crossed
+            times, path = future_paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+            rate = path_variance_rate(o.model, flat, d)  # a Brownian bridge between the grid's points
+            crossing = first_passage_on_grid(jax.random.fold_in(root, 21), times, path - log2_brain[:, None], rate)
             year = np.asarray(crossing).reshape(o.num_chains, per_chain)
         grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
@@ -240,18 +263,13 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         **_conditioning_attrs(conditioned),
     )
     if len(fits) > 1:
-        # the random walk scores increments (each point given the one before), the Kalman models every point:
-        # compare the points every model predicts from the ones before (the last ``m``)
-        m = min(s_["log_lik"].shape[-1] for _, s_, _ in fits.values())
-        with step(o.status, f"comparing {len(fits)} models by LOO"):
-            comparison = _compare({k: _loo_view(s_, m) for k, (_, s_, _) in fits.items()})
-        attrs["model_comparison"] = json.dumps(comparison)
+        attrs["model_comparison"] = compare_models(fits, o.status)
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
 
 
-def _fits(data: GrowthData, names: list[str], root: jax.Array, settings: NutsSettings, o: ForecastOptions) -> dict:
+def fit_growth(data: GrowthData, names: list[str], root: jax.Array, settings: NutsSettings, o: ForecastOptions) -> dict:
     """``{name: (fit data, draws by site (chain, draw, ...), NutsResult)}`` of each growth model in ``names``
     (the first the chosen one, the rest the LOO comparison), fitted to ``data`` or taken from the fit cache
     (:mod:`uncertainty.inference.fitcache`; ``o.refit`` fits again). Model ``i`` uses ``fold_in(root, 1 + i)``."""
@@ -274,7 +292,7 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
     """
     if o.model not in GROWTH_MODELS:
         raise DataError("--model", None, f"compare --crossover needs a fitted growth model, not {o.model!r}")
-    data, _ = _prepare(o)
+    data, _ = prepare(o)
     root = growth_key(seed)
     per_chain = -(-o.num_samples // o.num_chains)
     n = per_chain * o.num_chains
@@ -282,23 +300,24 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
     settings = NutsSettings(o.num_warmup, per_chain, o.num_chains)
     out = {}
     with jax.enable_x64(True):
-        d, samples, _ = _fits(data, [o.model], root, settings, o)[o.model]
+        d, samples, _ = fit_growth(data, [o.model], root, settings, o)[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
-        times, path = _paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+        times, path = future_paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
+        rate = path_variance_rate(o.model, flat, d)
         for name, spec in specs.items():
             with step(o.status, f"{name}: {_brain_text(spec, n)}, paired with the growth paths"):
                 practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
                 log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
                 gap = path - (log2_brain - practical.log2_scale)[:, None]
-                out[name] = np.asarray(first_crossing_on_grid(times, gap))
+                out[name] = np.asarray(first_passage_on_grid(jax.random.fold_in(root, 21), times, gap, rate))
     return out
 
 
 def last_observation(o: ForecastOptions) -> float:
     """The decimal year of the target's last observation in the data a crossover of ``o`` fits: a draw whose
     brain lies at or below the target's practical value there is "already crossed", with this year."""
-    return float(_prepare(o)[0].target_series.year[-1])
+    return float(prepare(o)[0].target_series.year[-1])
 
 
 class Practical(NamedTuple):
@@ -388,7 +407,7 @@ def _conditioning_attrs(conditioned) -> dict:
 PATH_STEP = 0.25  # years between the points of a simulated future path
 
 
-def _paths(key, model, params, d, data: GrowthData, horizon: float) -> tuple[np.ndarray, Array]:
+def future_paths(key, model, params, d, data: GrowthData, horizon: float) -> tuple[np.ndarray, Array]:
     """Times and log2 FLOP/s of the target: its last observation, then each draw's simulated future after it.
 
     The future is simulated from the model's last point (``d.t_last``: for a model that fits distinct

@@ -332,11 +332,14 @@ def summarize_brain(
     precision: str = "float64",
     progress: bool = False,
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_device_chunk: Callable[[int, int, dict], None] | None = None,
 ) -> tuple[StreamStats, Layout]:
     """Draw ``num_samples`` draws of ``spec`` chunk by chunk (the same draws as
     :func:`uncertainty.brain.engine.sample_brain` with the same seed) and keep only
     their merged statistics: memory O(chunk), whatever ``num_samples``. ``on_chunk(start, draws)``
-    receives each chunk's draws on the host (cut to the run), e.g. to write them to disk.
+    receives each chunk's draws on the host (cut to the run), e.g. to write them to disk;
+    ``on_device_chunk(start, take, draws)`` each chunk's draws on the device (the full chunk, of which the first
+    ``take`` belong to the run), e.g. to pair them with growth paths.
 
     Under ``jax.distributed`` (several processes), process ``p`` of ``P`` draws chunks ``p, p + P, ...``
     and the processes' statistics are gathered and merged, so every process returns the statistics of
@@ -368,6 +371,7 @@ def summarize_brain(
             checked=checked,
             nonfinite=lambda i, bad, take: nonfinite_error(spec, i, bad, take),
             on_chunk=on_chunk,
+            on_device_chunk=on_device_chunk,
         )
     if stats is None:
         stats = empty_stats(layout)
@@ -420,6 +424,7 @@ def _merged(
     checked: tuple[int, ...] = (),
     nonfinite: Callable[[int, int, int], Exception] | None = None,
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_device_chunk: Callable[[int, int, dict], None] | None = None,
 ) -> tuple[StreamStats | None, Layout | None]:
     """Reduce ``(start, take, draws)`` chunks and merge their statistics; the layout comes from the run's
     first :data:`LOOK` draws unless given (chunks are held until they are in). A chunk's statistics are
@@ -444,6 +449,8 @@ def _merged(
         reduced = reduce_chunk(draws, take, layout, checked, arrays)
         if on_chunk is not None:
             on_chunk(start, {name: np.asarray(v)[:take] for name, v in draws.items()})
+        if on_device_chunk is not None:
+            on_device_chunk(start, take, draws)
         if pending is not None:  # the previous chunk's statistics, while the device works on this one
             stats = merge(stats, fetch(*pending))
         pending = (take, reduced)

@@ -1,0 +1,175 @@
+"""The crossover at Monte Carlo scale: batched state paths against the models' own paths, the streamed
+crossover against the kept one (the same fit; within Monte Carlo error), its counts by hand, its command."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from uncertainty.brain.priors import load_priors
+from uncertainty.cli import main
+from uncertainty.growth.hindcast import fit_data_at
+from uncertainty.growth.history import load_growth_data
+from uncertainty.growth.models import MODELS_BY_NAME
+from uncertainty.growth.simulate import filtered_states, state_paths
+from uncertainty.output.report import crossover_summary
+from uncertainty.output.streamed_crossover import year_table
+from uncertainty.quantities import BY_YEARS
+from uncertainty.runs.forecast import ForecastOptions, forecast
+from uncertainty.runs.streamed_crossover import BIN, YearCounts, stream_crossover
+
+from conftest import PRIORS
+
+PARAMS = {
+    "walkcycle": {"vol": 0.55, "cycle_sd": 0.5, "reversion": 0.4, "obs_noise": 0.06, "slope_last": 0.75},
+    "locallinear": {"obs_noise": 0.1, "level_vol": 0.3, "slope_vol": 0.05},
+    "randomwalk": {"drift": 0.7, "vol": 0.6},
+}
+
+
+@pytest.mark.parametrize("model", sorted(PARAMS))
+def test_state_paths_have_the_distribution_of_the_models_paths(model):
+    """Mean and sd at three horizons within Monte Carlo error of ``model.paths`` (another random stream)."""
+    data = load_growth_data("hpl")
+    n = 20_000
+    with jax.enable_x64(True):
+        d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, model, data.last_year))
+        params = {k: jnp.full(n, v) for k, v in PARAMS[model].items()}
+        grid = jnp.arange(float(d.t_last) + 0.25, 2080.0, 0.25)
+        ref = np.asarray(jax.jit(lambda k: MODELS_BY_NAME[model].paths(k, params, d, grid))(jax.random.key(1)))
+        states = filtered_states(model, params, d)
+        new = jax.jit(lambda k: state_paths(k, model, params, states, float(d.t_last), grid))(jax.random.key(2))
+        new = np.asarray(new)
+    for j in (0, 40, len(grid) - 1):
+        a, b = ref[:, j], new[:, j]
+        se = math.sqrt((a.var() + b.var()) / n)
+        assert abs(a.mean() - b.mean()) < 4 * se
+        assert abs(a.std() - b.std()) < 4 * math.sqrt((a.var() + b.var()) / (2 * n))
+
+
+def _counts(years: np.ndarray, t0: float, horizon: float, batches: int) -> YearCounts:
+    """YearCounts of known years, reduced here by hand (the reduction's own test)."""
+    base = math.floor(t0 / BIN)
+    bins = math.ceil(horizon / BIN) - base + 1
+    crossing = np.isfinite(years) & (years > t0)
+    hist = np.bincount(np.floor(years[crossing] / BIN).astype(int) - base, minlength=bins)
+    rows, medians = [], []
+    for part in np.array_split(years, batches):
+        rows.append([len(part), (part <= t0).sum(), np.isinf(part).sum(), *[(part <= y).sum() for y in BY_YEARS]])
+        medians.append(np.sort(part)[math.ceil(len(part) / 2) - 1])
+    return YearCounts(
+        t0=t0,
+        horizon=horizon,
+        base=base,
+        hist=hist,
+        already=int((years <= t0).sum()),
+        never=int(np.isinf(years).sum()),
+        n=len(years),
+        batch_counts=np.asarray(rows),
+        batch_medians=np.asarray(medians),
+    )
+
+
+def test_the_year_table_of_counts_by_hand():
+    """Ten draws: 2 already crossed, 1 never, the rest at known years: quantiles to the bin, P(by year)."""
+    years = np.array([2025.0, 2025.0, 2026.004, 2029.5, 2031.0, 2040.2, 2049.99, 2060.0, 2101.0, np.inf])
+    row = year_table(_counts(years, 2025.0, 2300.0, 2)).iloc[0]
+    assert row["p_already"] == 0.2 and row["p_never"] == 0.1
+    assert row["p_by_2030"] == 0.4 and row["p_by_2050"] == 0.7 and row["p_by_2100"] == 0.8
+    assert row["median"] == pytest.approx(2031.005)  # the 5th of 10 draws (inverted CDF), its bin's middle
+    assert row["q5"] == -math.inf and row["q95"] == math.inf  # among the already crossed / the never crossed
+    assert row["hdi_lo"] >= 2026.0 and row["hdi_hi"] <= 2101.01
+
+
+def test_the_year_table_matches_the_kept_summary_of_the_same_years():
+    """Counts of 40,000 years against crossover_summary of the same years as kept draws: every probability
+    equal, quantiles within one bin."""
+    import arviz as az
+
+    rng = np.random.default_rng(5)
+    years = 2025.0 + rng.gamma(4.0, 4.0, 40_000)
+    years[:500] = 2025.0
+    years[-300:] = np.inf
+    rng.shuffle(years)
+    kept = az.from_dict(posterior={"crossover_year": years.reshape(4, -1), "log10_brain_flops": np.zeros((4, 10_000))})
+    kept.posterior.attrs.update(horizon=2300.0, last_observation=2025.0)
+    want = crossover_summary(kept).iloc[0]
+    got = year_table(_counts(years, 2025.0, 2300.0, 5)).iloc[0]
+    for name in ("p_already", "p_never", *[f"p_by_{y}" for y in BY_YEARS]):
+        assert got[name] == pytest.approx(want[name], abs=1e-12)
+    for name in ("median", "q5", "q95", "hdi_lo", "hdi_hi"):
+        assert abs(got[name] - want[name]) <= BIN
+    assert 0 < got["mcse_p_by_2050"] < 0.01
+
+
+def _options(**kw) -> ForecastOptions:
+    return ForecastOptions(series="hpl", model="randomwalk", num_warmup=200, num_chains=2, compare=False, **kw)
+
+
+def test_streamed_matches_kept_within_monte_carlo_error():
+    """The random walk on the TOP500 leader: 10^4 kept draws (the quarter-year grid with bridges) against
+    2 x 10^5 streamed draws (the exact inverse-Gaussian passage), on one fit (the same settings and key)."""
+    spec = load_priors(PRIORS / "default.toml")
+    kept = crossover_summary(forecast(spec, 0, _options(num_samples=10_000))).iloc[0]
+    run = stream_crossover(spec, 0, _options(num_samples=200_000))
+    assert run.attrs["first_passage"] == "exact (inverse Gaussian)"
+    got = year_table(run.years).iloc[0]
+    assert run.years.n == 200_000 and run.stats.n == 200_000
+    for year in BY_YEARS:
+        name = f"p_by_{year}"
+        se = math.hypot(kept[f"mcse_{name}"], got[f"mcse_{name}"])
+        assert abs(got[name] - kept[name]) <= 4 * se + 1e-9
+    assert abs(got["median"] - kept["median"]) <= 4 * math.hypot(kept["mcse_median"], got["mcse_median"]) + BIN
+
+
+@pytest.mark.slow
+def test_streamed_walkcycle_on_hpcg_matches_kept():
+    """The default model and target (paths on a yearly grid with bridges, shared by 16 draws each) against
+    the kept run's quarter-year grid, on one fit."""
+    spec = load_priors(PRIORS / "default.toml")
+    o = ForecastOptions(num_warmup=300, num_chains=2, compare=False)
+    kept = crossover_summary(forecast(spec, 0, o)).iloc[0]
+    got = year_table(stream_crossover(spec, 0, ForecastOptions(**{**o.__dict__, "num_samples": 300_000})).years)
+    got = got.iloc[0]
+    for year in BY_YEARS[:2]:
+        name = f"p_by_{year}"
+        assert abs(got[name] - kept[name]) <= 4 * math.hypot(kept[f"mcse_{name}"], got[f"mcse_{name}"])
+    assert abs(got["median"] - kept["median"]) <= 4 * math.hypot(kept["mcse_median"], got["mcse_median"]) + BIN
+
+
+def test_crossover_streams_above_the_kept_limit(capsys):
+    argv = ["crossover", str(PRIORS / "default.toml"), "--samples", "100001", "--series", "hpl"]
+    argv += ["--model", "randomwalk", "--warmup", "150", "--chains", "2", "--no-compare", "-q"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "streamed: 100,001 joint draws counted in 0.01-year bins" in out
+    assert "num_samples: 100001" in out and "growth model:" in out
+
+
+@pytest.mark.parametrize(
+    "extra, flag, problem",
+    [
+        (["--out", "x.nc"], "--out", "needs the kept draws; add --keep-draws"),
+        (["--data-until", "2015"], "--data-until", "needs the kept draws"),
+        (["--series", "hpl", "hpcg"], "--series", "several targets keep their draws"),
+        (["--model", "scenario"], "--samples", "the scenario model keeps its draws"),
+    ],
+)
+def test_what_a_streamed_crossover_refuses(extra, flag, problem, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["crossover", str(PRIORS / "default.toml"), "--samples", "200000", "--no-keep-draws", *extra]
+    if "scenario" in extra:
+        argv = ["crossover", str(PRIORS / "dettmers2015.toml"), "--no-keep-draws", *extra]
+        flag = "--no-keep-draws"
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {flag}") and problem in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_evidence_keeps_its_draws(capsys):
+    argv = ["crossover", str(PRIORS / "default-evidence.toml"), "--samples", "200000", "--no-keep-draws"]
+    assert main(argv) == 2
+    assert "a file with [evidence] keeps its draws" in capsys.readouterr().err

@@ -1,0 +1,263 @@
+"""The crossover at Monte Carlo scale: brain draws streamed in chunks, paired with growth paths, reduced to
+counts of the crossover year.
+
+The growth model is fitted once (or taken from the fit cache) with the settings of a kept run of
+``FIT_DRAWS`` draws, so a streamed run and the default kept run share one fit. The brain draws are exactly
+those of ``uncertainty sample`` with the seed (:func:`uncertainty.runs.streaming.summarize_brain`, whose
+streamed statistics give the brain table). Each batch of :data:`BATCH` brain draws is paired with growth
+posterior draws resampled with the seeded key, one simulated path per :data:`DRAWS_PER_PATH` brain draws
+(a path's first crossing of many levels is one binary search on its running maximum); a random walk with
+drift on a target it fits alone has its exact first passage instead (inverse Gaussian, no path). Each
+batch is reduced on the device to counts: crossings per 0.01-year bin, draws already crossed, draws not
+crossed by the horizon. Memory is independent of the number of draws.
+
+Monte Carlo errors are batch means: the batches are independent, and their spread gives the standard
+error of every probability and of the median, whatever the path sharing within a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._arviz import az
+from ..brain.priors import PriorSpec
+from ..errors import DataError
+from ..growth.crossover import crossings_of_levels
+from ..growth.models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, STATE_SPACES, path_variance_rate, ratio_paths
+from ..growth.passage import first_passage_of_levels, randomwalk_first_passage
+from ..growth.simulate import filtered_states, state_paths
+from ..inference.nuts import NutsSettings, step
+from ..quantities import BY_YEARS
+from .forecast import (
+    LOG2_10,
+    PATH_STEP,
+    ForecastOptions,
+    compare_models,
+    fit_growth,
+    future_paths,
+    growth_key,
+    practical_draws,
+    prepare,
+    target_attrs,
+)
+from .io import run_attrs
+from .streaming import Layout, StreamStats, summarize_brain
+
+__all__ = ["BATCH", "BIN", "DRAWS_PER_PATH", "FIT_DRAWS", "StreamedCrossover", "YearCounts", "stream_crossover"]
+
+FIT_DRAWS = 10_000  # growth posterior draws of the fit (the default kept run's: one cached fit serves both)
+BATCH = 8192  # brain draws per batch: one set of paths, one row of batch means
+DRAWS_PER_PATH = 16  # brain draws that share one simulated path in a batch
+BIN = 0.01  # years per histogram bin
+STREAM_STEP = 1.0  # years between the points of a streamed path of a stochastic model (Brownian bridges between)
+
+
+class YearCounts(NamedTuple):
+    """The crossover year of ``n`` joint draws, reduced to counts."""
+
+    t0: float  # the target's last observation (decimal year): draws at or below it crossed "already"
+    horizon: float  # the last year searched
+    base: int  # bin 0 starts at ``base * BIN`` years
+    hist: np.ndarray  # draws crossing after ``t0`` per bin, int64
+    already: int
+    never: int  # not crossed by the horizon
+    n: int
+    batch_counts: np.ndarray  # (batches, 3 + len(BY_YEARS)): n, already, never, then by each of BY_YEARS
+    batch_medians: np.ndarray  # each batch's median year (inverted CDF; inf: among the never-crossing draws)
+
+
+class StreamedCrossover(NamedTuple):
+    """A streamed crossover: brain statistics, crossover-year counts, and the growth fit (an InferenceData
+    of the fit's draws, with the run's attributes, for the growth and LOO tables)."""
+
+    stats: StreamStats
+    layout: Layout
+    years: YearCounts
+    fit: az.InferenceData
+    attrs: dict
+
+
+def _fit_options(o: ForecastOptions) -> tuple[NutsSettings, int]:
+    per_chain = -(-FIT_DRAWS // o.num_chains)
+    return NutsSettings(o.num_warmup, per_chain, o.num_chains), per_chain * o.num_chains
+
+
+def _exact_passage(model: str, d, data) -> bool:
+    """A random walk with drift that is the whole target (no HPCG ratio) and starts at the last observation:
+    its first passage is inverse Gaussian, no path needed."""
+    target = data.target_series
+    return (
+        model == "randomwalk"
+        and d.rt is None
+        and float(d.t_last) == float(target.year[-1])
+        and float(d.y_last) == float(target.log2_flops[-1])
+    )
+
+
+def _reduce(years, valid, t0: float, base: int, bins: int):
+    """Device counts of one batch: the histogram, then n, already, never and by each of BY_YEARS, and the
+    batch's median (inverted CDF)."""
+    already = valid & (years <= t0)
+    never = valid & jnp.isinf(years)
+    crossing = valid & ~already & ~never
+    index = jnp.clip(jnp.floor(years * (1 / BIN)).astype(jnp.int64) - base, 0, bins - 1)
+    hist = jnp.zeros(bins, jnp.int32).at[jnp.where(crossing, index, 0)].add(crossing.astype(jnp.int32))
+    counts = [valid.sum(), already.sum(), never.sum()] + [(valid & (years <= y)).sum() for y in BY_YEARS]
+    ordered = jnp.sort(jnp.where(valid, years, jnp.inf))
+    k = jnp.maximum(jnp.ceil(valid.sum() * 0.5).astype(jnp.int32) - 1, 0)
+    return hist, jnp.stack(counts), ordered[k]
+
+
+def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> StreamedCrossover:
+    """The crossover of ``o.num_samples`` joint draws of ``spec`` against ``o.model`` fitted to ``o.series``,
+    streamed: memory independent of the number of draws (see the module's text)."""
+    if o.model not in GROWTH_MODELS:
+        raise DataError("--model", None, f"a streamed crossover needs a fitted growth model, not {o.model!r}")
+    if spec.evidence:
+        problem = "a file with [evidence] keeps its draws (the posterior reweights them): at most 10^5 draws"
+        raise DataError("--samples", None, problem)
+    data, _ = prepare(o, kept=False)
+    root = growth_key(seed)
+    settings, m = _fit_options(o)
+    chosen = MODELS_BY_NAME[o.model]
+    names = [o.model]
+    if o.compare:
+        names += [k for k in GROWTH_MODELS if k != o.model and MODELS_BY_NAME[k].fits == chosen.fits]
+    with jax.enable_x64(True):
+        fits = fit_growth(data, names, root, settings, o)
+        d, samples, result = fits[o.model]
+        d = jax.tree_util.tree_map(jnp.asarray, d)
+        flat = {k: jnp.asarray(v.reshape(m, *v.shape[2:])) for k, v in samples.items() if k != "log_lik"}
+        flat = {k: v for k, v in flat.items() if v.ndim == 1}
+        target = data.target_series
+        t0, y0 = float(target.year[-1]), float(target.log2_flops[-1])
+        base = math.floor(t0 / BIN)
+        bins = math.ceil(o.horizon / BIN) - base + 1
+        exact = _exact_passage(o.model, d, data)
+        paths_per_batch = BATCH // DRAWS_PER_PATH
+        reduce = jax.jit(lambda y, v: _reduce(y, v, t0, base, bins))
+
+        if o.model in STATE_SPACES:  # the filtered states of every posterior draw, once
+            states = filtered_states(o.model, {k: v for k, v in flat.items()}, d)
+        grid = np.arange(float(d.t_last) + STREAM_STEP, o.horizon + STREAM_STEP / 2, STREAM_STEP)
+        grid = np.append(grid[grid < o.horizon], o.horizon)
+        after = grid > t0 + 1e-9
+        times = np.concatenate([[t0], grid[after]])
+
+        def paths(key, pick):
+            """Paths of the drawn growth draws along ``times`` (the last observation first) and their rates."""
+            params = {k: v[pick] for k, v in flat.items()}
+            k_state, k_ratio = jax.random.split(key)
+            g = jnp.asarray(grid)
+            future = state_paths(k_state, o.model, params, tuple(s[pick] for s in states), float(d.t_last), g)
+            if d.rt is not None:
+                future = future + ratio_paths(k_ratio, params, d, g)
+            first = jnp.full((pick.shape[0], 1), y0)
+            return jnp.concatenate([first, future[:, after]], axis=1), path_variance_rate(o.model, params, d)
+
+        @jax.jit
+        def batch_years(key, levels):
+            k_index, k_path, k_cross = jax.random.split(key, 3)
+            if exact:
+                pick = jax.random.randint(k_index, levels.shape, 0, m)
+                drift, vol = flat["drift"][pick], flat["vol"][pick]
+                wait = randomwalk_first_passage(k_path, levels - y0, drift, vol)
+                years = jnp.where(levels <= y0, t0, t0 + wait)
+                return jnp.where(years > o.horizon, jnp.inf, years)
+            pick = jax.random.randint(k_index, (paths_per_batch,), 0, m)
+            shaped = levels.reshape(paths_per_batch, DRAWS_PER_PATH)
+            if o.model in STATE_SPACES:
+                path, rate = paths(k_path, pick)
+                return first_passage_of_levels(k_cross, times, path, shaped, rate).ravel()
+            params = {k: v[pick] for k, v in flat.items()}  # deterministic between grid points: no bridge
+            fine_times, path = future_paths(k_path, chosen, params, d, data, o.horizon)
+            return crossings_of_levels(fine_times, path, shaped).ravel()
+
+        hist = jnp.zeros(bins, jnp.int64)
+        rows, medians = [], []
+        practical_key = jax.random.fold_in(root, 30)
+        path_key = jax.random.fold_in(root, 40)
+
+        def pair(start: int, take: int, draws: dict) -> None:
+            nonlocal hist
+            brain = draws["log10_brain_flops"][:take].astype(jnp.float64) * LOG2_10
+            for offset in range(0, take, BATCH):
+                index = (start + offset) // BATCH
+                part = brain[offset : offset + BATCH]
+                size = part.shape[0]
+                scale = practical_draws(jax.random.fold_in(practical_key, index), spec, data.target, size, o.budget_usd)
+                levels = jnp.pad(part - jnp.asarray(scale.log2_scale), (0, BATCH - size), constant_values=jnp.inf)
+                valid = jnp.arange(BATCH) < size
+                h, counts, median = reduce(batch_years(jax.random.fold_in(path_key, index), levels), valid)
+                hist = hist + h
+                rows.append(counts)
+                medians.append(median)
+
+        what = f"pairing {o.num_samples:,} brain draws with {o.model} paths to {o.horizon:g} (streamed)"
+        with step(o.status, what):
+            stats, layout = summarize_brain(spec, o.num_samples, seed, progress=o.progress, on_device_chunk=pair)
+            counts = np.asarray(jnp.stack(rows), dtype=np.int64)
+            years = YearCounts(
+                t0=t0,
+                horizon=float(o.horizon),
+                base=base,
+                hist=np.asarray(hist, dtype=np.int64),
+                already=int(counts[:, 1].sum()),
+                never=int(counts[:, 2].sum()),
+                n=int(counts[:, 0].sum()),
+                batch_counts=counts,
+                batch_medians=np.asarray(jnp.stack(medians), dtype=np.float64),
+            )
+    attrs = run_attrs(
+        spec,
+        seed=seed,
+        num_samples=o.num_samples,
+        kind="crossover",
+        series=o.series,
+        target=data.target,
+        model=o.model,
+        growth_priors=o.priors if o.model in POOLED_SITES else "base",
+        horizon=o.horizon,
+        t_start=t0,
+        **target_attrs(data, practical_draws(practical_key, spec, data.target, 1, o.budget_usd)),
+        num_warmup=o.num_warmup,
+        num_chains=o.num_chains,
+        growth_draws=m,
+        draws_per_path=1 if exact else DRAWS_PER_PATH,
+        first_passage=_passage_text(o.model, exact),
+        precision="float64",
+    )
+    if len(fits) > 1:
+        attrs["model_comparison"] = compare_models(fits, o.status)
+    return StreamedCrossover(
+        stats=stats, layout=layout, years=years, fit=_fit_data(samples, result, attrs), attrs=attrs
+    )
+
+
+def _passage_text(model: str, exact: bool) -> str:
+    if exact:
+        return "exact (inverse Gaussian)"
+    if model in STATE_SPACES:
+        return f"on a {STREAM_STEP:g}-year grid with Brownian bridges between its points"
+    return f"on a {PATH_STEP:g}-year grid (straight between its points)"
+
+
+def _fit_data(samples: dict, result, attrs: dict) -> az.InferenceData:
+    """The growth fit's draws as an InferenceData (posterior and NUTS statistics), with the run's attributes."""
+    post = {k: v for k, v in samples.items() if k not in ("log_lik", "ratio_log_lik", "shift") and v.ndim == 2}
+    idata = az.from_dict(
+        posterior=post,
+        sample_stats={
+            "diverging": result.diverging[0],
+            "acceptance_rate": result.accept_prob[0],
+            "n_steps": result.num_steps[0],
+        },
+    )
+    for group in idata.groups():
+        idata[group].attrs.update(attrs)
+    return idata
