@@ -145,3 +145,16 @@ def test_a_changed_csv_fits_the_crossover_again(fits, tmp_path):
     write(2.0**50.1)
     forecast(spec, 0, o)
     assert not any("cached" in line for line in lines)
+
+
+def test_the_least_recently_used_entries_beyond_the_limit_are_removed(fits, monkeypatch):
+    from uncertainty.inference import fitcache
+
+    monkeypatch.setattr(fitcache, "MAX_ENTRIES", 2)
+    first = _job(seed=0)
+    _fit(first)
+    _fit(_job(seed=1))
+    _fit(first)  # used again: now the most recent
+    _fit(_job(seed=2))
+    names = {p.name for p in fits.glob("fit-*.npz")}
+    assert len(names) == 2 and fit_entry(first).name in names and fit_entry(_job(seed=1)).name not in names

@@ -30,16 +30,16 @@ def _status_lines(err: str) -> list[str]:
 
 @pytest.mark.slow
 def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_path, monkeypatch, capsys):
-    from uncertainty.runs import forecast
+    from uncertainty.inference import fitcache
 
-    real, first = forecast.run_nuts, []
+    real, first = fitcache.compile_nuts, []
 
-    def fit_once(*args, **kwargs):  # the comparison fits replay the first one: the lines are tested, not LOO
+    def compile_once(*args, **kwargs):  # the comparison fits replay the first one: the lines are tested, not LOO
         if not first:
             first.append(real(*args, **kwargs))
         return first[0]
 
-    monkeypatch.setattr(forecast, "run_nuts", fit_once)
+    monkeypatch.setattr(fitcache, "compile_nuts", compile_once)
     csv = _series_csv(tmp_path)
     argv = ["crossover", str(PRIORS / "dettmers2015.toml"), "--series", str(csv), "--model", "linear"]
     argv += ["-n", "200", "--warmup", "100", "--chains", "2"]
@@ -47,17 +47,20 @@ def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_
     out, err = capsys.readouterr()
     assert "crossover year" in out
     lines = _status_lines(err)
-    expected = [
+    fits = [
         f"fitting linear to {csv} (2 chains x 200 steps)",
         "comparing models by LOO: fitting changepoint (2 chains x 200 steps)",
         "comparing models by LOO: fitting regimes (2 chains x 200 steps)",
-        "drawing 200 brain FLOP/s draws",
-        "pairing 200 draws with brain FLOP/s (paths to 2300)",
-        "comparing 3 models by LOO",
     ]
-    starts = [f"{text} ..." for text in expected]
-    assert [line for line in lines if line.endswith("...")] == starts, err
-    for text in expected:  # each step says when it ends, with its time
+    after = ["drawing 200 brain FLOP/s draws", "pairing 200 draws with brain FLOP/s (paths to 2300)"]
+    after.append("comparing 3 models by LOO")
+    compiling = "compiling the growth fits (linear, changepoint, regimes)"
+    started = [line for line in lines if line.endswith("...")]
+    progress = [f"{fit}: {p}% ({n} of 200 steps) ..." for fit in fits for p, n in ((25, 50), (50, 100), (75, 150))]
+    # the fits run side by side: their lines interleave; every other step comes in its order
+    assert started[0] == f"{compiling} ..." and started[-3:] == [f"{text} ..." for text in after], err
+    assert sorted(started[1:-3]) == sorted([f"{fit} ..." for fit in fits] + progress), err
+    for text in [compiling, *fits, *after]:  # each step says when it ends, with its time
         assert re.search(rf"^{re.escape(text)}: done in \d+\.\d s$", err, re.MULTILINE), err
     assert not [line for line in err.splitlines() if line not in lines and not line.startswith("warning:")], err
 
@@ -75,6 +78,7 @@ def test_backtest_status_lines_choice_and_warnings_of_a_small_quick_hindcast(tmp
     out, err = capsys.readouterr()
     text = "fitting linear at 4 origins (4 chains x 300 steps each) and scoring it"
     assert f"{text} ..." in err.splitlines(), err
+    assert "fitting linear at 4 origins: 50% (152 of 300 steps) ..." in err.splitlines(), err
     assert re.search(rf"^{re.escape(text)}: done in \d+\.\d s$", err, re.MULTILINE), err
     # too few origins to choose a model: none is chosen, and crossover's default (walkcycle) is named
     assert "default: linear" not in out and "\nchosen by this hindcast:" not in out

@@ -10,6 +10,9 @@ Public API::
 
     run = forecast(spec, seed=0)                            # crossover year (NUTS growth fit)
     print(render(report_sections(run)))
+
+    big = stream_crossover(spec, 0, ForecastOptions(num_samples=10**7))  # counted, not kept
+    print(render(streamed_crossover_sections(big)))
 """
 
 from typing import TYPE_CHECKING
@@ -40,6 +43,11 @@ _EXPORTS = {
     "ForecastOptions": ".runs.forecast",
     "crossover_years": ".runs.forecast",
     "forecast": ".runs.forecast",
+    "stream_crossover": ".runs.streamed_crossover",
+    "StreamedCrossover": ".runs.streamed_crossover",
+    "streamed_crossover_sections": ".output.streamed_crossover",
+    "randomwalk_first_passage": ".growth.passage",
+    "first_passage_on_grid": ".growth.passage",
     "BacktestOptions": ".growth.hindcast",
     "backtest": ".growth.hindcast",
     "backtest_table": ".output.backtest",
@@ -132,6 +140,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .growth.hindcast import backtest as backtest
     from .growth.hindcast import summarize_backtest as summarize_backtest
     from .growth.history import load_growth_data as load_growth_data
+    from .growth.passage import first_passage_on_grid as first_passage_on_grid
+    from .growth.passage import randomwalk_first_passage as randomwalk_first_passage
     from .growth.targets import TARGETS as TARGETS
     from .literature import ESTIMATES as ESTIMATES
     from .output.backtest import backtest_table as backtest_table
@@ -154,6 +164,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .output.report import summary as summary
     from .output.report import tail_probabilities as tail_probabilities
     from .output.report import target_section as target_section
+    from .output.streamed_crossover import streamed_crossover_sections as streamed_crossover_sections
     from .output.tables import format_summary as format_summary
     from .output.tables import render as render
     from .published import format_published as format_published
@@ -170,3 +181,5 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .runs.io import save_run as save_run
     from .runs.sample import evidence_warning as evidence_warning
     from .runs.sample import sample_run as sample_run
+    from .runs.streamed_crossover import StreamedCrossover as StreamedCrossover
+    from .runs.streamed_crossover import stream_crossover as stream_crossover

@@ -27,7 +27,7 @@ import xarray as xr
 
 from ..choices import DEFAULT_MODEL
 from ..errors import DataError
-from ..inference.nuts import NutsSettings, Status, rhat, run_nuts, step, steps_text
+from ..inference.nuts import NutsSettings, Status, progress_lines, rhat, run_nuts, step, steps_text
 from .history import GrowthData, Series, load_growth_data
 from .models import (
     GROWTH_MODELS,
@@ -173,7 +173,8 @@ def backtest(options: BacktestOptions | None = None) -> xr.Dataset:
             with step(options.status, text):
                 fits = _stack([fit_data_at(data, name, float(target.year[o]), options.priors) for o in origins])
                 key = jax.random.fold_in(root, m_index)
-                result = run_nuts(jax.random.fold_in(key, 0), model.model, fits, settings)
+                progress = progress_lines(options.status, f"fitting {name} at {len(origins)} origins")
+                result = run_nuts(jax.random.fold_in(key, 0), model.model, fits, settings, progress=progress)
                 scores = _score_all(jax.random.fold_in(key, 1), model, result.samples, fits, t_targets, y_targets)
                 diag = _diagnostics(result, model)
             per_model[name] = (scores, diag)

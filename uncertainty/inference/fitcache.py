@@ -7,7 +7,8 @@ the models and the sampler (``uncertainty/growth`` and ``uncertainty/inference``
 NumPyro versions and the backend. A changed CSV, setting, seed or model therefore fits again. The entry
 states its hash inside it and is used only when that matches and every array has the fit's shape: a
 truncated, foreign or unreadable entry is fitted again and replaced, never trusted. Entries are written
-atomically (a temporary file renamed). Without the cache (library calls that did not call
+atomically (a temporary file renamed); beyond :data:`MAX_ENTRIES` the least recently used are removed.
+Without the cache (library calls that did not call
 :func:`uncertainty.warmstart.enable`, ``UNCERTAINTY_NO_CACHE``) every call fits.
 
 Fits that miss the cache are compiled one after the other and then run side by side, one per core.
@@ -15,6 +16,7 @@ Fits that miss the cache are compiled one after the other and then run side by s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -35,11 +37,12 @@ import numpy as np
 from .. import interrupts, warmstart
 from .._version import __version__
 from ..errors import one_line
-from .nuts import NutsResult, NutsSettings, Status, compile_nuts, step, steps_text
+from .nuts import NutsResult, NutsSettings, Status, compile_nuts, progress_lines, step, steps_text
 
 __all__ = ["FitJob", "cached_fits", "fit_entry"]
 
 _STATS = ("diverging", "accept_prob", "num_steps")
+MAX_ENTRIES = 48  # fits kept in the cache; the least recently used beyond these are removed
 _META = "__meta__"
 
 
@@ -107,7 +110,20 @@ def _load(path: Path, job: FitJob) -> tuple[NutsResult, str] | None:
         return None
     if not _shape_ok(result, job):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used now: the last to be pruned
     return result, str(meta.get("created", "?"))
+
+
+def _prune(folder: Path) -> None:
+    """Remove the least recently used entries beyond :data:`MAX_ENTRIES` (a stale entry, of data or code
+    since changed, is never used again)."""
+    try:
+        entries = sorted(folder.glob("fit-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in entries[MAX_ENTRIES:]:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _save(path: Path, job: FitJob, result: NutsResult) -> None:
@@ -123,6 +139,7 @@ def _save(path: Path, job: FitJob, result: NutsResult) -> None:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)
+        _prune(path.parent)
     except OSError as exc:
         text = f"note: growth-fit cache {path.parent}: an entry could not be written ({exc.strerror or exc})"
         print(one_line(text), file=sys.stderr, flush=True)
@@ -167,7 +184,7 @@ def cached_fits(
         text = f"{job.text} ({steps_text(job.settings)})"
         say(f"{text} ...")
         start = time.perf_counter()
-        result = program()
+        result = program(progress_lines(status, text))
         say(f"{text}: done in {time.perf_counter() - start:.1f} s")
         if path is not None:
             _save(path, job, result)

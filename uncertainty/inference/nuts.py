@@ -7,9 +7,11 @@ data set, every data set is padded to one shape (with a mask) and
 (:func:`numpyro.infer.hmc.hmc` with ``potential_fn_gen``) over
 ``batch x chains`` lanes: each lane has its own step-size and mass-matrix
 adaptation, as if it ran alone, and one XLA program serves the whole batch.
-A single fit (the ``crossover`` command) is a batch of one.
+A single fit (the ``crossover`` command) is a batch of one. The steps (warm-up,
+then draws) run as :data:`SEGMENTS` calls of one compiled segment program, so a fit
+reports its progress between calls.
 
-The compiled program is cached per (model, shapes, settings), so a second
+The compiled programs are cached per (model, shapes, settings), so a second
 call with new data of the same shape does not compile again.
 """
 
@@ -31,7 +33,18 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
-__all__ = ["NutsSettings", "NutsResult", "Status", "compile_nuts", "run_nuts", "rhat", "step", "steps_text"]
+__all__ = [
+    "NutsSettings",
+    "NutsResult",
+    "Progress",
+    "Status",
+    "compile_nuts",
+    "progress_lines",
+    "run_nuts",
+    "rhat",
+    "step",
+    "steps_text",
+]
 
 Status = Callable[[str], None]  # takes one status line (the CLI prints it on stderr)
 
@@ -89,27 +102,41 @@ def _init_params(model: Callable, key: Array, data: Any) -> dict[str, Array]:
     return unconstrain_fn(model, (data,), {}, values)
 
 
-_COMPILED: dict[tuple, Callable] = {}
+SEGMENTS = 8  # a fit runs as this many calls of one compiled program: progress is reported between them
+
+_COMPILED: dict[tuple, tuple[Callable, Callable, Callable]] = {}
 
 
-def _program(model: Callable, settings: NutsSettings) -> Callable:
+def _programs(model: Callable, settings: NutsSettings) -> tuple[Callable, Callable, Callable]:
+    """The three jitted programs of a fit: its start, one segment of its steps, its constrained draws."""
     key = (model, settings)
     if key not in _COMPILED:
-        _COMPILED[key] = jax.jit(partial(_run, model, settings))
+        _COMPILED[key] = (
+            jax.jit(partial(_start, model, settings)),
+            jax.jit(partial(_segment, model, settings)),
+            jax.jit(partial(_finish, model, settings)),
+        )
     return _COMPILED[key]
 
 
-def _run(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str, Array] | None = None):
-    batch = jax.tree_util.tree_leaves(data)[0].shape[0]
-    lanes = batch * s.num_chains
-    lane_data = jax.tree_util.tree_map(lambda x: jnp.repeat(x, s.num_chains, axis=0), data)
-    keys = jax.random.split(key, (lanes, 2))
-    lane_init = None if init is None else jax.tree_util.tree_map(lambda x: x.reshape(lanes, *x.shape[2:]), init)
+def _lanes(s: NutsSettings, data: Any) -> Any:
+    return jax.tree_util.tree_map(lambda x: jnp.repeat(x, s.num_chains, axis=0), data)
 
+
+def _kernels(model: Callable):
     def potential_gen(d):
         return partial(potential_energy, model, (d,), {})
 
-    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+    return hmc(potential_fn_gen=potential_gen, algo="NUTS")
+
+
+def _start(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str, Array] | None = None):
+    """Each lane's (data set x chain) initial NUTS state."""
+    batch = jax.tree_util.tree_leaves(data)[0].shape[0]
+    lanes = batch * s.num_chains
+    keys = jax.random.split(key, (lanes, 2))
+    lane_init = None if init is None else jax.tree_util.tree_map(lambda x: x.reshape(lanes, *x.shape[2:]), init)
+    init_kernel, _ = _kernels(model)
 
     def init_one(k, d, z0):
         z = _init_params(model, k[0], d) if z0 is None else z0
@@ -122,21 +149,48 @@ def _run(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str
             rng_key=k[1],
         )
 
-    state = jax.vmap(init_one)(keys, lane_data, lane_init)
-    step = jax.vmap(lambda st, d: sample_kernel(st, model_args=(d,)))
+    return jax.vmap(init_one)(keys, _lanes(s, data), lane_init)
 
-    def advance(st, _):
-        st = step(st, lane_data)  # adapts while st.i < num_warmup (NumPyro's kernel), then samples
+
+def segment_length(s: NutsSettings) -> int:
+    """Steps per segment: the warm-up and the draws in :data:`SEGMENTS` calls (the last may be short)."""
+    return -(-(s.num_warmup + s.num_samples) // SEGMENTS)
+
+
+def _segment(model: Callable, s: NutsSettings, state, data: Any, first: Array):
+    """Steps ``first`` to ``first + segment_length - 1`` of every lane (those past the last step are skipped)."""
+    init_kernel, sample_kernel = _kernels(model)
+    lane_data = _lanes(s, data)
+
+    def configure(z, d, key):  # NumPyro's sample kernel takes its settings from an init call in the same trace
+        return init_kernel(
+            z,
+            s.num_warmup,
+            target_accept_prob=s.target_accept_prob,
+            max_tree_depth=s.max_tree_depth,
+            model_args=(d,),
+            rng_key=key,
+        )
+
+    jax.vmap(configure)(state.z, lane_data, state.rng_key)  # its value is unused (and compiled away)
+    step = jax.vmap(lambda st, d: sample_kernel(st, model_args=(d,)))
+    total = s.num_warmup + s.num_samples
+
+    def advance(st, i):  # adapts while st.i < num_warmup (NumPyro's kernel), then samples
+        st = jax.lax.cond(first + i < total, lambda x: step(x, lane_data), lambda x: x, st)
         return st, (st.z, st.diverging, st.accept_prob, st.num_steps)
 
-    # one scan over warm-up and draws: the NUTS kernel is traced and compiled once, not twice
-    _, visited = jax.lax.scan(advance, state, None, length=s.num_warmup + s.num_samples)
-    z, diverging, accept, steps = jax.tree_util.tree_map(lambda x: x[s.num_warmup :], visited)
-    # z: (draw, lane, ...) -> constrained values, with deterministic sites
+    return jax.lax.scan(advance, state, jnp.arange(segment_length(s)))
+
+
+def _finish(model: Callable, s: NutsSettings, visited, data: Any):
+    """The draws ``(draw, lane, ...)`` constrained, with deterministic sites, as ``(batch, chain, draw, ...)``."""
+    batch = jax.tree_util.tree_leaves(data)[0].shape[0]
+    z, diverging, accept, steps = visited
     constrain = jax.vmap(
         jax.vmap(lambda zz, d: constrain_fn(model, (d,), {}, zz, return_deterministic=True)), (0, None)
     )
-    values = constrain(z, lane_data)
+    values = constrain(z, _lanes(s, data))
 
     def to_batch(x):  # (draw, lane, ...) -> (batch, chain, draw, ...)
         x = jnp.moveaxis(x, 0, 1)
@@ -145,12 +199,32 @@ def _run(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str
     return jax.tree_util.tree_map(to_batch, (values, diverging, accept, steps))
 
 
+Progress = Callable[[int, int], None]  # takes (steps done, steps in all) of a fit
+
+
+def progress_lines(status: Status | None, text: str) -> Progress | None:
+    """A :data:`Progress` that gives ``status`` a line at each quarter of a fit's steps:
+    ``TEXT: 50% (1,750 of 3,500 steps, warm-up done) ...``."""
+    if status is None:
+        return None
+    said = set()
+
+    def report(done: int, total: int) -> None:
+        quarter = 4 * done // total
+        if 0 < quarter < 4 and quarter not in said:
+            said.add(quarter)
+            status(f"{text}: {25 * quarter}% ({done:,} of {total:,} steps) ...")
+
+    return report
+
+
 def run_nuts(
     key: Array,
     model: Callable,
     data: Any,
     settings: NutsSettings | None = None,
     init: dict[str, Array] | None = None,
+    progress: Progress | None = None,
 ) -> NutsResult:
     """Run NUTS on ``model(data_b)`` for every data set ``b`` of the batched pytree ``data``.
 
@@ -159,9 +233,10 @@ def run_nuts(
     float64 (the caller enables x64). Observed sites should be masked where the
     data are padding. ``init``: the chains' starting points in unconstrained space, arrays
     of shape ``(batch, chain, ...)`` by site; by default each chain starts at the median of
-    15 prior draws.
+    15 prior draws. ``progress(done, total)`` is called after each of the :data:`SEGMENTS` calls
+    of the compiled segment (steps of warm-up and draws).
     """
-    return compile_nuts(key, model, data, settings, init)()
+    return compile_nuts(key, model, data, settings, init)(progress)
 
 
 def compile_nuts(
@@ -170,23 +245,49 @@ def compile_nuts(
     data: Any,
     settings: NutsSettings | None = None,
     init: dict[str, Array] | None = None,
-) -> Callable[[], NutsResult]:
-    """:func:`run_nuts` in two steps: this traces and compiles the program (in the calling thread: NumPyro's
-    handlers are not thread-safe) and returns a function that runs it, which may be called from any thread
-    (several fits then run side by side, one per core)."""
-    compiled = _program(model, settings or NutsSettings()).lower(key, data, init).compile()
+) -> Callable[[Progress | None], NutsResult]:
+    """:func:`run_nuts` in two steps: this traces and compiles the programs (in the calling thread: NumPyro's
+    handlers are not thread-safe) and returns a function of ``progress`` that runs them, which may be called
+    from any thread (several fits then run side by side, one per core)."""
+    s = settings or NutsSettings()
+    start, segment, finish = _programs(model, s)
+    state = start.lower(key, data, init).compile()(key, data, init)
+    first = jnp.asarray(0, jnp.int32)
+    run_segment = segment.lower(state, data, first).compile()
+    length = segment_length(s)
+    total = s.num_warmup + s.num_samples
+    sampled = jax.eval_shape(
+        lambda st: _draws_of(st, s.num_samples), (state.z, state.diverging, state.accept_prob, state.num_steps)
+    )
+    constrained = finish.lower(sampled, data).compile()
 
-    def run() -> NutsResult:
-        values, diverging, accept, steps = compiled(key, data, init)
-        samples = {k: np.asarray(v) for k, v in values.items()}
+    def run(progress: Progress | None = None) -> NutsResult:
+        st, kept = state, []
+        for i in range(SEGMENTS):
+            lo = i * length
+            if lo >= total:
+                break
+            st, visited = run_segment(st, data, jnp.asarray(lo, jnp.int32))
+            keep = slice(max(s.num_warmup - lo, 0), min(total - lo, length))
+            if keep.start < keep.stop:
+                kept.append(jax.tree_util.tree_map(lambda x, keep=keep: x[keep], visited))
+            if progress is not None:
+                progress(min(lo + length, total), total)
+        draws = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *kept)
+        values, diverging, accept, steps = constrained(draws, data)
         return NutsResult(
-            samples=samples,
+            samples={k: np.asarray(v) for k, v in values.items()},
             diverging=np.asarray(diverging),
             accept_prob=np.asarray(accept),
             num_steps=np.asarray(steps),
         )
 
     return run
+
+
+def _draws_of(visited_one, num_samples: int):
+    """The shapes of the kept draws: one step's values repeated ``num_samples`` times."""
+    return jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (num_samples, *x.shape)), visited_one)
 
 
 def rhat(x: np.ndarray) -> np.ndarray:
