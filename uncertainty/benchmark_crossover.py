@@ -70,19 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     rate = _numpy_rate(args.priors)
     base = ["crossover", args.priors]
     rows = []
-    with tempfile.TemporaryDirectory() as cache:
-        rows.append(("cold (nothing cached)", 10_000, *_run(base, cache)))
-        rows.append(("refit (programs cached)", 10_000, *_run([*base, "--refit"], cache)))
-        rows.append(("warm (fits cached)", 10_000, *_run(base, cache)))
-        runs = [_run([*base, "--samples", "1000000"], cache) for _ in range(args.repeats)]
-        rows.append(("warm 10^6 (streamed)", 1_000_000, statistics.median(w for w, _ in runs), max(m for _, m in runs)))
-        rows.append(
-            (f"warm {args.large:.0e} (streamed)", args.large, *_run([*base, "--samples", str(args.large)], cache))
-        )
     print(f"`uncertainty crossover {args.priors}`, whole process; NumPy reference draws {rate:,.0f} brain draws/s")
-    print(f"{'run':<28}{'draws':>14}{'wall s':>10}{'peak MB':>10}{'x numpy draws':>15}")
-    for label, n, wall, mb in rows:
-        print(f"{label:<28}{n:>14,}{wall:>10.1f}{mb:>10.0f}{wall / (n / rate):>14.2f}x")
+    print(f"{'run':<28}{'draws':>14}{'wall s':>10}{'peak MB':>10}{'x numpy draws':>15}", flush=True)
+
+    def row(label: str, n: int, wall: float, mb: float) -> None:
+        rows.append((label, n, wall, mb))
+        print(f"{label:<28}{n:>14,}{wall:>10.1f}{mb:>10.0f}{wall / (n / rate):>14.2f}x", flush=True)
+
+    with tempfile.TemporaryDirectory() as cache:
+        row("cold (nothing cached)", 10_000, *_run(base, cache))
+        row("refit (programs cached)", 10_000, *_run([*base, "--refit"], cache))
+        row("warm (fits cached)", 10_000, *_run(base, cache))
+        runs = [_run([*base, "--samples", "1000000"], cache) for _ in range(args.repeats)]
+        row("warm 10^6 (streamed)", 1_000_000, statistics.median(w for w, _ in runs), max(m for _, m in runs))
+        row(f"warm {args.large:.0e} (streamed)", args.large, *_run([*base, "--samples", str(args.large)], cache))
     cold, warm6, large = rows[0], rows[3], rows[4]
     checks = [
         (f"warm 10^6 at most 5x the NumPy draw time ({warm6[2] / (1e6 / rate):.2f}x)", warm6[2] / (1e6 / rate) <= 5),

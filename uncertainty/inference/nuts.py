@@ -268,6 +268,7 @@ def compile_nuts(
             if lo >= total:
                 break
             st, visited = run_segment(st, data, jnp.asarray(lo, jnp.int32))
+            jax.block_until_ready(st)  # the segment has run (not only been dispatched) before it is reported
             keep = slice(max(s.num_warmup - lo, 0), min(total - lo, length))
             if keep.start < keep.stop:
                 kept.append(jax.tree_util.tree_map(lambda x, keep=keep: x[keep], visited))

@@ -186,6 +186,7 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         def pair(start: int, take: int, draws: dict) -> None:
             nonlocal hist
             brain = draws["log10_brain_flops"][:take].astype(jnp.float64) * LOG2_10
+            chunk_rows, chunk_medians = [], []
             for offset in range(0, take, BATCH):
                 index = (start + offset) // BATCH
                 part = brain[offset : offset + BATCH]
@@ -195,13 +196,17 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
                 valid = jnp.arange(BATCH) < size
                 h, counts, median = reduce(batch_years(jax.random.fold_in(path_key, index), levels), valid)
                 hist = hist + h
-                rows.append(counts)
-                medians.append(median)
+                chunk_rows.append(counts)
+                chunk_medians.append(median)
+            # fetched: the chunk's work is done before the next is queued (dispatch would run ahead of the
+            # device, holding every queued batch's buffers)
+            rows.append(np.asarray(jnp.stack(chunk_rows), dtype=np.int64))
+            medians.append(np.asarray(jnp.stack(chunk_medians), dtype=np.float64))
 
         what = f"pairing {o.num_samples:,} brain draws with {o.model} paths to {o.horizon:g} (streamed)"
         with step(o.status, what):
             stats, layout = summarize_brain(spec, o.num_samples, seed, progress=o.progress, on_device_chunk=pair)
-            counts = np.asarray(jnp.stack(rows), dtype=np.int64)
+            counts = np.concatenate(rows)
             years = YearCounts(
                 t0=t0,
                 horizon=float(o.horizon),
@@ -211,7 +216,7 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
                 never=int(counts[:, 2].sum()),
                 n=int(counts[:, 0].sum()),
                 batch_counts=counts,
-                batch_medians=np.asarray(jnp.stack(medians), dtype=np.float64),
+                batch_medians=np.concatenate(medians),
             )
     attrs = run_attrs(
         spec,
