@@ -111,7 +111,8 @@ def _load(path: Path, job: FitJob) -> tuple[NutsResult, str] | None:
     if not _shape_ok(result, job):
         return None
     with contextlib.suppress(OSError):
-        os.utime(path)  # used now: the last to be pruned
+        now = time.time()
+        os.utime(path, (now, now))  # used now: the last to be pruned
     return result, str(meta.get("created", "?"))
 
 
