@@ -173,3 +173,51 @@ def test_evidence_keeps_its_draws(capsys):
     argv = ["crossover", str(PRIORS / "default-evidence.toml"), "--samples", "200000", "--no-keep-draws"]
     assert main(argv) == 2
     assert "a file with [evidence] keeps its draws" in capsys.readouterr().err
+
+
+def test_the_block_walk_has_the_law_of_the_whole_path_search():
+    """levels_first_passage (the grid walked in blocks, stopping when every level is reached; the efficiency
+    walk stepped with the state) against state_paths + ratio_paths + first_passage_of_levels on the whole grid,
+    for walkcycle on the HPCG target: the years of three levels agree within Monte Carlo error."""
+    from uncertainty.growth.models import path_variance_rate, ratio_paths, ratio_state
+    from uncertainty.growth.passage import first_passage_of_levels
+    from uncertainty.growth.simulate import Ratio, levels_first_passage
+
+    data = load_growth_data("hpcg")
+    n = 20_000
+    with jax.enable_x64(True):
+        d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, "walkcycle", data.last_year))
+        params = {k: jnp.full(n, v) for k, v in {**PARAMS["walkcycle"], "ratio_vol": 0.7, "ratio_noise": 0.15}.items()}
+        states = filtered_states("walkcycle", params, d)
+        mean, var, t_ratio = ratio_state(params, d)
+        rate = path_variance_rate("walkcycle", params, d)
+        t0, y0, t_last = float(data.target_series.year[-1]), float(data.target_series.log2_flops[-1]), float(d.t_last)
+        levels = y0 + jnp.tile(jnp.array([1.0, 6.0, 20.0]), (n, 1))
+        walked = levels_first_passage(
+            jax.random.key(7),
+            "walkcycle",
+            params,
+            states,
+            Ratio(mean, var, t_ratio, params["ratio_vol"]),
+            rate,
+            levels,
+            t_last=t_last,
+            step=1.0,
+            t0=t0,
+            y0=y0,
+            horizon=2300.0,
+        )
+        grid = t_last + jnp.arange(1.0, 276.0)
+        path = state_paths(jax.random.key(8), "walkcycle", params, states, t_last, grid)
+        path = path + ratio_paths(jax.random.key(9), params, d, grid)
+        after = np.asarray(grid) > t0
+        times = np.concatenate([[t0], np.asarray(grid)[after]])
+        path = jnp.concatenate([jnp.full((n, 1), y0), path[:, after]], axis=1)
+        whole = first_passage_of_levels(jax.random.key(10), times, path, levels, rate)
+    a, b = np.asarray(walked), np.asarray(whole)
+    assert np.isfinite(a).all() and np.isfinite(b).all()
+    for j in range(3):
+        se = math.sqrt((a[:, j].var() + b[:, j].var()) / n)
+        assert abs(a[:, j].mean() - b[:, j].mean()) < 4 * se
+        for q in (0.1, 0.5, 0.9):  # quantiles within 4 binomial standard errors of the other's
+            assert abs((b[:, j] <= np.quantile(a[:, j], q)).mean() - q) < 4 * math.sqrt(q * (1 - q) / n) * math.sqrt(2)

@@ -100,6 +100,7 @@ __all__ = [
     "pad_fit_data",
     "path_variance_rate",
     "predict_after",
+    "ratio_state",
     "STATE_SPACES",
     "StateSpace",
 ]
@@ -349,6 +350,18 @@ def ratio_paths(key: Array, params: dict[str, Array], d: FitData, grid: Array) -
 
     keys = jax.random.split(key, params["ratio_vol"].shape[0])
     return jax.vmap(one)(keys, params["ratio_vol"], params["ratio_noise"])
+
+
+def ratio_state(params: dict[str, Array], d: FitData) -> tuple[Array, Array, Array]:
+    """Each draw's filtered log2 HPCG/HPL ratio at the last HPCG list: its mean and variance ``(draws,)``,
+    and the time of that list (a scalar)."""
+
+    def one(vol, noise):
+        _, m, P = _ratio_filter(vol, noise, d)
+        return m[0], P[0, 0]
+
+    mean, var = jax.vmap(one)(params["ratio_vol"], params["ratio_noise"])
+    return mean, var, _ratio_last(d)
 
 
 def ratio_predictive_draw(key: Array, params: dict[str, Array], d: FitData, t: Array) -> Array:

@@ -5,10 +5,13 @@ The growth model is fitted once (or taken from the fit cache) with the settings 
 ``FIT_DRAWS`` draws, so a streamed run and the default kept run share one fit. The brain draws are exactly
 those of ``uncertainty sample`` with the seed (:func:`uncertainty.runs.streaming.summarize_brain`, whose
 streamed statistics give the brain table). Each batch of :data:`BATCH` brain draws is paired with growth
-posterior draws resampled with the seeded key, one simulated path per :data:`DRAWS_PER_PATH` brain draws
-(a path's first crossing of many levels is one binary search on its running maximum); a random walk with
-drift on a target it fits alone has its exact first passage instead (inverse Gaussian, no path). Each
-batch is reduced on the device to counts: crossings per 0.01-year bin, draws already crossed, draws not
+posterior draws resampled with the seeded key, one simulated path per :data:`DRAWS_PER_PATH` brain draws.
+A stochastic model's paths are stepped from its filtered states on a yearly grid with Brownian bridges
+between points, a block of years at a time, until every draw of the batch is crossed
+(:func:`uncertainty.growth.simulate.levels_first_passage`); a random walk with drift on a target it fits
+alone has its exact first passage instead (inverse Gaussian, no path); a deterministic or piecewise-linear
+model is searched on the quarter-year grid of a kept run. Each batch is reduced on the device to counts:
+crossings per 0.01-year bin, draws already crossed, draws not
 crossed by the horizon. Memory is independent of the number of draws.
 
 Monte Carlo errors are batch means: the batches are independent, and their spread gives the standard
@@ -28,9 +31,9 @@ from .._arviz import az
 from ..brain.priors import PriorSpec
 from ..errors import DataError
 from ..growth.crossover import crossings_of_levels
-from ..growth.models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, STATE_SPACES, path_variance_rate, ratio_paths
-from ..growth.passage import first_passage_of_levels, randomwalk_first_passage
-from ..growth.simulate import filtered_states, state_paths
+from ..growth.models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, STATE_SPACES, path_variance_rate, ratio_state
+from ..growth.passage import randomwalk_first_passage
+from ..growth.simulate import Ratio, filtered_states, levels_first_passage
 from ..inference.nuts import NutsSettings, step
 from ..quantities import BY_YEARS
 from .forecast import (
@@ -52,7 +55,7 @@ __all__ = ["BATCH", "BIN", "DRAWS_PER_PATH", "FIT_DRAWS", "StreamedCrossover", "
 
 FIT_DRAWS = 10_000  # growth posterior draws of the fit (the default kept run's: one cached fit serves both)
 BATCH = 8192  # brain draws per batch: one set of paths, one row of batch means
-DRAWS_PER_PATH = 16  # brain draws that share one simulated path in a batch
+DRAWS_PER_PATH = 8  # brain draws that share one simulated path in a batch
 BIN = 0.01  # years per histogram bin
 STREAM_STEP = 1.0  # years between the points of a streamed path of a stochastic model (Brownian bridges between)
 
@@ -142,27 +145,35 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         paths_per_batch = BATCH // DRAWS_PER_PATH
         reduce = jax.jit(lambda y, v: _reduce(y, v, t0, base, bins))
 
-        if o.model in STATE_SPACES:  # the filtered states of every posterior draw, once
-            states = filtered_states(o.model, {k: v for k, v in flat.items()}, d)
-        grid = np.arange(float(d.t_last) + STREAM_STEP, o.horizon + STREAM_STEP / 2, STREAM_STEP)
-        grid = np.append(grid[grid < o.horizon], o.horizon)
-        after = grid > t0 + 1e-9
-        times = np.concatenate([[t0], grid[after]])
-
-        def paths(key, pick):
-            """Paths of the drawn growth draws along ``times`` (the last observation first) and their rates."""
-            params = {k: v[pick] for k, v in flat.items()}
-            k_state, k_ratio = jax.random.split(key)
-            g = jnp.asarray(grid)
-            future = state_paths(k_state, o.model, params, tuple(s[pick] for s in states), float(d.t_last), g)
+        if o.model in STATE_SPACES:  # the filtered states (and efficiency walks) of every posterior draw, once
+            states = filtered_states(o.model, flat, d)
+            ratio = None
             if d.rt is not None:
-                future = future + ratio_paths(k_ratio, params, d, g)
-            first = jnp.full((pick.shape[0], 1), y0)
-            return jnp.concatenate([first, future[:, after]], axis=1), path_variance_rate(o.model, params, d)
+                mean, var, t_ratio = ratio_state(flat, d)
+                ratio = Ratio(mean=mean, var=var, t=t_ratio, vol=flat["ratio_vol"])
+            rates = path_variance_rate(o.model, flat, d)
+
+        def state_years(key, pick, levels):
+            """First passages of the drawn growth draws' paths (one per row of ``levels``)."""
+            picked = None if ratio is None else Ratio(ratio.mean[pick], ratio.var[pick], ratio.t, ratio.vol[pick])
+            return levels_first_passage(
+                key,
+                o.model,
+                {k: v[pick] for k, v in flat.items()},
+                tuple(s[pick] for s in states),
+                picked,
+                rates[pick],
+                levels,
+                t_last=float(d.t_last),
+                step=STREAM_STEP,
+                t0=t0,
+                y0=y0,
+                horizon=float(o.horizon),
+            )
 
         @jax.jit
         def batch_years(key, levels):
-            k_index, k_path, k_cross = jax.random.split(key, 3)
+            k_index, k_path = jax.random.split(key)
             if exact:
                 pick = jax.random.randint(k_index, levels.shape, 0, m)
                 drift, vol = flat["drift"][pick], flat["vol"][pick]
@@ -172,8 +183,7 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
             pick = jax.random.randint(k_index, (paths_per_batch,), 0, m)
             shaped = levels.reshape(paths_per_batch, DRAWS_PER_PATH)
             if o.model in STATE_SPACES:
-                path, rate = paths(k_path, pick)
-                return first_passage_of_levels(k_cross, times, path, shaped, rate).ravel()
+                return state_years(k_path, pick, shaped).ravel()
             params = {k: v[pick] for k, v in flat.items()}  # deterministic between grid points: no bridge
             fine_times, path = future_paths(k_path, chosen, params, d, data, o.horizon)
             return crossings_of_levels(fine_times, path, shaped).ravel()
