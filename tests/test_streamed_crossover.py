@@ -69,6 +69,7 @@ def _counts(years: np.ndarray, t0: float, horizon: float, batches: int) -> YearC
         n=len(years),
         batch_counts=np.asarray(rows),
         batch_medians=np.asarray(medians),
+        blocks=batches,
     )
 
 

@@ -11,7 +11,8 @@ atomically (a temporary file renamed); beyond :data:`MAX_ENTRIES` the least rece
 Without the cache (library calls that did not call
 :func:`uncertainty.warmstart.enable`, ``UNCERTAINTY_NO_CACHE``) every call fits.
 
-Fits that miss the cache are compiled one after the other and then run side by side, one per core.
+Fits that miss the cache are compiled one after the other, each starting as soon as it is compiled, and run
+side by side, one per core.
 """
 
 from __future__ import annotations
@@ -157,9 +158,10 @@ def cached_fits(
     """Run every job's NUTS fit, or take it from the cache (not with ``refit``); ``{name: result}``.
 
     ``status`` takes ``growth fit: cached (NAME, DATE)`` for a cached fit, and ``TEXT (STEPS) ...`` /
-    ``TEXT (STEPS): done in S s`` around each fit run. The fits that run are compiled in this thread, then
-    run on up to ``workers`` threads (default: the CPU count), each fit's draws exactly those of
-    :func:`~uncertainty.inference.nuts.run_nuts` with the same key.
+    ``TEXT (STEPS): done in S s`` around each fit run. The fits that run are compiled in this thread, one
+    after the other, each starting on one of up to ``workers`` threads (default: the CPU count) as soon as it
+    is compiled; each fit's draws are exactly those of :func:`~uncertainty.inference.nuts.run_nuts` with the
+    same key.
     """
     say = status or (lambda text: None)
     results: dict[str, NutsResult] = {}
@@ -176,12 +178,8 @@ def cached_fits(
         todo.append((job, path))
     if not todo:
         return results
-    names = ", ".join(job.name for job, _ in todo)
-    with step(status, f"compiling the growth fit{'s' if len(todo) > 1 else ''} ({names})"):
-        runs = [(job, path, compile_nuts(job.key, job.model, job.data, job.settings)) for job, path in todo]
 
-    def run(item):
-        job, path, program = item
+    def run(job, path, program):
         text = f"{job.text} ({steps_text(job.settings)})"
         say(f"{text} ...")
         start = time.perf_counter()
@@ -191,11 +189,16 @@ def cached_fits(
             _save(path, job, result)
         return job.name, result
 
-    count = min(len(runs), workers or os.cpu_count() or 1)
+    def compiled(job):
+        with step(status, f"compiling the {job.name} fit"):
+            return compile_nuts(job.key, job.model, job.data, job.settings)
+
+    count = min(len(todo), workers or os.cpu_count() or 1)
     if count == 1:
-        done = [run(item) for item in runs]
-    else:
+        done = [run(job, path, compiled(job)) for job, path in todo]
+    else:  # each fit starts as soon as it is compiled, while this thread compiles the next
         with ThreadPoolExecutor(count) as pool:
-            done = list(pool.map(run, runs))
+            futures = [pool.submit(run, job, path, compiled(job)) for job, path in todo]
+            done = [f.result() for f in futures]
     results.update(done)
     return {job.name: results[job.name] for job in jobs}

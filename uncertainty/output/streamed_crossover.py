@@ -51,19 +51,29 @@ def _batch_mcse(counts: np.ndarray, sizes: np.ndarray) -> float:
     return float(math.sqrt(b / (b - 1) * np.sum((counts - p * sizes) ** 2)) / sizes.sum())
 
 
+def _by_block(y: YearCounts) -> tuple[np.ndarray, np.ndarray]:
+    """The batches' counts summed within each growth block, and the mean of their medians per block."""
+    block = np.arange(len(y.batch_counts)) % y.blocks
+    counts = np.stack([y.batch_counts[block == g].sum(axis=0) for g in range(y.blocks)])
+    medians = np.array([y.batch_medians[block == g].mean() for g in range(y.blocks)])
+    return counts, medians
+
+
 def year_table(y: YearCounts) -> pd.DataFrame:
     """One row with the columns of :func:`uncertainty.output.report.crossover_summary` (but ESS: the draws are
-    counted, not kept): P(already), quantiles, 90% HDI, P(by year), P(never), with batch-means errors."""
-    sizes = y.batch_counts[:, 0].astype(np.float64)
-    row: dict[str, float] = {"p_already": y.already / y.n, "mcse_p_already": _batch_mcse(y.batch_counts[:, 1], sizes)}
+    counted, not kept): P(already), quantiles, 90% HDI, P(by year), P(never), with errors from batch means
+    over the growth blocks (see :mod:`uncertainty.runs.streamed_crossover`)."""
+    blocks, block_medians = _by_block(y)
+    sizes = blocks[:, 0].astype(np.float64)
+    row: dict[str, float] = {"p_already": y.already / y.n, "mcse_p_already": _batch_mcse(blocks[:, 1], sizes)}
     q5, median, q95 = (_quantile(y, p) for p in CENTRAL)
     row.update(median=median, q5=q5, q95=q95)
     row["hdi_lo"], row["hdi_hi"] = _hdi(y)
     for i, year in enumerate(BY_YEARS):
-        by = y.batch_counts[:, 3 + i]
+        by = blocks[:, 3 + i]
         row[f"p_by_{year}"], row[f"mcse_p_by_{year}"] = by.sum() / y.n, _batch_mcse(by, sizes)
     row["p_never"] = y.never / y.n
-    medians = y.batch_medians
+    medians = block_medians
     ok = len(medians) > 1 and np.isfinite(medians).all()
     row["mcse_median"] = float(np.std(medians, ddof=1) / math.sqrt(len(medians))) if ok else math.nan
     return pd.DataFrame([row], index=["crossover year"])
@@ -75,7 +85,8 @@ def streamed_crossover_sections(run: StreamedCrossover) -> list:
     batches = len(y.batch_counts)
     how = (
         f"\nstreamed: {y.n:,} joint draws counted in {BIN:g}-year bins (quantiles and HDI to the bin); mcse from "
-        f"batch means over {batches:,} independent batches; each batch pairs its brain draws with "
+        f"batch means over {y.blocks} blocks of the growth draws ({batches:,} batches; it includes the fit's own "
+        "Monte Carlo error, which more draws do not reduce); each batch pairs its brain draws with "
         f"{run.attrs.get('growth_draws', 0):,} growth posterior draws resampled with the seed, first passage "
         f"{run.attrs.get('first_passage')}"
         + (

@@ -158,6 +158,8 @@ def prepare(options: ForecastOptions, kept: bool = True) -> tuple[GrowthData, Se
     return data, heldout
 
 
+LOO_DRAWS_PER_CHAIN = 1000  # draws per chain of a model fitted only for the LOO comparison
+
 PATH_BYTES = 64  # peak bytes per draw and path point: the paths, their gap to the brain and the scan's
 # temporaries (measured: 67 KB per draw for 1,163 points, walkcycle on hpcg to 2300, with the LOO fits)
 
@@ -271,14 +273,17 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
 
 def fit_growth(data: GrowthData, names: list[str], root: jax.Array, settings: NutsSettings, o: ForecastOptions) -> dict:
     """``{name: (fit data, draws by site (chain, draw, ...), NutsResult)}`` of each growth model in ``names``
-    (the first the chosen one, the rest the LOO comparison), fitted to ``data`` or taken from the fit cache
+    (the first the chosen one, the rest the LOO comparison, at most :data:`LOO_DRAWS_PER_CHAIN` draws a chain),
+    fitted to ``data`` or taken from the fit cache
     (:mod:`uncertainty.inference.fitcache`; ``o.refit`` fits again). Model ``i`` uses ``fold_in(root, 1 + i)``."""
     jobs, fit_data = [], {}
     for i, name in enumerate(names):
         fit_data[name] = fit_data_at(data, name, data.last_year, o.priors)
         batch = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], fit_data[name])
         text = f"fitting {name} to {o.series}" if i == 0 else f"comparing models by LOO: fitting {name}"
-        jobs.append(FitJob(name, jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, settings, text))
+        # the comparison needs the pointwise log-likelihood's draws, not the joint draws: fewer of them
+        s = settings if i == 0 else settings._replace(num_samples=min(settings.num_samples, LOO_DRAWS_PER_CHAIN))
+        jobs.append(FitJob(name, jax.random.fold_in(root, 1 + i), MODELS_BY_NAME[name].model, batch, s, text))
     results = cached_fits(jobs, refit=o.refit, status=o.status)
     return {k: (fit_data[k], {s: v[0] for s, v in r.samples.items()}, r) for k, r in results.items()}
 

@@ -14,8 +14,11 @@ model is searched on the quarter-year grid of a kept run. Each batch is reduced 
 crossings per 0.01-year bin, draws already crossed, draws not
 crossed by the horizon. Memory is independent of the number of draws.
 
-Monte Carlo errors are batch means: the batches are independent, and their spread gives the standard
-error of every probability and of the median, whatever the path sharing within a batch.
+Monte Carlo errors are batch means over blocks: the growth posterior draws are cut into
+:data:`GROWTH_BLOCKS` contiguous blocks (of the chains' draws), batch ``b`` draws its growth draws from block
+``b % GROWTH_BLOCKS``, and the spread of the blocks' estimates gives the standard error of every probability
+and of the median: the brain draws', the paths' (whatever their sharing) and the fit's own Monte Carlo error
+(a finite, autocorrelated set of posterior draws), which more brain draws do not reduce.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ FIT_DRAWS = 10_000  # growth posterior draws of the fit (the default kept run's:
 BATCH = 8192  # brain draws per batch: one set of paths, one row of batch means
 DRAWS_PER_PATH = 8  # brain draws that share one simulated path in a batch
 BIN = 0.01  # years per histogram bin
+GROWTH_BLOCKS = 16  # contiguous blocks of the growth posterior draws; batch b draws from block b % 16
 STREAM_STEP = 1.0  # years between the points of a streamed path of a stochastic model (Brownian bridges between)
 
 
@@ -72,6 +76,7 @@ class YearCounts(NamedTuple):
     n: int
     batch_counts: np.ndarray  # (batches, 3 + len(BY_YEARS)): n, already, never, then by each of BY_YEARS
     batch_medians: np.ndarray  # each batch's median year (inverted CDF; inf: among the never-crossing draws)
+    blocks: int = 1  # batch b drew its growth draws from block ``b % blocks`` of the growth posterior draws
 
 
 class StreamedCrossover(NamedTuple):
@@ -143,6 +148,9 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         bins = math.ceil(o.horizon / BIN) - base + 1
         exact = _exact_passage(o.model, d, data)
         paths_per_batch = BATCH // DRAWS_PER_PATH
+        # batch means over blocks of the growth draws: an MCSE that holds the fit's Monte Carlo error too
+        blocks = min(GROWTH_BLOCKS, -(-o.num_samples // BATCH))
+        block_size = m // blocks
         reduce = jax.jit(lambda y, v: _reduce(y, v, t0, base, bins))
 
         if o.model in STATE_SPACES:  # the filtered states (and efficiency walks) of every posterior draw, once
@@ -172,15 +180,17 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
             )
 
         @jax.jit
-        def batch_years(key, levels):
+        def batch_years(key, levels, block):
             k_index, k_path = jax.random.split(key)
+            first = block * block_size  # this batch's growth draws: one block of the chains'
+
             if exact:
-                pick = jax.random.randint(k_index, levels.shape, 0, m)
+                pick = first + jax.random.randint(k_index, levels.shape, 0, block_size)
                 drift, vol = flat["drift"][pick], flat["vol"][pick]
                 wait = randomwalk_first_passage(k_path, levels - y0, drift, vol)
                 years = jnp.where(levels <= y0, t0, t0 + wait)
                 return jnp.where(years > o.horizon, jnp.inf, years)
-            pick = jax.random.randint(k_index, (paths_per_batch,), 0, m)
+            pick = first + jax.random.randint(k_index, (paths_per_batch,), 0, block_size)
             shaped = levels.reshape(paths_per_batch, DRAWS_PER_PATH)
             if o.model in STATE_SPACES:
                 return state_years(k_path, pick, shaped).ravel()
@@ -204,7 +214,8 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
                 scale = practical_draws(jax.random.fold_in(practical_key, index), spec, data.target, size, o.budget_usd)
                 levels = jnp.pad(part - jnp.asarray(scale.log2_scale), (0, BATCH - size), constant_values=jnp.inf)
                 valid = jnp.arange(BATCH) < size
-                h, counts, median = reduce(batch_years(jax.random.fold_in(path_key, index), levels), valid)
+                years = batch_years(jax.random.fold_in(path_key, index), levels, index % blocks)
+                h, counts, median = reduce(years, valid)
                 hist = hist + h
                 chunk_rows.append(counts)
                 chunk_medians.append(median)
@@ -227,6 +238,7 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
                 n=int(counts[:, 0].sum()),
                 batch_counts=counts,
                 batch_medians=np.concatenate(medians),
+                blocks=blocks,
             )
     attrs = run_attrs(
         spec,
