@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "--large",
         type=lambda s: int(float(s)),
         default=100_000_000,
-    parser.add_argument(
-        "--large", type=lambda s: int(float(s)), default=100_000_000, help="the large run's draws (default 1e8; 0: none)"
-    )
+        help="the large run's draws (default 1e8; 0: none)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="warm 10^6 runs (default 3; the median is shown)")
     args = parser.parse_args(argv)
