@@ -19,7 +19,7 @@ from jax import Array
 
 from .models import STATE_SPACES, FitData
 
-__all__ = ["BLOCK", "Ratio", "filtered_states", "levels_first_passage", "state_paths"]
+__all__ = ["BLOCK", "Ratio", "filtered_states", "levels_first_passage", "model_first_passage", "state_paths"]
 
 _JITTER = 1e-12
 
@@ -171,3 +171,40 @@ def levels_first_passage(
     start = (jnp.asarray(0), x, r, jnp.asarray(t0, dtype), jnp.full((n,), y0, dtype), years, crossed)
     years = jax.lax.while_loop(more, body, start)[5]
     return jnp.where(years > horizon, jnp.inf, years)
+
+
+def model_first_passage(
+    key: Array,
+    model: str,
+    params: dict[str, Array],
+    d: FitData,
+    levels: Array,
+    *,
+    t0: float,
+    y0: float,
+    horizon: float,
+    step: float = 1.0,
+) -> Array:
+    """:func:`levels_first_passage` of the posterior draws ``params`` (one path each, ``levels`` ``(n, R)``):
+    their filtered states, the efficiency walk of the ``hpcg`` target and the path's variance rate computed
+    here."""
+    from .models import path_variance_rate, ratio_state
+
+    ratio = None
+    if d.rt is not None:
+        mean, var, t_ratio = ratio_state(params, d)
+        ratio = Ratio(mean=mean, var=var, t=t_ratio, vol=params["ratio_vol"])
+    return levels_first_passage(
+        key,
+        model,
+        params,
+        filtered_states(model, params, d),
+        ratio,
+        path_variance_rate(model, params, d),
+        levels,
+        t_last=float(d.t_last),
+        step=step,
+        t0=t0,
+        y0=y0,
+        horizon=horizon,
+    )

@@ -41,6 +41,7 @@ from ..growth.models import (
     GROWTH_MODELS,
     MODELS_BY_NAME,
     POOLED_SITES,
+    STATE_SPACES,
     path_variance_rate,
     predict_after,
     ratio_paths,
@@ -48,6 +49,7 @@ from ..growth.models import (
 )
 from ..growth.passage import first_passage_on_grid
 from ..growth.scores import predictive_samples
+from ..growth.simulate import model_first_passage
 from ..growth.targets import DEFAULT_BUDGET_USD, DEFAULT_FRACTION, TARGETS
 from ..inference.fitcache import FitJob, cached_fits
 from ..inference.nuts import NutsSettings, Status, step
@@ -222,9 +224,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
         with step(o.status, f"pairing {n:,} draws with brain FLOP/s (paths to {o.horizon:g})"):
             log2_brain = jnp.asarray(brain["log10_brain_flops"]) * LOG2_10 - practical.log2_scale
-            times, path = future_paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-            rate = path_variance_rate(o.model, flat, d)  # a Brownian bridge between the grid's points
-            crossing = first_passage_on_grid(jax.random.fold_in(root, 21), times, path - log2_brain[:, None], rate)
+            crossing, t_start = _crossing_years(jax.random.fold_in(root, 20), o, chosen, flat, d, data, log2_brain)
             year = np.asarray(crossing).reshape(o.num_chains, per_chain)
         grid = np.arange(math.floor(data.last_year) + 1, 2101, dtype=np.float64)
         predictive = {
@@ -257,7 +257,7 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         growth_priors=o.priors if o.model in POOLED_SITES else "base",  # a model with nothing to pool keeps its own
         data_until=o.data_until,
         horizon=o.horizon,
-        t_start=float(times[0]),
+        t_start=t_start,
         **target_attrs(data, practical),
         num_warmup=o.num_warmup,
         num_chains=o.num_chains,
@@ -308,15 +308,34 @@ def crossover_years(specs: dict[str, PriorSpec], seed: int, o: ForecastOptions =
         d, samples, _ = fit_growth(data, [o.model], root, settings, o)[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
         flat = {k: jnp.asarray(v.reshape(n, *v.shape[2:])) for k, v in samples.items()}
-        times, path = future_paths(jax.random.fold_in(root, 20), chosen, flat, d, data, o.horizon)
-        rate = path_variance_rate(o.model, flat, d)
         for name, spec in specs.items():
             with step(o.status, f"{name}: {_brain_text(spec, n)}, paired with the growth paths"):
                 practical = practical_draws(jax.random.fold_in(root, 30), spec, data.target, n, o.budget_usd)
                 log2_brain = jnp.asarray(brain_draws(spec, n, seed)[0]["log10_brain_flops"]) * LOG2_10
-                gap = path - (log2_brain - practical.log2_scale)[:, None]
-                out[name] = np.asarray(first_passage_on_grid(jax.random.fold_in(root, 21), times, gap, rate))
+                levels = log2_brain - practical.log2_scale
+                years, _ = _crossing_years(jax.random.fold_in(root, 20), o, chosen, flat, d, data, levels)
+                out[name] = np.asarray(years)
     return out
+
+
+def _crossing_years(key, o: ForecastOptions, model, params, d, data: GrowthData, log2_brain) -> tuple[Array, float]:
+    """Each joint draw's crossover year, and the last observation (the year of a draw already crossed).
+
+    A state-space model's path walks a yearly grid with Brownian bridges between points, stopping when
+    every draw is crossed (:func:`~uncertainty.growth.simulate.model_first_passage`, the streamed run's
+    method, one path per draw); the other models' paths are searched on a quarter-year grid, bridged with
+    their variance rate (0 for the deterministic ones: straight lines, exact)."""
+    target = data.target_series
+    t0, y0 = float(target.year[-1]), float(target.log2_flops[-1])
+    if o.model in STATE_SPACES:
+        years = model_first_passage(
+            key, o.model, params, d, log2_brain[:, None], t0=t0, y0=y0, horizon=float(o.horizon)
+        )
+        return years[:, 0], t0
+    k_path, k_cross = jax.random.split(key)
+    times, path = future_paths(k_path, model, params, d, data, o.horizon)
+    rate = path_variance_rate(o.model, params, d)
+    return first_passage_on_grid(k_cross, times, path - log2_brain[:, None], rate), float(times[0])
 
 
 def last_observation(o: ForecastOptions) -> float:
