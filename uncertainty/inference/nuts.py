@@ -250,16 +250,10 @@ def compile_nuts(
     handlers are not thread-safe) and returns a function of ``progress`` that runs them, which may be called
     from any thread (several fits then run side by side, one per core)."""
     s = settings or NutsSettings()
-    start, segment, finish = _programs(model, s)
-    state = start.lower(key, data, init).compile()(key, data, init)
-    first = jnp.asarray(0, jnp.int32)
-    run_segment = segment.lower(state, data, first).compile()
+    run_start, run_segment, constrained = _executables(model, s, key, data, init)
+    state = run_start(key, data, init)
     length = segment_length(s)
     total = s.num_warmup + s.num_samples
-    sampled = jax.eval_shape(
-        lambda st: _draws_of(st, s.num_samples), (state.z, state.diverging, state.accept_prob, state.num_steps)
-    )
-    constrained = finish.lower(sampled, data).compile()
 
     def run(progress: Progress | None = None) -> NutsResult:
         st, kept = state, []
@@ -284,6 +278,26 @@ def compile_nuts(
         )
 
     return run
+
+
+_EXECUTABLES: dict[tuple, tuple[Callable, Callable, Callable]] = {}
+
+
+def _executables(model: Callable, s: NutsSettings, key: Array, data: Any, init) -> tuple[Callable, Callable, Callable]:
+    """The compiled start, segment and finish programs for these shapes (traced once per process: another fit
+    of the same model, settings and shapes, e.g. another group of chains, reuses them)."""
+    shapes = jax.tree_util.tree_map(lambda x: (jnp.shape(x), jnp.result_type(x)), (data, init))
+    ident = (model, s, jax.tree_util.tree_structure((data, init)), str(jax.tree_util.tree_leaves(shapes)))
+    if ident not in _EXECUTABLES:
+        start, segment, finish = _programs(model, s)
+        lowered = start.lower(key, data, init)
+        run_start, state = lowered.compile(), lowered.out_info
+        run_segment = segment.lower(state, data, jnp.asarray(0, jnp.int32)).compile()
+        sampled = jax.eval_shape(
+            lambda st: _draws_of(st, s.num_samples), (state.z, state.diverging, state.accept_prob, state.num_steps)
+        )
+        _EXECUTABLES[ident] = (run_start, run_segment, finish.lower(sampled, data).compile())
+    return _EXECUTABLES[ident]
 
 
 def _draws_of(visited_one, num_samples: int):
