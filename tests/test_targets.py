@@ -334,7 +334,10 @@ def test_already_is_decided_by_the_last_observed_value_never_a_year_inside_the_d
     assert years[1] == 2023.0 and years[0] > 2023.0 and years[2] > years[0]
 
 
-@pytest.mark.parametrize("flag", [["--series", "ai-cluster"], ["--budget", "1e9"]])
+@pytest.mark.parametrize(
+    "flag",
+    [["--series", "ai-cluster"], ["--budget", "1e9"], ["--model", "randomwalk"], ["--warmup", "200"], ["--refit"]],
+)
 def test_compare_crossover_flags_without_crossover_are_one_line(flag, capsys):
     assert main(["compare", str(PRIORS / "default.toml"), *flag, "-n", "1000", "-q"]) == 2
     err = capsys.readouterr().err

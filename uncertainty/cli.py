@@ -403,9 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add(m, "budget", help="with --crossover: the budget target's budget (USD)")
     _add(m, "unit")
-    _add(m, "model", choices=GROWTH_MODELS, help=f"with --crossover (default {DEFAULT_MODEL})")
+    _add(m, "model", choices=GROWTH_MODELS, default=None, help=f"with --crossover (default {DEFAULT_MODEL})")
     _add(m, "priors", help=f"with --crossover: the growth model's priors, base or pooled (default {DEFAULT_PRIORS})")
-    _add(m, "warmup", default=1000, help="with --crossover: NUTS warm-up (default 1000)")
+    _add(m, "warmup", default=None, help="with --crossover: NUTS warm-up (default 1000)")
     _add(m, "refit", help="with --crossover: fit the growth model again rather than taking it from the fit cache")
     m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
     _add(m, "force", help="overwrite saved runs")
@@ -973,7 +973,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.crossover:  # these shape the crossover columns only: without them, one line, not a silent no-op
         from .errors import InputError
 
-        for flag, value in (("--series", args.series), ("--budget", args.budget), ("--unit", args.unit)):
+        given = (("--series", args.series), ("--budget", args.budget), ("--unit", args.unit))
+        given += (("--model", args.model), ("--warmup", args.warmup), ("--refit", args.refit or None))
+        for flag, value in given:
             if value is not None:
                 raise InputError(flag, None, "applies with --crossover")
         if args.growth_priors == "pooled":
@@ -986,10 +988,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         options = ForecastOptions(
             series=targets[0],
             unit=args.unit,
-            model=args.model,
+            model=args.model or ForecastOptions().model,
             priors=args.growth_priors,
             num_samples=args.samples,
-            num_warmup=args.warmup,
+            num_warmup=args.warmup or ForecastOptions().num_warmup,
             compare=False,
             budget_usd=args.budget,
             refit=args.refit,
@@ -1023,7 +1025,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     if args.crossover:
         note += (
-            f"; crossover against {', '.join(targets)} ({args.model}): p already = P(crossed by the target's last "
+            f"; crossover against {', '.join(targets)} ({options.model}): p already = P(crossed by the target's last "
             "observation), median year ('already': among those draws; 'never': among draws that do not cross by "
             f"the horizon), p by {HEADLINE_YEAR}"
         )

@@ -54,7 +54,8 @@ def render_backtest(summary: dict, fmt: str = "table") -> str:
     else:
         choice = (
             f"chosen by this hindcast: {chosen} ({summary['default_reason']}); 'crossover --model {chosen}' uses it "
-            f"(crossover's default is {crossover}, chosen by the hpl hindcast)"
+            f"(crossover's default is {crossover}, chosen across the technologies of the performance curve database, "
+            "see backtest --pool)"
         )
     note = f"{choice}\nPairs share origins and data, so they are dependent. NUTS: {diag}"
     if summary.get("priors") == "pooled":
