@@ -123,11 +123,26 @@ def _lanes(s: NutsSettings, data: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: jnp.repeat(x, s.num_chains, axis=0), data)
 
 
-def _kernels(model: Callable):
+def _kernels(model: Callable, s: NutsSettings) -> tuple[Callable, Callable]:
+    """NumPyro's NUTS kernels: ``init(z, data, key)`` with the settings ``s``, and ``sample(state, data)``.
+    The sample kernel takes its settings from an init call in the same trace."""
+
     def potential_gen(d):
         return partial(potential_energy, model, (d,), {})
 
-    return hmc(potential_fn_gen=potential_gen, algo="NUTS")
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+
+    def init(z, d, key):
+        return init_kernel(
+            z,
+            s.num_warmup,
+            target_accept_prob=s.target_accept_prob,
+            max_tree_depth=s.max_tree_depth,
+            model_args=(d,),
+            rng_key=key,
+        )
+
+    return init, lambda st, d: sample_kernel(st, model_args=(d,))
 
 
 def _start(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[str, Array] | None = None):
@@ -136,18 +151,10 @@ def _start(model: Callable, s: NutsSettings, key: Array, data: Any, init: dict[s
     lanes = batch * s.num_chains
     keys = jax.random.split(key, (lanes, 2))
     lane_init = None if init is None else jax.tree_util.tree_map(lambda x: x.reshape(lanes, *x.shape[2:]), init)
-    init_kernel, _ = _kernels(model)
+    init, _ = _kernels(model, s)
 
     def init_one(k, d, z0):
-        z = _init_params(model, k[0], d) if z0 is None else z0
-        return init_kernel(
-            z,
-            s.num_warmup,
-            target_accept_prob=s.target_accept_prob,
-            max_tree_depth=s.max_tree_depth,
-            model_args=(d,),
-            rng_key=k[1],
-        )
+        return init(_init_params(model, k[0], d) if z0 is None else z0, d, k[1])
 
     return jax.vmap(init_one)(keys, _lanes(s, data), lane_init)
 
@@ -159,21 +166,10 @@ def segment_length(s: NutsSettings) -> int:
 
 def _segment(model: Callable, s: NutsSettings, state, data: Any, first: Array):
     """Steps ``first`` to ``first + segment_length - 1`` of every lane (those past the last step are skipped)."""
-    init_kernel, sample_kernel = _kernels(model)
+    init, sample = _kernels(model, s)
     lane_data = _lanes(s, data)
-
-    def configure(z, d, key):  # NumPyro's sample kernel takes its settings from an init call in the same trace
-        return init_kernel(
-            z,
-            s.num_warmup,
-            target_accept_prob=s.target_accept_prob,
-            max_tree_depth=s.max_tree_depth,
-            model_args=(d,),
-            rng_key=key,
-        )
-
-    jax.vmap(configure)(state.z, lane_data, state.rng_key)  # its value is unused (and compiled away)
-    step = jax.vmap(lambda st, d: sample_kernel(st, model_args=(d,)))
+    jax.vmap(init)(state.z, lane_data, state.rng_key)  # configures the sample kernel; its value is compiled away
+    step = jax.vmap(sample)
     total = s.num_warmup + s.num_samples
 
     def advance(st, i):  # adapts while st.i < num_warmup (NumPyro's kernel), then samples
@@ -204,7 +200,7 @@ Progress = Callable[[int, int], None]  # takes (steps done, steps in all) of a f
 
 def progress_lines(status: Status | None, text: str) -> Progress | None:
     """A :data:`Progress` that gives ``status`` a line at each quarter of a fit's steps:
-    ``TEXT: 50% (1,750 of 3,500 steps, warm-up done) ...``."""
+    ``TEXT: 50% (1,750 of 3,500 steps) ...``."""
     if status is None:
         return None
     said = set()
