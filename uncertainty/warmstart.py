@@ -22,6 +22,7 @@ when a signal ended it (JAX writes its entries in place).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -43,6 +44,7 @@ __all__ = [
     "load_exported",
     "note",
     "save_exported",
+    "source_digest",
 ]
 
 _EXPORTED: Path | None = None  # set by enable()
@@ -160,13 +162,15 @@ def exported_dir() -> Path | None:
     return _EXPORTED
 
 
-def _source_digest() -> str:
-    """A hash of the source of ``uncertainty.brain`` (what a traced sampler is made of)."""
+@functools.cache
+def source_digest(*folders: str) -> str:
+    """A hash of the source of the package's ``folders`` (e.g. ``"brain"``: what a traced sampler is made of),
+    read once per process."""
     digest = hashlib.sha256()
-    folder = Path(__file__).parent / "brain"
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    for folder in folders:
+        for path in sorted((Path(__file__).parent / folder).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -193,7 +197,7 @@ def entry(*parts: object) -> Path | None:
     import jax
 
     digest = hashlib.sha256()
-    for part in (*parts, jax.__version__, jax.default_backend(), _source_digest()):
+    for part in (*parts, jax.__version__, jax.default_backend(), source_digest("brain")):
         digest.update(canonical(part).encode())
         digest.update(b"\0")
     return _EXPORTED / f"draw-{digest.hexdigest()}.jaxexport"

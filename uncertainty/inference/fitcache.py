@@ -58,23 +58,12 @@ class FitJob(NamedTuple):
     text: str  # the status line of the fit, e.g. "fitting walkcycle to hpcg"
 
 
-def _source_digest() -> bytes:
-    """A hash of the source of the models and the sampler (an edit to either fits again)."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for folder in ("growth", "inference"):
-        for path in sorted((root / folder).glob("*.py")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.digest()
-
-
 def _hash(job: FitJob) -> str:
     digest = hashlib.sha256()
     for part in (job.name, repr(tuple(job.settings)), __version__, version("jax"), version("numpyro")):
         digest.update(str(part).encode() + b"\0")
     digest.update(jax.default_backend().encode() + b"\0")
-    digest.update(_source_digest())
+    digest.update(warmstart.source_digest("growth", "inference").encode())  # an edit to a model or the sampler
     digest.update(np.asarray(jax.random.key_data(job.key)).tobytes())
     leaves, tree = jax.tree_util.tree_flatten(job.data)
     digest.update(str(tree).encode())
