@@ -180,27 +180,23 @@ def test_the_block_walk_has_the_law_of_the_whole_path_search():
     """levels_first_passage (the grid walked in blocks, stopping when every level is reached; the efficiency
     walk stepped with the state) against state_paths + ratio_paths + first_passage_of_levels on the whole grid,
     for walkcycle on the HPCG target: the years of three levels agree within Monte Carlo error."""
-    from uncertainty.growth.models import path_variance_rate, ratio_paths, ratio_state
+    from uncertainty.growth.models import ratio_paths
     from uncertainty.growth.passage import first_passage_of_levels
-    from uncertainty.growth.simulate import Ratio, levels_first_passage
+    from uncertainty.growth.simulate import levels_first_passage, path_start
 
     data = load_growth_data("hpcg")
     n = 20_000
     with jax.enable_x64(True):
         d = jax.tree_util.tree_map(jnp.asarray, fit_data_at(data, "walkcycle", data.last_year))
         params = {k: jnp.full(n, v) for k, v in {**PARAMS["walkcycle"], "ratio_vol": 0.7, "ratio_noise": 0.15}.items()}
-        states = filtered_states("walkcycle", params, d)
-        mean, var, t_ratio = ratio_state(params, d)
-        rate = path_variance_rate("walkcycle", params, d)
+        start = path_start("walkcycle", params, d)
+        states, rate = start.states, start.rate
         t0, y0, t_last = float(data.target_series.year[-1]), float(data.target_series.log2_flops[-1]), float(d.t_last)
         levels = y0 + jnp.tile(jnp.array([1.0, 6.0, 20.0]), (n, 1))
         walked = levels_first_passage(
             jax.random.key(7),
             "walkcycle",
-            params,
-            states,
-            Ratio(mean, var, t_ratio, params["ratio_vol"]),
-            rate,
+            start,
             levels,
             t_last=t_last,
             step=1.0,

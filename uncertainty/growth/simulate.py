@@ -19,7 +19,16 @@ from jax import Array
 
 from .models import STATE_SPACES, FitData
 
-__all__ = ["BLOCK", "Ratio", "filtered_states", "levels_first_passage", "model_first_passage", "state_paths"]
+__all__ = [
+    "BLOCK",
+    "PathStart",
+    "Ratio",
+    "filtered_states",
+    "levels_first_passage",
+    "model_first_passage",
+    "path_start",
+    "state_paths",
+]
 
 _JITTER = 1e-12
 
@@ -77,13 +86,42 @@ class Ratio(NamedTuple):
     vol: Array
 
 
+class PathStart(NamedTuple):
+    """What each posterior draw's future path starts from: its parameters, the model's filtered state at the
+    last point (mean ``(n, k)``, covariance ``(n, k, k)``), the ``hpcg`` target's efficiency walk (``None``
+    for another target) and the path's variance rate (log2**2 per year)."""
+
+    params: dict[str, Array]
+    states: tuple[Array, Array]
+    ratio: Ratio | None
+    rate: Array
+
+    def take(self, pick: Array) -> PathStart:
+        """The draws ``pick`` (an index array)."""
+        r = self.ratio
+        return PathStart(
+            params={k: v[pick] for k, v in self.params.items()},
+            states=tuple(x[pick] for x in self.states),
+            ratio=None if r is None else Ratio(r.mean[pick], r.var[pick], r.t, r.vol[pick]),
+            rate=self.rate[pick],
+        )
+
+
+def path_start(model: str, params: dict[str, Array], d: FitData) -> PathStart:
+    """The :class:`PathStart` of the posterior draws ``params`` of a state-space ``model`` fitted to ``d``."""
+    from .models import path_variance_rate, ratio_state
+
+    ratio = None
+    if d.rt is not None:
+        mean, var, t_ratio = ratio_state(params, d)
+        ratio = Ratio(mean=mean, var=var, t=t_ratio, vol=params["ratio_vol"])
+    return PathStart(params, filtered_states(model, params, d), ratio, path_variance_rate(model, params, d))
+
+
 def levels_first_passage(
     key: Array,
     model: str,
-    params: dict[str, Array],
-    states: tuple[Array, Array],
-    ratio: Ratio | None,
-    rate: Array,
+    start: PathStart,
     levels: Array,
     *,
     t_last: float,
@@ -92,9 +130,9 @@ def levels_first_passage(
     y0: float,
     horizon: float,
 ) -> Array:
-    """First years ``(n, R)`` where each draw's path (the model's state from ``states`` at ``t_last``, plus the
-    capped efficiency walk ``ratio`` of the ``hpcg`` target) reaches each of its ``R`` levels (log2), on the
-    grid ``t_last + step * i`` with Brownian bridges of variance rate ``rate`` between points.
+    """First years ``(n, R)`` where each draw's path (the model's state from ``start.states`` at ``t_last``, plus
+    the capped efficiency walk ``start.ratio`` of the ``hpcg`` target) reaches each of its ``R`` levels (log2),
+    on the grid ``t_last + step * i`` with Brownian bridges of variance rate ``start.rate`` between points.
 
     The path starts at the last observation ``(t0, y0)``: a level at or below ``y0`` is crossed at ``t0``;
     grid points at or before ``t0`` are stepped through, not searched. A level reached after ``horizon``, or
@@ -106,7 +144,8 @@ def levels_first_passage(
     from .passage import bridge_crossing_fraction, bridge_maximum
 
     space = STATE_SPACES[model]
-    m, P = states
+    params, ratio, rate = start.params, start.ratio, start.rate
+    m, P = start.states
     n, k = m.shape
     dtype = m.dtype
     F, Q = jax.vmap(lambda p: space.transition(p)(step))(params)
@@ -185,22 +224,12 @@ def model_first_passage(
     horizon: float,
     step: float = 1.0,
 ) -> Array:
-    """:func:`levels_first_passage` of the posterior draws ``params`` (one path each, ``levels`` ``(n, R)``):
-    their filtered states, the efficiency walk of the ``hpcg`` target and the path's variance rate computed
-    here."""
-    from .models import path_variance_rate, ratio_state
-
-    ratio = None
-    if d.rt is not None:
-        mean, var, t_ratio = ratio_state(params, d)
-        ratio = Ratio(mean=mean, var=var, t=t_ratio, vol=params["ratio_vol"])
+    """:func:`levels_first_passage` of the posterior draws ``params`` (one path each, ``levels`` ``(n, R)``),
+    from their :func:`path_start`."""
     return levels_first_passage(
         key,
         model,
-        params,
-        filtered_states(model, params, d),
-        ratio,
-        path_variance_rate(model, params, d),
+        path_start(model, params, d),
         levels,
         t_last=float(d.t_last),
         step=step,

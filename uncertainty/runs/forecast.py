@@ -64,6 +64,8 @@ __all__ = [
     "fit_growth",
     "future_paths",
     "growth_key",
+    "growth_posterior",
+    "nuts_statistics",
     "prepare",
     "crossover_years",
     "forecast",
@@ -474,10 +476,21 @@ def _stage_coords(spec) -> dict[str, list[str]]:
     return {"stage": list(spec.convention.stages)} if has_stages(spec) else {}
 
 
+def growth_posterior(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A growth fit's posterior by site, ``(chain, draw)``: its parameters, without the pointwise
+    log-likelihoods and the per-knot shifts."""
+    skip = {"log_lik", "ratio_log_lik", "shift"}
+    return {k: v for k, v in samples.items() if k not in skip and v.ndim == 2}
+
+
+def nuts_statistics(result) -> dict[str, np.ndarray]:
+    """The ``sample_stats`` of a fit (a batch of one): divergences, acceptance rates, leapfrog steps."""
+    return {"diverging": result.diverging[0], "acceptance_rate": result.accept_prob[0], "n_steps": result.num_steps[0]}
+
+
 def _inference_data(spec, samples, result, brain, year, predictive, data, heldout, grid, o, n) -> az.InferenceData:
     chains, draws = year.shape
-    skip = {"log_lik", "ratio_log_lik", "shift"}
-    post = {k: v for k, v in samples.items() if k not in skip and v.ndim == 2}
+    post = growth_posterior(samples)
     post["crossover_year"] = year
     for name in (n for n in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops") if n in brain):
         post[name] = brain[name].reshape(chains, draws, *brain[name].shape[1:])
@@ -505,11 +518,7 @@ def _inference_data(spec, samples, result, brain, year, predictive, data, heldou
         posterior_predictive={k: v for k, (_, v) in predictive.items()},
         log_likelihood=log_lik,
         observed_data=observed,
-        sample_stats={
-            "diverging": result.diverging[0],
-            "acceptance_rate": result.accept_prob[0],
-            "n_steps": result.num_steps[0],
-        },
+        sample_stats=nuts_statistics(result),
         coords=coords,
         dims={**{k: [d] for k, d in _BRAIN_DIMS.items() if k in post}, **obs_dims, **pp_dims},
     )

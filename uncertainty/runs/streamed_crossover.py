@@ -34,9 +34,9 @@ from .._arviz import az
 from ..brain.priors import PriorSpec
 from ..errors import DataError
 from ..growth.crossover import crossings_of_levels
-from ..growth.models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, STATE_SPACES, path_variance_rate, ratio_state
+from ..growth.models import GROWTH_MODELS, MODELS_BY_NAME, POOLED_SITES, STATE_SPACES
 from ..growth.passage import randomwalk_first_passage
-from ..growth.simulate import Ratio, filtered_states, levels_first_passage
+from ..growth.simulate import levels_first_passage, path_start
 from ..inference.nuts import NutsSettings, step
 from ..quantities import BY_YEARS
 from .forecast import (
@@ -47,6 +47,8 @@ from .forecast import (
     fit_growth,
     future_paths,
     growth_key,
+    growth_posterior,
+    nuts_statistics,
     practical_draws,
     prepare,
     target_attrs,
@@ -154,23 +156,14 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         reduce = jax.jit(lambda y, v: _reduce(y, v, t0, base, bins))
 
         if o.model in STATE_SPACES:  # the filtered states (and efficiency walks) of every posterior draw, once
-            states = filtered_states(o.model, flat, d)
-            ratio = None
-            if d.rt is not None:
-                mean, var, t_ratio = ratio_state(flat, d)
-                ratio = Ratio(mean=mean, var=var, t=t_ratio, vol=flat["ratio_vol"])
-            rates = path_variance_rate(o.model, flat, d)
+            start = path_start(o.model, flat, d)
 
         def state_years(key, pick, levels):
             """First passages of the drawn growth draws' paths (one per row of ``levels``)."""
-            picked = None if ratio is None else Ratio(ratio.mean[pick], ratio.var[pick], ratio.t, ratio.vol[pick])
             return levels_first_passage(
                 key,
                 o.model,
-                {k: v[pick] for k, v in flat.items()},
-                tuple(s[pick] for s in states),
-                picked,
-                rates[pick],
+                start.take(pick),
                 levels,
                 t_last=float(d.t_last),
                 step=STREAM_STEP,
@@ -276,15 +269,7 @@ def _passage_text(model: str, exact: bool) -> str:
 
 def _fit_data(samples: dict, result, attrs: dict) -> az.InferenceData:
     """The growth fit's draws as an InferenceData (posterior and NUTS statistics), with the run's attributes."""
-    post = {k: v for k, v in samples.items() if k not in ("log_lik", "ratio_log_lik", "shift") and v.ndim == 2}
-    idata = az.from_dict(
-        posterior=post,
-        sample_stats={
-            "diverging": result.diverging[0],
-            "acceptance_rate": result.accept_prob[0],
-            "n_steps": result.num_steps[0],
-        },
-    )
+    idata = az.from_dict(posterior=growth_posterior(samples), sample_stats=nuts_statistics(result))
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
