@@ -73,12 +73,23 @@ class YearCounts(NamedTuple):
     horizon: float  # the last year searched
     base: int  # bin 0 starts at ``base * BIN`` years
     hist: np.ndarray  # draws crossing after ``t0`` per bin, int64
-    already: int
-    never: int  # not crossed by the horizon
-    n: int
     batch_counts: np.ndarray  # (batches, 3 + len(BY_YEARS)): n, already, never, then by each of BY_YEARS
     batch_medians: np.ndarray  # each batch's median year (inverted CDF; inf: among the never-crossing draws)
     blocks: int = 1  # batch b drew its growth draws from block ``b % blocks`` of the growth posterior draws
+
+    @property
+    def n(self) -> int:
+        return int(self.batch_counts[:, 0].sum())
+
+    @property
+    def already(self) -> int:
+        """Draws at or below the last observation: crossed at ``t0``."""
+        return int(self.batch_counts[:, 1].sum())
+
+    @property
+    def never(self) -> int:
+        """Draws not crossed by the horizon."""
+        return int(self.batch_counts[:, 2].sum())
 
 
 class StreamedCrossover(NamedTuple):
@@ -220,16 +231,12 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         what = f"pairing {o.num_samples:,} brain draws with {o.model} paths to {o.horizon:g} (streamed)"
         with step(o.status, what):
             stats, layout = summarize_brain(spec, o.num_samples, seed, progress=o.progress, on_device_chunk=pair)
-            counts = np.concatenate(rows)
             years = YearCounts(
                 t0=t0,
                 horizon=float(o.horizon),
                 base=base,
                 hist=np.asarray(hist, dtype=np.int64),
-                already=int(counts[:, 1].sum()),
-                never=int(counts[:, 2].sum()),
-                n=int(counts[:, 0].sum()),
-                batch_counts=counts,
+                batch_counts=np.concatenate(rows),
                 batch_medians=np.concatenate(medians),
                 blocks=blocks,
             )
