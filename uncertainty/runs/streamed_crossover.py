@@ -153,8 +153,7 @@ def stream_crossover(spec: PriorSpec, seed: int, o: ForecastOptions) -> Streamed
         fits = fit_growth(data, names, root, settings, o)
         d, samples, result = fits[o.model]
         d = jax.tree_util.tree_map(jnp.asarray, d)
-        flat = {k: jnp.asarray(v.reshape(m, *v.shape[2:])) for k, v in samples.items() if k != "log_lik"}
-        flat = {k: v for k, v in flat.items() if v.ndim == 1}
+        flat = {k: jnp.asarray(v.reshape(m)) for k, v in samples.items() if v.ndim == 2}  # one value per draw
         target = data.target_series
         t0, y0 = float(target.year[-1]), float(target.log2_flops[-1])
         base = math.floor(t0 / BIN)
