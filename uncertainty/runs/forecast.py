@@ -5,11 +5,13 @@ among the models calibrated across technologies, :mod:`uncertainty.growth.select
 the growth model is fitted to the benchmark history with NUTS; each posterior draw
 (chain c, draw i) is paired with one independent brain-FLOP/s draw and one simulated future path of the target (for
 ``hpcg``: the HPL path plus the efficiency ratio's random walk, capped at 100%),
-and the path's first crossing of the brain is the crossover year: the path is simulated on a quarter-year
-grid and taken as a Brownian bridge between the grid's points (its variance rate the model's,
-:func:`~uncertainty.growth.models.path_variance_rate`), so crossings between points are not missed
-(:func:`~uncertainty.growth.passage.first_passage_on_grid`). Deterministic trends give straight paths, so
-their crossing is exact. Above 10^5 draws the crossover streams (:mod:`uncertainty.runs.streamed_crossover`).
+and the path's first crossing of the brain is the crossover year. Between grid points the path is a
+Brownian bridge with the model's variance rate (:func:`~uncertainty.growth.models.path_variance_rate`), so
+crossings between points are not missed: a state-space model walks a yearly grid until its draws are
+crossed (:func:`~uncertainty.growth.simulate.model_first_passage`), the other models are searched on a
+quarter-year grid (:func:`~uncertainty.growth.passage.first_passage_on_grid`); deterministic trends give
+straight paths, so their crossing is exact. Above 10^5 draws the crossover streams
+(:mod:`uncertainty.runs.streamed_crossover`).
 Scenario model: the ``[growth]`` priors of the prior file (the article's form)
 are drawn instead. Either way the result is one ``InferenceData``.
 """
