@@ -177,6 +177,75 @@ def test_scenarios_tie_fields_and_realise_their_weights():
     np.testing.assert_allclose(10.0 ** d["log10_brain_flops"][classic][:5], 1e9 * 200 * per_update, rtol=1e-5)
 
 
+SAME = """\
+[defaults]
+shared = ["rate", "firing_rate"]
+rate = { lognormal = [100, 1000] }
+firing_rate = { lognormal = [0.1, 2] }
+
+[scenarios]
+per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }
+per_step = { weight = 1 }
+
+[evidence.spikes]
+quantity = "sum(count * firing_rate)"
+observed = { upper = 1e30 }
+"""
+
+
+def test_same_as_gives_a_field_another_fields_draw_in_its_scenario():
+    cell = one_class_text().replace("rate = 10\n", "")
+    spec = parse_priors(SAME + cell)
+    n = 40_000
+    d = sample_brain(spec, n, seed=5)
+    spike, step = d["scenario"] == 0, d["scenario"] == 1
+    assert abs(spike.mean() - 0.5) < 4 * math.sqrt(0.25 / n)
+    # per_spike: the update rate is the firing rate, draw for draw; per_step: its own prior, independent of it
+    np.testing.assert_array_equal(d["shared_rate"][spike], d["shared_firing_rate"][spike])
+    mu, sigma = 0.5 * math.log(1e5), math.log(10) / (2 * 1.6448536269514722)
+    assert stats.kstest(d["shared_rate"][step], stats.lognorm(s=sigma, scale=math.exp(mu)).cdf).pvalue > 1e-3
+    assert abs(stats.spearmanr(d["shared_rate"][step], d["shared_firing_rate"][step])[0]) < 4 / math.sqrt(step.sum())
+    # the firing rate keeps its prior in both scenarios
+    assert stats.ks_2samp(d["shared_firing_rate"][spike], d["shared_firing_rate"][step]).pvalue > 1e-3
+    # FLOP/s by hand: count * firing rate * per-update FLOPs in per_spike draws
+    per_update = 2 * 1000 * 5 * 3 * 4 * 5 + 4 * 5 + 2 * 4 * 5 * 5 + 2 * 5 + 2 * 100 * 5
+    rate = d["shared_firing_rate"][spike][:5]
+    np.testing.assert_allclose(10.0 ** d["log10_brain_flops"][spike][:5], 1e9 * rate * per_update, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("setting", "key", "problem"),
+    [
+        ('"defaults.rate" = { same_as = "nope" }', "scenarios.a.defaults.rate.same_as", "has no field 'nope'"),
+        ('"defaults.rate" = { same_as = 3 }', "scenarios.a.defaults.rate.same_as", "expected a field name"),
+        ('"defaults.rate" = { same_as = "rate" }', "scenarios.a.defaults.rate.same_as", "as itself"),
+        ('"defaults.rate" = { same_as = "firing_rate", x = 1 }', "scenarios.a.defaults.rate", "unknown key 'x'"),
+        ('"convention.flops_per_mac" = { same_as = "rate" }', "convention.flops_per_mac.same_as", "a convention"),
+        (
+            '"defaults.rate" = { same_as = "firing_rate" }, "defaults.firing_rate" = 1',
+            "scenarios.a",
+            "which a scenario sets itself",
+        ),
+    ],
+)
+def test_bad_same_as(setting, key, problem):
+    text = SAME.replace(
+        'per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }', f"a = {{ weight = 1, {setting} }}"
+    )
+    with pytest.raises(PriorError) as exc:
+        parse_priors(text + one_class_text().replace("rate = 10\n", ""), "sc.toml")
+    message = str(exc.value)
+    assert "sc.toml" in message and key in message and problem in message and "\n" not in message
+
+
+def test_same_as_a_per_class_field_from_a_shared_one_is_refused():
+    text = SAME.replace('shared = ["rate", "firing_rate"]', 'shared = ["rate"]')
+    cell = one_class_text().replace("rate = 10\n", "")
+    two = cell + cell.replace("[classes.cell]", "[classes.other]")
+    with pytest.raises(PriorError, match="drawn per class"):
+        parse_priors(text + two, "sc.toml")
+
+
 def test_scenario_names_travel_with_the_run(tmp_path):
     from uncertainty.runs.io import brain_inference_data
 

@@ -25,7 +25,15 @@ from jax.scipy.special import logsumexp, ndtr
 from .cost import BrainParams, brain_log10_flops
 from .distributions import quantile, to_distribution
 from .expression import parse_expression
-from .priors import CLASS_FIELDS, CONVENTION_FIELDS, Point, PriorSpec, correlated_priors, correlation_matrix
+from .priors import (
+    CLASS_FIELDS,
+    CONVENTION_FIELDS,
+    Point,
+    PriorSpec,
+    SameAs,
+    correlated_priors,
+    correlation_matrix,
+)
 from .sites import CONVENTION, field_site, site_name
 
 __all__ = ["COPULA_SITE", "brain_model"]
@@ -40,9 +48,13 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
     values: dict[str, dict[str, jnp.ndarray]] = {}  # expression classes: field -> draws
 
     tied: dict[str, list[tuple[int, object]]] = {}  # site -> (scenario index, its prior), from [scenarios]
+    same: dict[str, list[tuple[int, str]]] = {}  # site -> (scenario index, the site whose draw it takes)
     for k, sc in enumerate(spec.scenarios):
         for site, prior in sc.settings:
-            tied.setdefault(site, []).append((k, prior))
+            if isinstance(prior, SameAs):
+                same.setdefault(site, []).append((k, prior.site))
+            else:
+                tied.setdefault(site, []).append((k, prior))
 
     def one(name: str, positive: bool, prior) -> jnp.ndarray:
         if isinstance(prior, Point):
@@ -52,13 +64,14 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
         return numpyro.sample(name, to_distribution(prior, positive))
 
     def draw(name: str, positive: bool, prior) -> jnp.ndarray:
-        if name not in tied:
+        if name not in tied and name not in same:
             return one(name, positive, prior)
         # a scenario-tied site: the file's prior, replaced in each scenario's draws by that scenario's prior
+        # (a site another site's draw replaces is stored once that draw is in, after every field is drawn)
         value = one(f"_base_{name}", positive, prior) if name not in copula else copula[name]
-        for k, alt in tied[name]:
+        for k, alt in tied.get(name, ()):
             value = jnp.where(scenario == k, one(f"_scenario{k}_{name}", positive, alt), value)
-        return numpyro.deterministic(name, value)
+        return value if name in same else numpyro.deterministic(name, value)
 
     with numpyro.plate("draw", num_draws):
         copula = _copula_draws(spec)
@@ -78,7 +91,15 @@ def brain_model(spec: PriorSpec, num_draws: int) -> None:
                 site = field_site(spec, c, f)
                 if site not in drawn:  # a shared site is drawn once, for the first class that takes it
                     drawn[site] = draw(site, positive, prior)
-                value = drawn[site]
+        for site, takes in same.items():  # { same_as = FIELD }: that field's draw in the scenario's draws
+            value = drawn[site]
+            for k, other in takes:
+                value = jnp.where(scenario == k, drawn[other], value)
+            drawn[site] = numpyro.deterministic(site, value)
+        for c in spec.classes:
+            for f in c.params:
+                lnp_field = c.method == "lnp" and f in CLASS_FIELDS
+                value = drawn[field_site(spec, c, f)]
                 if lnp_field:
                     columns[f].append(value)
                 elif c.method == "expression":

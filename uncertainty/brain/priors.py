@@ -67,6 +67,7 @@ __all__ = [
     "GROWTH_FIELDS",
     "Choice",
     "Field",
+    "SameAs",
     "METHODS",
     "expression_field",
     "fixed_values",
@@ -351,13 +352,23 @@ class TargetSpec:
 
 
 @dataclass(frozen=True)
+class SameAs:
+    """A scenario's setting ``{ same_as = "FIELD" }``: the site takes the draw of another site (``site``,
+    the same class's ``FIELD``), e.g. an LNP update rate that is the firing rate in one reading."""
+
+    site: str
+    field: str
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A named joint scenario of ``[scenarios]``: drawn with probability ``weight / sum(weights)``;
-    in its draws every site of ``settings`` takes the scenario's prior instead of the file's."""
+    in its draws every site of ``settings`` takes the scenario's prior (or, for :class:`SameAs`, another
+    site's draw) instead of the file's."""
 
     name: str
     weight: float
-    settings: tuple[tuple[str, Prior], ...]
+    settings: tuple[tuple[str, Prior | SameAs], ...]
 
 
 @dataclass(frozen=True)
@@ -497,9 +508,10 @@ def _stated(prior: Prior) -> list[float]:
     return [prior.lo, prior.hi]
 
 
-def _draws(prior: Prior) -> int:
-    """Random draws a prior takes: none for a fixed value; a choice its index and each component's."""
-    if isinstance(prior, Point):
+def _draws(prior: Prior | SameAs) -> int:
+    """Random draws a prior takes: none for a fixed value or another site's draw; a choice its index and
+    each component's."""
+    if isinstance(prior, Point | SameAs):
         return 0
     if isinstance(prior, Choice):
         return 1 + sum(_draws(c) for c in prior.components)
@@ -762,16 +774,54 @@ class _Parser:
             weight = self.number(body["weight"], f"{where}.weight")
             if weight <= 0:
                 self.fail(f"{where}.weight", f"must be > 0, got {weight:g}")
-            settings: dict[str, Prior] = {}
+            settings: dict[str, Prior | SameAs] = {}
             for target, value in body.items():
                 if target == "weight":
                     continue
-                for site in self.sites(target, f"{where}.{target}", spec, CONVENTION_FIELDS, fan_out=True):
+                key = f"{where}.{target}"
+                for site in self.sites(target, key, spec, CONVENTION_FIELDS, fan_out=True):
                     if site.name in settings:
-                        self.fail(f"{where}.{target}", f"sets '{site.name}' a second time")
-                    settings[site.name] = self.prior(value, f"{where}.{target}", _site_field(site))
+                        self.fail(key, f"sets '{site.name}' a second time")
+                    if isinstance(value, dict) and "same_as" in value:
+                        settings[site.name] = self.same_as(value, key, site, spec)
+                    else:
+                        settings[site.name] = self.prior(value, key, _site_field(site))
             out.append(Scenario(name, weight, tuple(settings.items())))
+        set_sites = {site for sc in out for site, _ in sc.settings}
+        for sc in out:
+            for site, value in sc.settings:
+                if isinstance(value, SameAs) and value.site in set_sites:
+                    self.fail(
+                        f"scenarios.{sc.name}",
+                        f"'{site}' is the same as '{value.site}', which a scenario sets itself; "
+                        "name a field no scenario sets",
+                    )
         return tuple(out)
+
+    def same_as(self, value: dict, key: str, site: Site, spec: PriorSpec) -> SameAs:
+        """A setting ``{ same_as = "FIELD" }`` of ``site``: the draw of the same class's ``FIELD`` (for a shared
+        draw, the one site every class that inherits it has for ``FIELD``)."""
+        self.no_unknown(value, ("same_as",), key)
+        other = value["same_as"]
+        if not isinstance(other, str) or not other.isidentifier():
+            self.fail(f"{key}.same_as", f"expected a field name in quotes, got {_show(other)}")
+        if site.owner == CONVENTION:
+            self.fail(f"{key}.same_as", "a convention cannot be the same as a class field")
+        classes = [site.cls] if site.cls is not None else [c for c in spec.classes if site.field in c.inherited]
+        targets = set()
+        for c in classes:
+            if other not in c.params:
+                self.fail(f"{key}.same_as", f"class '{c.name}' has no field '{other}'")
+            targets.add(field_site(spec, c, other))
+        if len(targets) > 1:
+            self.fail(
+                f"{key}.same_as",
+                f"'{site.name}' is one draw for every class, but '{other}' is drawn per class (share it in [defaults])",
+            )
+        (target,) = targets
+        if target == site.name:
+            self.fail(f"{key}.same_as", f"'{site.name}' cannot be the same as itself")
+        return SameAs(target, other)
 
     def evidence(self, table: Any, spec: PriorSpec) -> tuple[Evidence, ...]:
         if not isinstance(table, dict) or not table:
