@@ -302,3 +302,103 @@ def test_bad_evidence_fields(text, key, problem):
     with pytest.raises(PriorError) as exc:
         parse_priors(text + _evidence("sum(count * rate * atp_per_spike)", "{ upper = 1e19 }", "atp"), "ev.toml")
     assert key in str(exc.value) and problem in str(exc.value)
+
+
+def test_one_class_field_evidence_moves_only_that_field_and_its_correlates():
+    """``small.atp_per_spike`` (a field the cost does not use) measured: its posterior is the conjugate
+    lognormal (closed form); every other site keeps its prior, brain FLOP/s included. Correlated with the
+    small class's rate, the rate moves too (the same sign), the big class does not."""
+    from scipy import stats
+
+    text = LNP_TWO + _evidence("small.atp_per_spike", "{ lognormal = [1e7, 2e7] }", "atp")
+    spec = parse_priors(text)
+    n = 100_000
+    prior = sample_brain(spec, n, seed=11)
+    c = condition(spec, prior, seed=12)
+    assert reliable(c) and c.method == "PSIS"
+    # log x ~ N(m0, s0^2) a priori, measured as N(m1, s1^2): posterior N(m, v) with precisions added
+    m0, s0 = 0.5 * math.log(1e15), math.log(10) / (2 * Z90)
+    m1, s1 = 0.5 * math.log(2e14), math.log(2) / (2 * Z90)
+    v = 1 / (1 / s0**2 + 1 / s1**2)
+    m = v * (m0 / s0**2 + m1 / s1**2)
+    x = np.log(c.draws["small_atp_per_spike"])
+    assert abs(x.mean() - m) < 5 * math.sqrt(v / c.ess)
+    assert abs(x.std() / math.sqrt(v) - 1) < 0.05
+    for site in ("big_atp_per_spike", "big_rate", "small_rate", "log10_brain_flops"):
+        assert stats.ks_2samp(prior[site][: int(c.ess)], c.draws[site][: int(c.ess)]).pvalue > 1e-3, site
+
+    correlated = '[correlations]\n"small.atp_per_spike ~ small.rate" = 0.8\n' + text
+    spec = parse_priors(correlated)
+    prior = sample_brain(spec, n, seed=13)
+    c = condition(spec, prior, seed=14)
+    shift = np.median(np.log(c.draws["small_rate"])) - np.median(np.log(prior["small_rate"]))
+    assert shift < -0.3  # the measurement is below the prior median of atp_per_spike: the rate follows it down
+    for site in ("big_atp_per_spike", "big_rate"):
+        assert stats.ks_2samp(prior[site][: int(c.ess)], c.draws[site][: int(c.ess)]).pvalue > 1e-3, site
+
+
+@pytest.mark.parametrize(
+    ("quantity", "problem"),
+    [
+        ("nope.count", "unknown class 'nope' in 'nope.count'"),
+        ("big.nope", "class 'big' has no field 'nope'"),
+        ("big.count.x", "is not allowed"),
+    ],
+)
+def test_bad_one_class_evidence_names(quantity, problem):
+    with pytest.raises(PriorError) as exc:
+        text = LNP_TWO + _evidence("sum(atp_per_spike)", "{ upper = 1e30 }", "atp")
+        parse_priors(text + _evidence(quantity, "{ upper = 1e19 }", "one"), "ev.toml")
+    message = str(exc.value)
+    assert "ev.toml" in message and "evidence.one.quantity" in message and problem in message
+
+
+READINGS = """\
+[defaults]
+shared = ["rate", "firing_rate"]
+rate = { lognormal = [50, 1000] }
+firing_rate = { lognormal = [0.1, 10] }
+time_steps = 3
+filter_steps = 3
+soma_steps = 3
+synapses = 1000
+outputs = 100
+branches = 3
+dendrites = 4
+
+[classes.cell]
+count = 1e10
+
+[scenarios]
+per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }
+per_step = { weight = 3 }
+"""
+
+
+def test_update_reading_odds_match_the_closed_form_marginal_likelihoods():
+    """Evidence on the update rate: each reading's marginal likelihood is a lognormal prior against a
+    lognormal measurement, N(m_obs; m_k, s_k^2 + s_obs^2) in log space; the posterior odds are the prior
+    weights times these (PSIS, within Monte Carlo error). Evidence on the firing rate alone leaves the odds
+    at the prior's: both readings have the firing rate with the same prior."""
+    from scipy import stats
+
+    def odds(observed: str, quantity: str = "mean(rate)") -> tuple[np.ndarray, float]:
+        spec = parse_priors(
+            READINGS + _evidence(quantity, observed, "r") + _evidence("mean(firing_rate)", "{ upper = 1e9 }", "f")
+        )
+        c = condition(spec, sample_brain(spec, 200_000, seed=21), seed=22)
+        assert reliable(c)
+        return np.bincount(c.draws["scenario"], minlength=2) / len(c.draws["scenario"]), c.ess
+
+    m_obs, s_obs = 0.5 * math.log(2 * 20), math.log(10) / (2 * Z90)  # measured 2-20 Hz
+    logs = [
+        (0.5 * math.log(0.1 * 10), math.log(100) / (2 * Z90)),
+        (0.5 * math.log(50 * 1000), math.log(20) / (2 * Z90)),
+    ]
+    z = np.array([w * stats.norm.pdf(m_obs, m, math.hypot(s, s_obs)) for w, (m, s) in zip((1, 3), logs, strict=True)])
+    want = z / z.sum()
+    got, ess = odds("{ lognormal = [2, 20] }")
+    assert abs(got[0] - want[0]) < 5 * math.sqrt(want[0] * want[1] / ess), (got, want)
+    assert want[0] > 0.5  # the measurement favours the per-spike reading, against its prior weight 1/4
+    got, ess = odds("{ lognormal = [2, 20] }", "mean(firing_rate)")
+    assert abs(got[0] - 0.25) < 5 * math.sqrt(0.25 * 0.75 / ess), got

@@ -102,21 +102,26 @@ class Conditioned(NamedTuple):
 
 
 def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
-    """Values of field ``name`` for every class, shape ``(n, classes)``."""
-    columns = []
-    for c in spec.classes:
-        site = field_site(spec, c, name)
-        if site in values:
-            columns.append(jnp.reshape(jnp.asarray(values[site], dtype=jnp.float64), (n,)))
-        else:  # a fixed value (a constant, not a site)
-            columns.append(jnp.full((n,), c.params[name].value, dtype=jnp.float64))
-    return jnp.stack(columns, axis=-1)
+    """Values of field ``name`` for every class, shape ``(n, classes)``; of ``class.field``, that class's
+    field, shape ``(n,)``."""
+    owner, dot, field = name.partition(".")
+    if dot:
+        (c,) = (c for c in spec.classes if c.name == owner)
+        return _column(spec, values, c, field, n)
+    return jnp.stack([_column(spec, values, c, name, n) for c in spec.classes], axis=-1)
+
+
+def _column(spec: PriorSpec, values: dict, c, name: str, n: int) -> jnp.ndarray:
+    site = field_site(spec, c, name)
+    if site in values:
+        return jnp.reshape(jnp.asarray(values[site], dtype=jnp.float64), (n,))
+    return jnp.full((n,), c.params[name].value, dtype=jnp.float64)  # a fixed value (a constant, not a site)
 
 
 def _quantities(spec: PriorSpec, values: dict, n: int) -> dict[str, jnp.ndarray]:
     out = {}
     for item in spec.evidence:
-        expr = parse_expression(item.quantity, EVIDENCE_FUNCTIONS)  # the load-time parse (cached), same limits
+        expr = parse_expression(item.quantity, EVIDENCE_FUNCTIONS, dotted=True)  # the load-time parse (cached)
         fields = {name: _field(spec, values, name, n) for name in expr.names}
         out[item.name] = jnp.broadcast_to(expr(fields), (n,))
     return out

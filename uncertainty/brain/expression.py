@@ -102,18 +102,20 @@ class Expression:
         return stack[0]
 
 
-def parse_expression(text: str, functions: dict | None = None) -> Expression:
+def parse_expression(text: str, functions: dict | None = None, dotted: bool = False) -> Expression:
     """Parse ``text`` over the allow-list (``functions``: :data:`FUNCTIONS` unless given); raise
     :class:`ExpressionError` on anything else, on more than :data:`MAX_LENGTH` characters or on a syntax
-    tree deeper than :data:`MAX_DEPTH`. The one parse every caller shares (cached by text)."""
+    tree deeper than :data:`MAX_DEPTH`. With ``dotted``, ``owner.field`` is a name too (an evidence
+    quantity's one class's field: the name ``"owner.field"``). The one parse every caller shares (cached
+    by text)."""
     functions = FUNCTIONS if functions is None else functions
     if not isinstance(text, str):
         raise ExpressionError(f"expected a string, got {type(text).__name__}")
-    return _parse(text, tuple(functions.items()))
+    return _parse(text, tuple(functions.items()), dotted)
 
 
 @lru_cache(maxsize=512)
-def _parse(text: str, functions: tuple) -> Expression:
+def _parse(text: str, functions: tuple, dotted: bool = False) -> Expression:
     if not text.strip():
         raise ExpressionError("is empty")
     if len(text) > MAX_LENGTH:
@@ -132,7 +134,7 @@ def _parse(text: str, functions: tuple) -> Expression:
         raise ExpressionError(f"is nested {depth} levels deep, over the limit of {MAX_DEPTH}")
     names: list[str] = []
     program: list[tuple[str, object, int]] = []
-    _compile(tree.body, names, dict(functions), program, text.strip())
+    _compile(tree.body, names, dict(functions), program, text.strip(), dotted)
     return Expression(text, tuple(dict.fromkeys(names)), tuple(program), depth)
 
 
@@ -146,7 +148,9 @@ def _depth(root: ast.AST) -> int:
     return deepest
 
 
-def _compile(node: ast.AST, names: list[str], functions: dict, program: list, source: str) -> None:
+def _compile(
+    node: ast.AST, names: list[str], functions: dict, program: list, source: str, dotted: bool = False
+) -> None:
     """Append ``node``'s postfix program to ``program`` (recursion bounded by :data:`MAX_DEPTH`)."""
     if isinstance(node, ast.Constant):
         value = node.value
@@ -167,19 +171,24 @@ def _compile(node: ast.AST, names: list[str], functions: dict, program: list, so
         names.append(node.id)
         program.append(("name", node.id, 0))
         return
+    if dotted and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        name = f"{node.value.id}.{node.attr}"
+        names.append(name)
+        program.append(("name", name, 0))
+        return
     if isinstance(node, ast.BinOp):
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not allowed ({_ops()})")
-        _compile(node.left, names, functions, program, source)
-        _compile(node.right, names, functions, program, source)
+        _compile(node.left, names, functions, program, source, dotted)
+        _compile(node.right, names, functions, program, source, dotted)
         program.append(("apply", op, 2))
         return
     if isinstance(node, ast.UnaryOp):
         op = _UNARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not allowed ({_ops()})")
-        _compile(node.operand, names, functions, program, source)
+        _compile(node.operand, names, functions, program, source, dotted)
         program.append(("apply", op, 1))
         return
     if isinstance(node, ast.Call):
@@ -197,7 +206,7 @@ def _compile(node: ast.AST, names: list[str], functions: dict, program: list, so
             want = str(least) if least == most else f"{least} to {most}"
             raise ExpressionError(f"'{fname}' takes {want} arguments, got {len(node.args)}")
         for a in node.args:
-            _compile(a, names, functions, program, source)
+            _compile(a, names, functions, program, source, dotted)
         program.append(("apply", f, len(node.args)))
         return
     raise ExpressionError(

@@ -443,10 +443,11 @@ def _evidence_names(table: Any) -> tuple[str, ...]:
         if not isinstance(text, str):
             continue
         try:
-            expr = parse_expression(text, EVIDENCE_FUNCTIONS)
+            expr = parse_expression(text, EVIDENCE_FUNCTIONS, dotted=True)
         except ExpressionError:
             continue
-        names.update((n, None) for n in expr.names if n not in CLASS_FIELDS and n.isidentifier())
+        fields = (n.partition(".")[2] or n for n in expr.names)
+        names.update((n, None) for n in fields if n not in CLASS_FIELDS and n.isidentifier())
     return tuple(names)
 
 
@@ -848,24 +849,31 @@ class _Parser:
         return tuple(out)
 
     def evidence_quantity(self, text: str, key: str, spec: PriorSpec) -> Field:
-        """Names must be fields of every class; the result must be one number per draw. Returns the field
-        whose unit the quantity has: the LNP field it sums or averages (``sum(count)``, ``mean(rate)``,
-        every class an LNP neuron), else a free field (any known unit)."""
+        """Names must be fields of every class, or ``class.field`` one class's field; the result must be one
+        number per draw. Returns the field whose unit the quantity has: the LNP field it sums or averages
+        (``sum(count)``, ``mean(rate)``, every class an LNP neuron), else a free field (any known unit)."""
         import jax
         import jax.numpy as jnp
 
         try:
-            expr = parse_expression(text, EVIDENCE_FUNCTIONS)
+            expr = parse_expression(text, EVIDENCE_FUNCTIONS, dotted=True)
         except ExpressionError as exc:
             self.fail(key, str(exc))
         for n in expr.names:
+            owner, dot, fname = n.partition(".")
+            if dot:
+                cls = next((c for c in spec.classes if c.name == owner), None)
+                if cls is None:
+                    self.fail(key, f"unknown class '{owner}' in '{n}' (classes: {', '.join(spec.class_names)})")
+                if fname not in cls.params:
+                    self.fail(key, f"class '{owner}' has no field '{fname}'")
+                continue
             missing = [c.name for c in spec.classes if n not in c.params]
             if missing:
                 self.fail(key, f"unknown name '{n}': not a field of class '{missing[0]}' (every class needs it)")
         with jax.enable_x64(True):  # as the quantities are computed: float64 constants, traced, not run
-            shape = jax.eval_shape(
-                expr, {n: jax.ShapeDtypeStruct((2, len(spec.classes)), jnp.float64) for n in expr.names}
-            ).shape
+            columns = {n: (2,) if "." in n else (2, len(spec.classes)) for n in expr.names}
+            shape = jax.eval_shape(expr, {n: jax.ShapeDtypeStruct(s, jnp.float64) for n, s in columns.items()}).shape
         if shape not in ((2,), ()):
             self.fail(key, "gives one value per class, not one number: reduce the fields with sum(...) or mean(...)")
         reducers = {f for f, _, _ in REDUCERS.values()}
