@@ -403,3 +403,87 @@ def test_update_reading_odds_match_the_closed_form_marginal_likelihoods():
     assert want[0] > 0.5  # the measurement favours the per-spike reading, against its prior weight 1/4
     got, ess = odds("{ lognormal = [2, 20] }", "mean(firing_rate)")
     assert abs(got[0] - 0.25) < 5 * math.sqrt(0.25 * 0.75 / ess), got
+
+
+def test_shipped_power_item_is_the_energy_budget_by_hand():
+    """priors/default-evidence.toml's power (W) at chosen values, against the sum by hand:
+    per neuron firing_rate x (ATP/spike + outputs x release_prob x ATP/release) + resting ATP/s, x J/ATP.
+
+    cortex 1.6e10 x (1 x (4e8 + 1000 x 0.25 x 1.6e5) + 3e8) = 1.6e10 x 7.4e8 = 1.184e19 ATP/s
+    granule  6e10 x (1 x (5e7 +  100 x 0.25 x 1.6e5) + 3e8) =  6e10 x 3.54e8 = 2.124e19
+    purkinje  2e7 x 7.4e8 = 1.48e16; other 1e9 x 7.4e8 = 7.4e17
+    sum 3.38348e19 ATP/s x 8.3e-20 J = 2.8082884 W"""
+    from uncertainty.brain.evidence import evidence_quantities
+    from uncertainty.brain.priors import load_priors
+    from uncertainty.brain.sites import field_site
+
+    from conftest import PRIORS
+
+    spec = load_priors(PRIORS / "default-evidence.toml")
+    assert [e.name for e in spec.evidence] == [
+        "neurons",
+        "power",
+        "neocortex_synapses",
+        "purkinje_inputs",
+        "granule_inputs",
+    ]  # the mean-rate item is gone: the budget is counted once, in watts
+    values = {
+        "count": {"granule": 6e10, "purkinje": 2e7, "cortex": 1.6e10, "other": 1e9},
+        "outputs": {"granule": 100.0, "purkinje": 1000.0, "cortex": 1000.0, "other": 1000.0},
+        "atp_per_spike": {"granule": 5e7, "purkinje": 4e8, "cortex": 4e8, "other": 4e8},
+        "firing_rate": 1.0,
+        "release_prob": 0.25,
+        "atp_per_release": 1.6e5,
+        "atp_rest": 3e8,
+        "joule_per_atp": 8.3e-20,
+        "synapses": {"granule": 15.0, "purkinje": 1.75e5, "cortex": 1e4, "other": 1e4},
+        "dendrites": {"granule": 4.0, "purkinje": 1000.0, "cortex": 20.0, "other": 20.0},
+    }
+    draws = {"log10_brain_flops": np.zeros(1)}
+    for c in spec.classes:
+        for field, v in values.items():
+            draws[field_site(spec, c, field)] = np.array([v[c.name] if isinstance(v, dict) else v])
+    q = evidence_quantities(spec, draws)
+    np.testing.assert_allclose(q["power"], 2.8082884, rtol=1e-9)
+    np.testing.assert_allclose(q["neocortex_synapses"], 1.6e14, rtol=1e-12)
+    np.testing.assert_allclose(q["purkinje_inputs"], 1.75e5, rtol=1e-12)
+    np.testing.assert_allclose(q["granule_inputs"], 4.0, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_nuts_samples_a_file_whose_scenarios_the_evidence_does_not_read():
+    """The readings set the update rate; the evidence reads the firing rate only. NUTS samples the file
+    without its scenarios, then each draw takes a reading by its prior weight and what it sets: the
+    per_spike draws' rate is their firing rate, the per_step draws' rate its prior. The firing rate's
+    posterior is PSIS's (many prior draws) within Monte Carlo error. Evidence on the rate itself
+    keeps NUTS out (a discrete index it cannot sample)."""
+    from scipy import stats
+
+    text = READINGS + _evidence("mean(firing_rate)", "{ lognormal = [2, 20] }", "f")
+    spec = parse_priors(text)
+    nuts = condition(spec, sample_brain(spec, 2000, seed=31), seed=32, inference="nuts")
+    assert nuts.method == "NUTS" and reliable(nuts) and nuts.divergences() == 0
+    s = nuts.draws["scenario"]
+    n = len(s)
+    assert abs((s == 0).mean() - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n)
+    spike, step = s == 0, s == 1
+    np.testing.assert_array_equal(nuts.draws["shared_rate"][spike], nuts.draws["shared_firing_rate"][spike])
+    mu, sigma = 0.5 * math.log(5e4), math.log(20) / (2 * Z90)
+    assert stats.kstest(nuts.draws["shared_rate"][step], stats.lognorm(s=sigma, scale=math.exp(mu)).cdf).pvalue > 1e-3
+    # FLOP/s recomputed for the reading: count x rate x per-update FLOPs (3x4x3 filters, 1000 synapses...)
+    per_update = 2 * 1000 * 3 * 3 * 4 * 3 + 4 * 3 + 2 * 4 * 3 * 3 + 2 * 3 + 2 * 100 * 3
+    rate = nuts.draws["shared_rate"][:5]
+    np.testing.assert_allclose(10.0 ** nuts.draws["log10_brain_flops"][:5], 1e10 * rate * per_update, rtol=1e-6)
+    psis = condition(spec, sample_brain(spec, 200_000, seed=33), seed=34, inference="psis")
+    for q in (0.05, 0.5, 0.95):
+        a, b = (np.quantile(np.log(c.draws["shared_firing_rate"]), q) for c in (nuts, psis))
+        assert abs(a - b) < 5 * np.std(np.log(psis.draws["shared_firing_rate"])) * math.sqrt(
+            1 / psis.ess + 1 / nuts.ess
+        )
+
+    both = _evidence("mean(rate)", "{ lognormal = [2, 20] }", "r") + _evidence(
+        "mean(firing_rate)", "{ upper = 1e9 }", "f"
+    )
+    reads_rate = parse_priors(READINGS + both)
+    with pytest.raises(PriorError, match="the evidence reads a field a scenario sets"):
+        condition(reads_rate, sample_brain(reads_rate, 2000, seed=35), seed=36, inference="nuts")

@@ -45,7 +45,7 @@ def files(tmp_path_factory):
     made = {
         "kept": ["sample", str(PRIORS / "default.toml"), "-n", "2000"],
         "summaries": ["sample", str(PRIORS / "default.toml"), "-n", "2000", "--no-keep-draws"],
-        "evidence": ["sample", str(PRIORS / "default-evidence.toml"), "-n", "2000"],
+        "evidence": ["sample", str(PRIORS / "default-evidence.toml"), "-n", "2000", "--inference", "psis"],
         "scenario": ["crossover", str(PRIORS / "default.toml"), "--model", "scenario", "-n", "400"],
     }
     paths = {}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from typing import NamedTuple
 
 import jax
@@ -186,6 +187,14 @@ def describe(prior: Prior) -> str:
     return f"{type(prior).__name__.lower()} [{prior.lo:g}, {prior.hi:g}]"
 
 
+def _log_density(prior: Prior, x: jnp.ndarray) -> jnp.ndarray:
+    """A component's log density at ``x``, ``-inf`` outside its support (a bounded component, e.g. a
+    log-uniform, beside one that is not)."""
+    d = to_distribution(prior)
+    inside = d.support(x)
+    return jnp.where(inside, d.log_prob(jnp.where(inside, x, d.support.feasible_like(x))), -jnp.inf)
+
+
 def choice_odds(spec: PriorSpec, draws: dict[str, np.ndarray]) -> dict[str, dict]:
     """For each ``choice`` site: its components' labels, prior weights and posterior probabilities
     (the mean over ``draws`` of each component's responsibility for the drawn value)."""
@@ -196,9 +205,7 @@ def choice_odds(spec: PriorSpec, draws: dict[str, np.ndarray]) -> dict[str, dict
                 continue
             x = jnp.asarray(draws[site], dtype=jnp.float64)
             weights = np.asarray(prior.weights, dtype=np.float64) / sum(prior.weights)
-            logp = jnp.stack(
-                [jnp.log(w) + to_distribution(c).log_prob(x) for w, c in zip(weights, prior.components, strict=True)]
-            )
+            logp = jnp.stack([jnp.log(w) + _log_density(c, x) for w, c in zip(weights, prior.components, strict=True)])
             resp = jnp.exp(logp - jax.scipy.special.logsumexp(logp, axis=0))
             out[site] = {
                 "components": [describe(c) for c in prior.components],
@@ -259,10 +266,33 @@ def _psis(spec: PriorSpec, draws: dict[str, np.ndarray], seed: int) -> Condition
 # -- NUTS ------------------------------------------------------------------------------------
 
 
+def _evidence_sites(spec: PriorSpec) -> set[str]:
+    """The sites the ``[evidence]`` quantities read."""
+    sites = set()
+    for item in spec.evidence:
+        for name in parse_expression(item.quantity, EVIDENCE_FUNCTIONS, dotted=True).names:
+            owner, dot, field = name.partition(".")
+            classes = [c for c in spec.classes if c.name == owner] if dot else spec.classes
+            sites.update(field_site(spec, c, field if dot else name) for c in classes)
+    return sites
+
+
+def _scenarios_apart(spec: PriorSpec) -> bool:
+    """Whether ``spec``'s scenarios are independent of its evidence: no item reads a site a scenario sets,
+    and none of those sites is correlated. NUTS then samples the file without them, and each posterior
+    draw's scenario (and what it sets) is drawn from the prior given the rest (:func:`_with_scenarios`)."""
+    tied = tied_sites(spec)
+    correlated = {site for pair in spec.correlations for site in pair[:2]} if spec.correlations else set()
+    return not (tied & _evidence_sites(spec)) and not (tied & correlated)
+
+
 def nuts_blocker(spec: PriorSpec) -> str:
     """Why NUTS cannot sample ``spec`` (a discrete latent draw), or ``""`` when it can."""
-    if spec.scenarios:
-        return "[scenarios] draw a discrete scenario index, which NUTS cannot sample"
+    if spec.scenarios and not _scenarios_apart(spec):
+        return (
+            "[scenarios] draw a discrete scenario index, which NUTS cannot sample "
+            "(the evidence reads a field a scenario sets)"
+        )
     for site, prior in _choice_sites(spec).items():
         if any(isinstance(c, Point) for c in prior.components):
             return f"{site} is a choice with a fixed-value component (a discrete draw), which NUTS cannot sample"
@@ -299,13 +329,25 @@ def _initial_points(spec: PriorSpec, model, key: jax.Array, num_chains: int) -> 
     return {k: jnp.stack([c[k] for c in chains])[None] for k in chains[0]}  # (batch 1, chain, ...)
 
 
+def _with_scenarios(spec: PriorSpec, key: jax.Array, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``draws`` of ``spec`` without its scenarios (NUTS draws), each given its scenario and what the
+    scenario sets, drawn from the prior given the rest (exact when :func:`_scenarios_apart`), and its
+    FLOP/s computed again."""
+    n = len(draws["log10_brain_flops"])
+    tied = tied_sites(spec)
+    given = {k: jnp.asarray(v) for k, v in draws.items() if k not in tied and not k.startswith("log10_")}
+    trace = handlers.trace(handlers.seed(handlers.condition(brain_model, data=given), key)).get_trace(spec, n)
+    return {k: np.asarray(s["value"]) for k, s in trace.items() if s["type"] in ("sample", "deterministic")}
+
+
 def _nuts(
     spec: PriorSpec, prior_draws: dict[str, np.ndarray], psis: Conditioned, seed: int, settings: NutsSettings
 ) -> Conditioned:
-    model = _evidence_model(spec)
+    sampled = replace(spec, scenarios=()) if spec.scenarios else spec  # independent of the evidence: drawn after
+    model = _evidence_model(sampled)
     key = jax.random.fold_in(jax.random.key(seed), 0x4E555453)  # "NUTS": apart from the prior draws' keys
     with jax.enable_x64(True):
-        init = _initial_points(spec, model, jax.random.fold_in(key, 0), settings.num_chains)
+        init = _initial_points(sampled, model, jax.random.fold_in(key, 0), settings.num_chains)
         result = run_nuts(jax.random.fold_in(key, 1), model, jnp.zeros((1,)), settings, init=init)
     chains, draws = settings.num_chains, settings.num_samples
     grouped = {}
@@ -315,6 +357,11 @@ def _nuts(
         v = np.asarray(value[0])  # (chain, draw, 1, ...): the one-draw plate
         grouped[name] = v.reshape(chains, draws, *v.shape[3:]).astype(prior_draws[name].dtype)
     flat = {k: v.reshape(chains * draws, *v.shape[2:]) for k, v in grouped.items()}
+    if spec.scenarios:
+        with jax.enable_x64(True):
+            full = _with_scenarios(spec, jax.random.fold_in(key, 2), flat)
+        flat = {k: v.astype(prior_draws[k].dtype) for k, v in full.items() if k in prior_draws}
+        grouped = {k: v.reshape(chains, draws, *v.shape[1:]) for k, v in flat.items()}
     scalar = [k for k, v in grouped.items() if v.ndim == 2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant sites give NaN R-hat
