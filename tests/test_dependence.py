@@ -304,5 +304,9 @@ def test_report_shows_each_scenario(tmp_path, capsys):
     for row, level in zip(rows.values(), (1e18, 1e22, 1e25), strict=True):
         assert abs(row["share"] - 1 / 3) < 4 * math.sqrt(2 / 9 / 30000)
         assert abs(math.log10(row["median"] / level)) < 0.05
+    # the median lies inside electrophysiology's draws: above it, half of those and all of metabolome's
+    assert rows["spiking"]["above_median"] == 0
+    assert abs(rows["metabolome"]["above_median"] - 2 / 3) < 4 * math.sqrt(2 / 9 / 15000)
     assert main(["report", str(out)]) == 0
-    assert "brain FLOP/s by scenario" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "brain FLOP/s by scenario" in text and "metabolome carries the result: it holds 6" in text

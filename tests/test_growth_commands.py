@@ -175,3 +175,60 @@ def test_path_points_are_formatted_with_thousands_separators(monkeypatch):
     monkeypatch.setattr(engine, "physical_memory", lambda: 2**30)
     with pytest.raises(InputError, match=r"paths with 1,234,567 points to the horizon"):
         check_path_memory(10_000, 1_234_567)
+
+
+READINGS = """\
+[defaults]
+shared = ["rate", "firing_rate"]
+rate = { lognormal = [50, 1000] }
+firing_rate = { lognormal = [0.1, 10] }
+time_steps = 3
+filter_steps = 3
+soma_steps = 3
+synapses = 1000
+outputs = 100
+branches = 3
+dendrites = 4
+
+[classes.cell]
+count = 1e12
+
+[scenarios]
+per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }
+per_step = { weight = 1 }
+
+[evidence.f]
+quantity = "mean(firing_rate)"
+observed = { upper = 1e9 }
+"""
+
+
+@pytest.mark.slow
+def test_crossover_reports_each_brain_scenarios_years(tmp_path, capsys):
+    """A prior with [scenarios] (two readings of the update rate): the crossover run keeps each draw's
+    scenario, and the report's "crossover year by scenario" is each reading's share, quantiles and P(by
+    year) of those draws' years; the slower updates (per spike, 0.1-10 Hz) cross earlier."""
+    from uncertainty.quantities import central
+    from uncertainty.runs.io import load_run
+
+    priors = tmp_path / "readings.toml"
+    priors.write_text(READINGS)
+    out = tmp_path / "run.nc"
+    argv = ["crossover", str(priors), "--series", str(_series_csv(tmp_path)), "--model", "linear"]
+    argv += ["-n", "400", "--warmup", "100", "--chains", "2", "--no-compare", "-q", "--out", str(out)]
+    assert main([*argv, "--format", "json"]) == 0
+    rows = {
+        r["scenario"]: r for r in json.loads(capsys.readouterr().out)["tables"]["crossover year by scenario"]["rows"]
+    }
+    run = load_run(out)
+    index = run.posterior["scenario"].values.ravel()
+    years = run.posterior["crossover_year"].values.ravel()
+    assert run.posterior.attrs["scenario_names"] == "per_spike,per_step"
+    for k, name in enumerate(("per_spike", "per_step")):
+        sel = years[index == k]
+        q5, median, q95 = central(sel, method="inverted_cdf")
+        assert rows[name]["share"] == pytest.approx(sel.size / years.size)
+        assert (rows[name]["q5"], rows[name]["median"], rows[name]["q95"]) == pytest.approx((q5, median, q95))
+        assert rows[name]["p_by_2030"] == pytest.approx(np.mean(sel <= 2030))
+    assert abs(rows["per_spike"]["share"] - 0.5) < 4 * np.sqrt(0.25 / 400)
+    assert rows["per_spike"]["median"] < rows["per_step"]["median"]

@@ -293,6 +293,27 @@ def scenario_summary(idata: az.InferenceData) -> pd.DataFrame | None:
     return _stats_table(ds[names]) if names else None
 
 
+def crossover_by_brain_scenario(idata: az.InferenceData) -> pd.DataFrame | None:
+    """Per ``[scenarios]`` entry of the brain prior (e.g. a reading of the update rate): its share of the
+    joint draws, their crossover year (median, 5%, 95%; ``inf``: not by the horizon) and P(by each year
+    to the headline year). None for runs without brain scenarios."""
+    ds = idata[run_group(idata)]
+    names = str(ds.attrs.get("scenario_names", ""))
+    if "scenario" not in ds or "crossover_year" not in ds or not names:
+        return None
+    index = ds["scenario"].values.ravel()
+    y = ds["crossover_year"].values.ravel().astype(np.float64)
+    rows = {}
+    for k, name in enumerate(names.split(",")):
+        sel = y[index == k]
+        if sel.size == 0:
+            continue
+        q5, med, q95 = central(sel, method="inverted_cdf")
+        rows[name] = {"share": sel.size / y.size, "median": med, "q5": q5, "q95": q95}
+        rows[name].update({f"p_by_{b}": float(np.mean(sel <= b)) for b in BY_YEARS if b <= 2050})
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def crossover_by_scenario(idata: az.InferenceData, max_scenarios: int = 10) -> pd.DataFrame | None:
     """Crossover year for each distinct doubling period, when there are only a few (a choice of points)."""
     ds = idata[run_group(idata)]
@@ -438,11 +459,24 @@ def scenario_table(idata: az.InferenceData) -> pd.DataFrame | None:
         return None
     index = ds["scenario"].values.ravel()
     x = ds["log10_brain_flops"].values.ravel().astype(np.float64)
+    above = x > np.median(x)
     rows = {}
     for k, name in enumerate(names.split(",")):
         sel = x[index == k]
-        rows[name] = {"share": sel.size / x.size, **flops_interval(sel)}
+        held = float(np.sum(above & (index == k)) / max(int(above.sum()), 1))
+        rows[name] = {"share": sel.size / x.size, **flops_interval(sel), "above_median": held}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def scenario_note(table: pd.DataFrame) -> str:
+    """The note under :func:`scenario_table`: what its columns are, and which scenario carries the result
+    (holds most of the draws above the median)."""
+    top = str(table["above_median"].idxmax())
+    return (
+        "share: the scenario's share of the draws (its weight, or its posterior probability given evidence, up to "
+        "Monte Carlo error); above_median: its share of the draws above the median brain FLOP/s. "
+        f"{top} carries the result: it holds {table.loc[top, 'above_median']:.0%} of the draws above the median"
+    )
 
 
 def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
@@ -609,9 +643,14 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
             )
     by_scenario = scenario_table(idata)
     if by_scenario is not None:
-        note = "share: the scenario's share of the draws (its weight, up to Monte Carlo error)"
         sections.append(
-            Section("brain FLOP/s by scenario", by_scenario, index_name="scenario", formats={"share": _prob}, note=note)
+            Section(
+                "brain FLOP/s by scenario",
+                by_scenario,
+                index_name="scenario",
+                formats={"share": _prob, "above_median": _prob},
+                note=scenario_note(by_scenario),
+            )
         )
     group = run_group(idata)
     sections.append(tail_section(tail_probabilities(idata), "from the draws; mcse from ArviZ (ESS-based)"))
@@ -632,6 +671,20 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
         if growth is not None:
             sections.append(Section("growth scenario", growth))
         return sections
+    by = crossover_by_brain_scenario(idata)
+    if by is not None:
+        years = {c: _year for c in ("median", "q5", "q95")}
+        probs = {c: _prob for c in by.columns if c.startswith("p_by_")}
+        note = "each scenario's joint draws: its share of them, their crossover year and P(crossed by each year)"
+        sections.append(
+            Section(
+                "crossover year by scenario",
+                by,
+                index_name="scenario",
+                formats={"share": _prob, **years, **probs},
+                note=note,
+            )
+        )
     sections += growth_sections(idata)
     backtest = backtest_summary(idata)
     if backtest is not None:

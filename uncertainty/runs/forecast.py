@@ -268,6 +268,8 @@ def _fitted(spec: PriorSpec, seed: int, o: ForecastOptions) -> az.InferenceData:
         precision="float64",
         **_conditioning_attrs(conditioned),
     )
+    if spec.scenarios:  # the brain draws' ``scenario`` indexes them
+        attrs["scenario_names"] = ",".join(sc.name for sc in spec.scenarios)
     if len(fits) > 1:
         attrs["model_comparison"] = compare_models(fits, o.status)
     for group in idata.groups():
@@ -494,7 +496,7 @@ def _inference_data(spec, samples, result, brain, year, predictive, data, heldou
     chains, draws = year.shape
     post = growth_posterior(samples)
     post["crossover_year"] = year
-    for name in (n for n in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops") if n in brain):
+    for name in (n for n in ("log10_brain_flops", "log10_class_flops", "log10_stage_flops", "scenario") if n in brain):
         post[name] = brain[name].reshape(chains, draws, *brain[name].shape[1:])
     log_lik = {k: samples[k] for k in ("log_lik", "ratio_log_lik") if k in samples}
     coords = {
