@@ -83,6 +83,12 @@ def test_shipped_files_exist():
     assert {p.stem for p in SHIPPED} >= {"default", "dettmers2015", "dettmers2015-text"}
 
 
+def _names(quantity: str) -> tuple[str, ...]:
+    from uncertainty.brain.priors import EVIDENCE_FUNCTIONS
+
+    return parse_expression(quantity, EVIDENCE_FUNCTIONS, dotted=True).names
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_file_parses(path):
     spec = load_priors(path)
@@ -92,11 +98,12 @@ def test_shipped_file_parses(path):
     assert spec.name == path.stem  # meta.name matches the file name
     assert spec.classes
     assert spec.class_names == tuple(c.name for c in spec.classes)
+    evidence_only = {n.partition(".")[2] or n for e in spec.evidence for n in _names(e.quantity)} - set(CLASS_FIELDS)
     for cls in spec.classes:
-        if cls.method == "lnp":
-            assert set(cls.params) == set(CLASS_FIELDS)
+        if cls.method == "lnp":  # the model's fields, and those only evidence reads
+            assert set(cls.params) == set(CLASS_FIELDS) | evidence_only
         else:  # an expression class sets exactly the fields its expression reads
-            assert set(cls.params) == set(parse_expression(cls.expression).names)
+            assert set(cls.params) == set(parse_expression(cls.expression).names) | evidence_only
     assert set(spec.convention.stages) <= set(STAGES)
     # parsing the text again gives the same specification
     assert parse_priors(spec.text, path) == spec
