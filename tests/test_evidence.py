@@ -107,6 +107,7 @@ def test_psis_only_reports_far_off_evidence_unreliable(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "UNRELIABLE" in captured.err and "k-hat" in captured.err
     assert "UNRELIABLE" in captured.out
+    assert "sources: product: test" in captured.out  # each item's source, under the evidence table
 
 
 @pytest.mark.slow

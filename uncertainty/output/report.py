@@ -532,6 +532,12 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
 
 
+def evidence_sources(idata: az.InferenceData) -> dict[str, str]:
+    """Each evidence item's ``source`` as its prior file gives it (items without one are left out)."""
+    items = json.loads(idata.posterior.attrs.get("evidence", "{}"))
+    return {name: str(item["source"]) for name, item in items.items() if item.get("source")}
+
+
 def observed_interval(item: dict) -> tuple[float, float]:
     """An evidence item's measured interval ``(lo, hi)`` (as stored in a run's ``evidence`` attribute);
     a one-sided bound is open on its other side."""
@@ -616,13 +622,19 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
         brain, checks, note = conditioned
         probs = {c: _prob for c in brain.columns if c.startswith("p_")}
         sections.append(Section("prior vs posterior", brain, index_name="group", formats=probs, note=note))
+        note = (
+            "observed: the measurement's interval (or bound); prior/posterior: the quantity's draws; "
+            "inside: the share of them inside the observed interval (a predictive check)"
+        )
+        sources = evidence_sources(idata)
+        if sources:
+            note += "; sources: " + "; ".join(f"{name}: {text}" for name, text in sources.items())
         sections.append(
             Section(
                 "evidence",
                 checks,
                 index_name="item",
-                note="observed: the measurement's interval (or bound); prior/posterior: the quantity's draws; "
-                "inside: the share of them inside the observed interval (a predictive check)",
+                note=note,
                 formats={"prior_inside": _prob, "posterior_inside": _prob},
             )
         )

@@ -101,7 +101,15 @@ def brain_inference_data(
         attrs = {**attrs, **conditioning_attrs(conditioned)}
         attrs["evidence"] = json.dumps(
             {
-                e.name: {"quantity": e.quantity, "kind": e.kind, "lo": e.lo, "hi": e.hi, "ci": e.ci, "df": e.df}
+                e.name: {
+                    "quantity": e.quantity,
+                    "kind": e.kind,
+                    "lo": e.lo,
+                    "hi": e.hi,
+                    "ci": e.ci,
+                    "df": e.df,
+                    "source": e.source,
+                }
                 for e in spec.evidence
             }
         )
