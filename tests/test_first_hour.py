@@ -164,7 +164,13 @@ def test_an_evidence_run_says_posterior_in_its_figures(evidence_files):
     assert "posterior" in fig2.get_suptitle()
     fig3 = prior_posterior_figure(idata)
     assert fig3.axes[1].get_xlabel() == "mean_rate, log10 Hz"  # the unit of sum(count * rate) / sum(count)
-    for f in (fig, fig2, fig3):
+    items = json.loads(idata.posterior.attrs["evidence"])
+    assert items["mean_rate"]["source"] == "test" and items["mean_rate"]["unit"] == ""  # no unit stated
+    items["mean_rate"]["unit"] = "spikes/s"  # a unit the measurement states is the one shown
+    idata.posterior.attrs["evidence"] = json.dumps(items)
+    fig4 = prior_posterior_figure(idata)
+    assert fig4.axes[1].get_xlabel() == "mean_rate, log10 spikes/s"
+    for f in (fig, fig2, fig3, fig4):
         plt.close(f)
     fig = brain_flops_figure(_run(WIDE, 500))
     assert "priors" in fig.axes[0].get_title() and "posterior" not in fig.axes[0].get_title()

@@ -131,10 +131,9 @@ def prior_posterior_figure(idata: az.InferenceData, bins: int = 80):
     fig, axes = _new(1, 1 + len(items), figsize=(4.2 * (1 + len(items)), 3.8), squeeze=False)
     panels = [("log10_brain_flops", "brain computation, log10 FLOP/s", None)]
     units = _field_units(str(idata.posterior.attrs.get("prior_text", "")))
-    panels += [
-        (f"evidence_{name}", f"{name}, {_log10_of(_unit_of(item.get('quantity', ''), units))}", item)
-        for name, item in items.items()
-    ]
+    for name, item in items.items():  # the unit the measurement states, else the one its fields give
+        unit = item.get("unit") or _unit_of(item.get("quantity", ""), units)
+        panels.append((f"evidence_{name}", f"{name}, {_log10_of(unit)}", item))
     for ax, (var, label, item) in zip(axes[0], panels, strict=True):
         prior = np.asarray(idata.prior[var].values, dtype=np.float64).ravel()
         post = np.asarray(idata.posterior[var].values, dtype=np.float64).ravel()

@@ -109,6 +109,7 @@ def brain_inference_data(
                     "ci": e.ci,
                     "df": e.df,
                     "source": e.source,
+                    "unit": e.unit,
                 }
                 for e in spec.evidence
             }
