@@ -1,5 +1,7 @@
 """compare --crossover: several prior files against one growth fit, the same years as `crossover` gives."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,95 @@ def test_cli_compare_crossover_columns(capsys):
     with pytest.raises(SystemExit) as exc:  # argparse: one line, exit 2
         main(["compare", *files, "--crossover", "--model", "scenario"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def _series_csv(tmp_path):
+    """A short yearly series (doubling every 2 years, with some scatter)."""
+    rows = [f"{y},{2.0 ** (40 + 0.5 * (y - 2000)) * (1.1 if y % 3 else 0.9):.6g}" for y in range(2000, 2021)]
+    path = tmp_path / "series.csv"
+    path.write_text("year,flops\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_streamed_compare_crossover_matches_the_kept_one(tmp_path, capsys):
+    """--no-keep-draws counts what --keep-draws keeps: the same brain draws (those of `sample`), so P(> 1eN)
+    is equal (whole decades are bin edges) and the medians agree to the 0.001-decade bin; the crossover
+    columns (the growth draws resampled, not paired one to one) and the pooled row within Monte Carlo error."""
+    import json
+    import math
+
+    files = [str(PRIORS / "carlsmith2020-mechanistic.toml"), str(PRIORS / "default.toml")]
+    argv = ["compare", *files, "--crossover", "--series", str(_series_csv(tmp_path)), "--model", "linear"]
+    argv += ["-n", "20000", "--warmup", "200", "--pool", "1,3", "--format", "json", "-q"]
+    tables = {}
+    for flag in ("--keep-draws", "--no-keep-draws"):
+        assert main([*argv, flag]) == 0
+        data = json.loads(capsys.readouterr().out)["tables"]["compare"]
+        tables[flag] = {r["prior file"]: r for r in data["rows"]}
+    assert "streamed: counted in bins" in data["note"]
+    kept, streamed = tables["--keep-draws"], tables["--no-keep-draws"]
+    assert list(kept) == list(streamed) == ["carlsmith2020-mechanistic", "default", "pool (weights 1,3)"]
+    n = 20000
+    for name in ("carlsmith2020-mechanistic", "default"):
+        k, s = kept[name], streamed[name]
+        for t in (15, 18, 21, 24):
+            assert s[f"p_gt_1e{t}"] == k[f"p_gt_1e{t}"], (name, t)
+        assert abs(s["log10_median"] - k["log10_median"]) < 0.002
+        for column in ("p_already", "p_by_2050"):
+            p = k[column]
+            assert abs(s[column] - p) < 5 * math.sqrt(max(p * (1 - p), 1e-4) / n) + 0.01, (name, column)
+    pool_k, pool_s = kept["pool (weights 1,3)"], streamed["pool (weights 1,3)"]
+    for column in ("p_gt_1e15", "p_gt_1e18", "p_gt_1e21", "p_already", "p_by_2050"):
+        p = pool_k[column]
+        assert abs(pool_s[column] - p) < 5 * math.sqrt(max(p * (1 - p), 1e-4) / n) + 0.01, column
+    # the pool is the weighted mixture: P(already) is 1/4 of the synapse count's and 3/4 of the default's
+    want = 0.25 * streamed["carlsmith2020-mechanistic"]["p_already"] + 0.75 * streamed["default"]["p_already"]
+    assert pool_s["p_already"] == pytest.approx(want, rel=1e-12)
+
+
+def test_streamed_compare_refusals(tmp_path, capsys):
+    files = [str(PRIORS / "default.toml"), str(PRIORS / "dettmers2015.toml")]
+    cases = [
+        (["--no-keep-draws"], "--no-keep-draws: applies with --crossover"),
+        (["--crossover", "--no-keep-draws", "--save", str(tmp_path / "runs")], "--save: needs the kept draws"),
+        (["--crossover", "-n", "200000", "--save", str(tmp_path / "runs")], "above 100,000 draws compare --crossover"),
+    ]
+    for extra, problem in cases:
+        assert main(["compare", *files, *extra]) == 2
+        err = capsys.readouterr().err
+        assert problem in err and len(err.strip().splitlines()) == 1, err
+    evidence = [str(PRIORS / "default-evidence.toml"), files[0]]
+    assert main(["compare", *evidence, "--crossover", "--no-keep-draws"]) == 2
+    assert "has [evidence] and keeps its draws" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_pooled_crossover_columns_are_the_weighted_mixture():
+    """Counts of two runs' crossover years, pooled with weights 1 and 3, against the exact weighted mixture
+    of their draws: P(already), P(by 2050) and the median (to its 0.01-year bin)."""
+    from uncertainty.output.compare import streamed_crossover_columns
+    from uncertainty.runs.streamed_crossover import BIN, YearCounts
+
+    rng = np.random.default_rng(4)
+    t0, horizon = 2025.9, 2300.0
+    base = math.floor(t0 / BIN)
+    bins = math.ceil(horizon / BIN) - base + 1
+
+    def counts(years):
+        already, never = years <= t0, np.isinf(years)
+        crossing = ~already & ~never
+        hist = np.bincount(np.floor(years[crossing] / BIN).astype(int) - base, minlength=bins)
+        row = [years.size, already.sum(), never.sum()] + [(years <= y).sum() for y in (2030, 2050, 2100)]
+        return YearCounts(t0, horizon, base, hist, np.array([row]), np.array([np.median(years)]))
+
+    a = np.where(rng.random(3000) < 0.4, t0, 2026 + rng.exponential(5, 3000))
+    b = np.where(rng.random(5000) < 0.05, np.inf, 2030 + rng.exponential(20, 5000))
+    table = streamed_crossover_columns({"a": counts(a), "b": counts(b)}, [1, 3], "pool")
+    w = np.concatenate([np.full(a.size, 0.25 / a.size), np.full(b.size, 0.75 / b.size)])
+    y = np.concatenate([a, b])
+    assert table.loc["pool", "p_already"] == pytest.approx(np.sum(w[y <= t0]), rel=1e-12)
+    assert table.loc["pool", "p_by_2050"] == pytest.approx(np.sum(w[y <= 2050]), rel=1e-12)
+    order = np.argsort(y)
+    median = y[order][np.searchsorted(np.cumsum(w[order]), 0.5)]
+    assert abs(table.loc["pool", "median_year"] - median) <= BIN

@@ -133,9 +133,9 @@ def test_quantiles_at_ten_million_draws_within_the_bound():
     stats, layout = summarize_brain(spec, n, seed=4, chunk_size=1 << 20)
     x = sample_brain(spec, n, seed=4, chunk_size=1 << 20)["log10_brain_flops"]
     probs = [0.001, 0.05, 0.25, 0.5, 0.75, 0.95, 0.999]
-    from uncertainty.output.summaries import _quantile
+    from uncertainty.output.summaries import histogram_quantiles
 
-    got = _quantile(stats.counts[0], int(stats.under[0]), float(layout.lo[0]), n, probs)
+    got = histogram_quantiles(stats.counts[0], int(stats.under[0]), float(layout.lo[0]), n, probs)
     exact = np.quantile(x, probs)
     assert np.max(np.abs(got - exact)) <= BIN_WIDTH
 

@@ -407,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add(m, "priors", help=f"with --crossover: the growth model's priors, base or pooled (default {DEFAULT_PRIORS})")
     _add(m, "warmup", default=None, help="with --crossover: NUTS warm-up (default 1000)")
     _add(m, "refit", help="with --crossover: fit the growth model again rather than taking it from the fit cache")
+    m.add_argument(
+        "--keep-draws",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"with --crossover: keep every file's joint draws or stream them (brain FLOP/s and the crossover year "
+        f"counted in bins; memory independent of --samples); default: keep up to {CROSSOVER_KEEP_LIMIT:,} draws",
+    )
     m.add_argument("--save", metavar="DIR", help="save each run as DIR/NAME.nc (for 'uncertainty plot')")
     _add(m, "force", help="overwrite saved runs")
     _add(m, "format")
@@ -657,6 +664,51 @@ def _crossover_keeps(spec, args: argparse.Namespace, targets: list[str]) -> bool
         problem = f"several targets keep their draws{why}; stream each target on its own"
         raise InputError("--series", None, problem)
     return False
+
+
+def _compare_streams(specs, args: argparse.Namespace) -> bool:
+    """Whether ``compare --crossover`` streams every file (counts, memory independent of the draws): above
+    :data:`CROSSOVER_KEEP_LIMIT` draws unless ``--keep-draws`` / ``--no-keep-draws`` says; never without
+    ``--crossover`` (``--keep-draws`` there is a one-line error)."""
+    from .errors import InputError
+
+    if not args.crossover:
+        if args.keep_draws is not None:
+            flag = "--keep-draws" if args.keep_draws else "--no-keep-draws"
+            raise InputError(flag, None, "applies with --crossover")
+        return False
+    stream = args.samples > CROSSOVER_KEEP_LIMIT if args.keep_draws is None else not args.keep_draws
+    if not stream:
+        return False
+    flag = "--no-keep-draws" if args.keep_draws is False else "--samples"
+    why = "" if args.keep_draws is False else f" (above {CROSSOVER_KEEP_LIMIT:,} draws compare --crossover streams)"
+    for spec in specs:
+        if spec.evidence:
+            problem = f"{spec.path} has [evidence] and keeps its draws (the posterior reweights them)"
+            raise InputError(flag, None, f"{problem}: at most {CROSSOVER_KEEP_LIMIT:,} draws, or --keep-draws")
+    if args.save is not None:
+        raise InputError("--save", None, f"needs the kept draws{why}; add --keep-draws or use fewer draws")
+    return True
+
+
+def _compare_streamed(specs, args: argparse.Namespace, options, targets: list[str], weights, label: str):
+    """The compare table of streamed runs: each file streamed against each target (one growth fit per target,
+    the brain draws of ``sample`` with the seed), brain FLOP/s from the first target's runs."""
+    from .output.compare import streamed_compare_table, streamed_crossover_columns
+    from .runs.compare import run_names
+    from .runs.streamed_crossover import stream_crossover
+
+    names = run_names(specs)
+    table = None
+    for target in targets:
+        o = replace(options, series=target)
+        runs = {name: stream_crossover(spec, args.seed, o) for name, spec in zip(names, specs, strict=True)}
+        if table is None:
+            table = streamed_compare_table({n: (r.stats, r.layout) for n, r in runs.items()}, weights, label)
+        named = target if len(targets) > 1 else None
+        years = {n: r.years for n, r in runs.items()}
+        table = table.join(streamed_crossover_columns(years, weights, label, named))
+    return table
 
 
 def _crossover_streamed(spec, args: argparse.Namespace, options) -> int:
@@ -964,7 +1016,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     weights = _weights(args.pool, len(specs))
     if args.samples is None:
         args.samples = 10_000 if args.crossover else 200_000
-    for spec in specs:
+    streamed = _compare_streams(specs, args)
+    for spec in specs if not streamed else ():
         check_memory(spec, args.samples)
     if args.save is not None:  # every saved name checked before any work; the folder is made at the end
         for name in run_names(specs):
@@ -996,15 +1049,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             budget_usd=args.budget,
             refit=args.refit,
             status=lambda text: _status(args, text, always=True),
+            progress=not args.quiet and sys.stderr.isatty(),
         )
         for target in targets:
             _check_series(target, args.unit, replace(options, series=target))
-    runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
-    flops = {name: run.draws["log10_brain_flops"] for name, run in runs.items()}
-    pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
-    table = compare_table(flops, pooled, label)
-    if args.crossover:  # files x targets: one growth fit per target, the same brain draws
+    if streamed:
+        table = _compare_streamed(specs, args, options, targets, weights, label)
+        names = run_names(specs)
+    else:
+        runs = sample_files(specs, args.samples, args.seed, progress=not args.quiet and sys.stderr.isatty())
+        names = list(runs)
+        flops = {name: run.draws["log10_brain_flops"] for name, run in runs.items()}
+        pooled = pool_draws(args.seed, list(flops.values()), weights) if weights is not None else None
+        table = compare_table(flops, pooled, label)
+    if args.crossover and not streamed:  # files x targets: one growth fit per target, the same brain draws
         from .runs.forecast import crossover_years, last_observation
 
         for target in targets:
@@ -1013,7 +1072,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             pooled_years = pool_draws(args.seed, list(years.values()), weights) if weights is not None else None
             named = target if len(targets) > 1 else None
             table = table.join(crossover_columns(years, pooled_years, label, last_observation(o), named))
-    table = table.rename(index=row_labels(list(runs), specs))  # "NAME (posterior)" for a file with [evidence]
+    table = table.rename(index=row_labels(names, specs))  # "NAME (posterior)" for a file with [evidence]
     from .output.tables import _year
 
     probs = {c: (lambda v: f"{v:.3f}") for c in table.columns if c.startswith("p_")}
@@ -1023,6 +1082,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"{args.samples} draws per file, seed {args.seed}; median, 5% and 95% of brain FLOP/s; "
         f"{column} = P(brain FLOP/s > 1eN)"
     )
+    if streamed:
+        note += (
+            "; streamed: counted in bins (brain FLOP/s in 0.001 decades, interpolated; the crossover year in "
+            "0.01-year bins, to the bin)"
+        )
     if args.crossover:
         note += (
             f"; crossover against {', '.join(targets)} ({options.model}): p already = P(crossed by the target's last "

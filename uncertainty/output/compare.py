@@ -9,12 +9,18 @@ import numpy as np
 import pandas as pd
 
 from ..brain.priors import PriorSpec
-from ..quantities import HEADLINE_YEAR, TAIL_THRESHOLDS, central, flops_interval, p_above, p_by
+from ..quantities import BY_YEARS, CENTRAL, HEADLINE_YEAR, TAIL_THRESHOLDS, central, flops_interval, p_above, p_by
+from ..runs.streamed_crossover import YearCounts
+from ..runs.streaming import BIN_WIDTH, Layout, StreamStats
+from .streamed_crossover import year_quantile
+from .summaries import histogram_quantiles
 
 __all__ = [
     "compare_table",
     "crossover_columns",
     "row_labels",
+    "streamed_compare_table",
+    "streamed_crossover_columns",
 ]
 
 
@@ -65,6 +71,91 @@ def crossover_columns(
                 "p_already": p_by(y, last_observation),
                 "median_year": median(y),
                 f"p_by_{HEADLINE_YEAR}": p_by(y, HEADLINE_YEAR),
+            }
+            for name, y in rows.items()
+        },
+        orient="index",
+    )
+    return table if target is None else table.rename(columns=lambda c: f"{c} [{target}]")
+
+
+# -- streamed runs: the same columns from counts ------------------------------------------------------
+
+
+def _shares(weights: Sequence[float] | None, sizes: Sequence[int]) -> np.ndarray:
+    """Each file's weight per draw in the pool: ``w_i / (sum(w) n_i)`` (the pool's draws sum to 1)."""
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum() / np.asarray(sizes, dtype=np.float64)
+
+
+def _brain_row(counts: np.ndarray, under: float, over: float, lo: float, n: float) -> dict[str, float]:
+    """The columns of :func:`compare_table` from a histogram of log10 brain FLOP/s (counts may be weights):
+    quantiles interpolated in the 0.001-decade bins, P(> 10^k) exact at the whole-decade bin edges."""
+    q5, q50, q95 = histogram_quantiles(counts, under, lo, n, CENTRAL)
+    row = {"median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95, "log10_median": float(q50)}
+    for t in TAIL_THRESHOLDS:
+        edge = round((t - lo) / BIN_WIDTH)
+        if edge < 0:  # below the histogram: known only when no draw is
+            above = n if under == 0 else np.nan
+        elif edge > len(counts):  # above it: likewise
+            above = 0.0 if over == 0 else np.nan
+        else:
+            above = float(np.sum(counts[edge:])) + over
+        row[f"p_gt_1e{t}"] = above / n
+    return row
+
+
+def streamed_compare_table(
+    runs: dict[str, tuple[StreamStats, Layout]], weights: Sequence[float] | None = None, pool_label: str = "pool"
+) -> pd.DataFrame:
+    """:func:`compare_table` of streamed runs (``{name: (stats, layout)}``, their brain FLOP/s in histograms);
+    the pool is the weighted mixture of the histograms, put on one grid (every histogram starts at a whole
+    decade; the few draws below or above a file's histogram sit at its ends in the pool)."""
+    rows = {}
+    for name, (stats, layout) in runs.items():
+        rows[name] = _brain_row(stats.counts[0], int(stats.under[0]), int(stats.over[0]), float(layout.lo[0]), stats.n)
+    if weights is not None:
+        share = _shares(weights, [stats.n for stats, _ in runs.values()])
+        lo = min(float(layout.lo[0]) for _, layout in runs.values())
+        starts = [round((float(layout.lo[0]) - lo) / BIN_WIDTH) for _, layout in runs.values()]
+        width = max(start + stats.counts.shape[1] for start, (stats, _) in zip(starts, runs.values(), strict=True))
+        counts, under, over = np.zeros(width), 0.0, 0.0
+        for c, start, (stats, _) in zip(share, starts, runs.values(), strict=True):
+            counts[start : start + stats.counts.shape[1]] += c * stats.counts[0]
+            if start == 0:
+                under += c * stats.under[0]
+            else:  # below this file's histogram but inside the pool's: at its lower end
+                counts[start] += c * stats.under[0]
+            counts[start + stats.counts.shape[1] - 1] += c * stats.over[0]
+        rows[pool_label] = _brain_row(counts, under, over, lo, 1.0)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _pooled_years(years: Sequence[YearCounts], weights: Sequence[float]) -> YearCounts:
+    """The weighted mixture of several files' crossover-year counts (one target: the same bins), as counts of
+    one draw in all."""
+    share = _shares(weights, [y.n for y in years])
+    hist = sum(c * y.hist for c, y in zip(share, years, strict=True))
+    totals = sum(c * y.batch_counts.sum(axis=0) for c, y in zip(share, years, strict=True))
+    first = years[0]
+    return first._replace(hist=hist, batch_counts=totals[None, :], batch_medians=np.array([np.nan]), blocks=1)
+
+
+def streamed_crossover_columns(
+    years: dict[str, YearCounts],
+    weights: Sequence[float] | None = None,
+    pool_label: str = "pool",
+    target: str | None = None,
+) -> pd.DataFrame:
+    """:func:`crossover_columns` from streamed crossover-year counts (the median to its 0.01-year bin)."""
+    rows = dict(years) if weights is None else {**years, pool_label: _pooled_years(list(years.values()), weights)}
+    by = 3 + BY_YEARS.index(HEADLINE_YEAR)
+    table = pd.DataFrame.from_dict(
+        {
+            name: {
+                "p_already": y.already / y.n,
+                "median_year": year_quantile(y, 0.5),
+                f"p_by_{HEADLINE_YEAR}": float(y.batch_counts[:, by].sum() / y.n),
             }
             for name, y in rows.items()
         },

@@ -14,10 +14,10 @@ from ..runs.streamed_crossover import BIN, StreamedCrossover, YearCounts
 from .report import crossover_section, growth_sections
 from .summaries import summary_sections
 
-__all__ = ["streamed_crossover_sections", "year_table"]
+__all__ = ["streamed_crossover_sections", "year_quantile", "year_table"]
 
 
-def _quantile(y: YearCounts, p: float) -> float:
+def year_quantile(y: YearCounts, p: float) -> float:
     """The ``p`` quantile (inverted CDF) of the crossover year: ``-inf`` among the draws already crossed, ``inf``
     among those that never cross, else the middle of its 0.01-year bin."""
     need = p * y.n
@@ -66,7 +66,7 @@ def year_table(y: YearCounts) -> pd.DataFrame:
     blocks, block_medians = _by_block(y)
     sizes = blocks[:, 0].astype(np.float64)
     row: dict[str, float] = {"p_already": y.already / y.n, "mcse_p_already": _batch_mcse(blocks[:, 1], sizes)}
-    q5, median, q95 = (_quantile(y, p) for p in CENTRAL)
+    q5, median, q95 = (year_quantile(y, p) for p in CENTRAL)
     row.update(median=median, q5=q5, q95=q95)
     row["hdi_lo"], row["hdi_hi"] = _hdi(y)
     for i, year in enumerate(BY_YEARS):

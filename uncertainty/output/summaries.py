@@ -12,10 +12,10 @@ from ..quantities import CENTRAL, TAIL_THRESHOLDS
 from ..runs.streaming import BIN_WIDTH, COMPLEMENT, LOOK, Layout, StreamStats
 from .tables import BRAIN_COLUMNS, INTERVALS_NOTE, Section, sensitivity_section, tail_section
 
-__all__ = ["exceedance", "sensitivity_table", "summary_sections", "summary_table"]
+__all__ = ["exceedance", "histogram_quantiles", "sensitivity_table", "summary_sections", "summary_table"]
 
 
-def _quantile(counts: np.ndarray, under: int, lo: float, n: int, probs) -> np.ndarray:
+def histogram_quantiles(counts: np.ndarray, under: float, lo: float, n: float, probs) -> np.ndarray:
     """Quantiles (log10) of one histogram, interpolated inside the bin (NaN outside the range)."""
     cum = under + np.concatenate([[0], np.cumsum(counts)])  # draws below each bin edge
     edges = lo + BIN_WIDTH * np.arange(len(counts) + 1)
@@ -61,7 +61,7 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
     for i, label in enumerate(layout.labels):
         if label.startswith(COMPLEMENT):
             continue
-        q = _quantile(stats.counts[i], int(stats.under[i]), float(layout.lo[i]), n, probs)
+        q = histogram_quantiles(stats.counts[i], int(stats.under[i]), float(layout.lo[i]), n, probs)
         sd_log = math.sqrt(stats.m2_log[i] / (n - 1)) if n > 1 else np.nan
         scale = 10.0 ** float(layout.offset[i])
         mean_lin, sd_lin = stats.mean_lin[i] * scale, math.sqrt(stats.m2_lin[i] / max(n - 1, 1)) * scale
@@ -69,7 +69,8 @@ def summary_table(stats: StreamStats, layout: Layout, hdi_prob: float = 0.9) -> 
         lin_q = 10.0**q
         c = index.get(COMPLEMENT + label)
         if c is not None and lin_q[0] > 0.5:  # a share near 1: its complement's histogram is the finer one
-            cq = _quantile(stats.counts[c], int(stats.under[c]), float(layout.lo[c]), n, [1.0 - p for p in probs])
+            complement = [1.0 - p for p in probs]
+            cq = histogram_quantiles(stats.counts[c], int(stats.under[c]), float(layout.lo[c]), n, complement)
             lin_q = 1.0 - 10.0**cq
             a, b = _hdi(stats.counts[c], float(layout.lo[c]), n, hdi_prob, True)
             hdi_lin = (1.0 - b, 1.0 - a)

@@ -77,19 +77,21 @@ class YearCounts(NamedTuple):
     batch_medians: np.ndarray  # each batch's median year (inverted CDF; inf: among the never-crossing draws)
     blocks: int = 1  # batch b drew its growth draws from block ``b % blocks`` of the growth posterior draws
 
-    @property
-    def n(self) -> int:
-        return int(self.batch_counts[:, 0].sum())
+    # the counts are whole numbers; in a weighted mixture of runs (compare's pool) they are weights
 
     @property
-    def already(self) -> int:
+    def n(self) -> int | float:
+        return self.batch_counts[:, 0].sum().item()
+
+    @property
+    def already(self) -> int | float:
         """Draws at or below the last observation: crossed at ``t0``."""
-        return int(self.batch_counts[:, 1].sum())
+        return self.batch_counts[:, 1].sum().item()
 
     @property
-    def never(self) -> int:
+    def never(self) -> int | float:
         """Draws not crossed by the horizon."""
-        return int(self.batch_counts[:, 2].sum())
+        return self.batch_counts[:, 2].sum().item()
 
 
 class StreamedCrossover(NamedTuple):
