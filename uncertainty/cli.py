@@ -1052,7 +1052,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             progress=not args.quiet and sys.stderr.isatty(),
         )
         for target in targets:
-            _check_series(target, args.unit, replace(options, series=target))
+            _check_series(target, args.unit, replace(options, series=target), kept=not streamed)
     label = "pool (weights " + ",".join(f"{w:g}" for w in weights or []) + ")"
     if streamed:
         table = _compare_streamed(specs, args, options, targets, weights, label)
