@@ -128,3 +128,50 @@ def test_pooled_crossover_columns_are_the_weighted_mixture():
     order = np.argsort(y)
     median = y[order][np.searchsorted(np.cumsum(w[order]), 0.5)]
     assert abs(table.loc["pool", "median_year"] - median) <= BIN
+
+
+def test_streamed_pool_keeps_draws_outside_a_files_histogram_on_their_side():
+    """File b's histogram starts at 1e15 with 10% of its draws below it: in a pool of b alone (weights 0, 1)
+    P(> 1e15) is b's own 0.9, and b's draws above its histogram stay above its top edge."""
+    from uncertainty.output.compare import streamed_compare_table
+    from uncertainty.runs.streaming import Layout, StreamStats
+
+    def run(lo: float, counts: np.ndarray, under: int, over: int):
+        k = len(counts)
+        zeros, empty = np.zeros(1), np.zeros(0)
+        n = int(counts.sum()) + under + over
+        stats = StreamStats(
+            n,
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+            counts[None, :],
+            np.array([under]),
+            np.array([over]),
+            empty,
+            empty,
+            empty,
+            empty,
+        )
+        return stats, Layout(("log10 brain FLOP/s",), np.array([lo]), k, zeros, (), empty, empty)
+
+    a = run(14.0, np.full(3000, 1), 0, 0)  # 1e14 to 1e17
+    counts = np.zeros(2000, dtype=np.int64)
+    counts[500] = 800  # 1e15.5
+    b = run(15.0, counts, under=100, over=100)  # 1e15 to 1e17: 100 below, 100 above 1e17
+    table = streamed_compare_table({"a": a, "b": b}, [0, 1], "pool")
+    assert table.loc["b", "p_gt_1e15"] == pytest.approx(0.9)
+    assert table.loc["pool", "p_gt_1e15"] == pytest.approx(0.9)
+    # 1e18 lies above both histograms, with draws beyond them: unknown for b, and for the pool of b alone
+    assert np.isnan(table.loc["b", "p_gt_1e18"]) and np.isnan(table.loc["pool", "p_gt_1e18"])
+
+
+def test_compare_pool_weights_are_checked_before_any_work(capsys):
+    files = [str(PRIORS / "default.toml"), str(PRIORS / "dettmers2015.toml")]
+    for weights in ("0,0", "2,-1", "nan,1"):
+        assert main(["compare", *files, "--crossover", "--no-keep-draws", "--pool", weights]) == 2
+        err = capsys.readouterr().err
+        assert "--pool: weights must be >= 0, finite and not all zero" in err and len(err.strip().splitlines()) == 1

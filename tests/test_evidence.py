@@ -488,3 +488,70 @@ def test_nuts_samples_a_file_whose_scenarios_the_evidence_does_not_read():
     reads_rate = parse_priors(READINGS + both)
     with pytest.raises(PriorError, match="the evidence reads a field a scenario sets"):
         condition(reads_rate, sample_brain(reads_rate, 2000, seed=35), seed=36, inference="nuts")
+
+
+def test_one_class_field_is_a_column_of_one_class():
+    """``a.count`` is the class's column (draws, 1): ``sum``/``mean`` reduce over that one class, not over
+    the draws, and it broadcasts against a field of every class."""
+    from uncertainty.brain.evidence import evidence_quantities
+
+    three = LNP_TWO + "\n[classes.third]\ncount = { lognormal = [1e9, 1e10] }\n"
+    items = (
+        _evidence("sum(big.count)", "{ upper = 1e30 }", "one")
+        + _evidence("sum(count * third.count)", "{ upper = 1e40 }", "mixed")
+        + _evidence("mean(atp_per_spike)", "{ upper = 1e30 }", "atp")
+        + _evidence("sum(count) * big.count", "{ upper = 1e40 }", "scaled")
+    )
+    spec = parse_priors(three.replace("count = 6e10", "count = { lognormal = [5e10, 7e10] }") + items)
+    draws = sample_brain(spec, 50, seed=41)
+    q = evidence_quantities(spec, draws)
+    np.testing.assert_allclose(q["one"], draws["big_count"], rtol=1e-12)
+    total = draws["big_count"] + 2e10 + draws["third_count"]
+    np.testing.assert_allclose(q["mixed"], total * draws["third_count"], rtol=1e-12)
+    np.testing.assert_allclose(q["scaled"], total * draws["big_count"], rtol=1e-12)  # reduced x one class
+    assert np.ptp(q["one"]) > 0  # one value per draw, not one for the run
+
+
+def test_an_evidence_quantity_that_does_not_compute_is_one_line():
+    text = LNP_TWO + _evidence("sum(atp_per_spike)", "{ upper = 1e30 }", "atp")
+    with pytest.raises(PriorError) as exc:  # a number has no classes to sum over
+        parse_priors(text + _evidence("sum(2)", "{ upper = 1e9 }", "x"), "ev.toml")
+    message = str(exc.value)
+    assert "ev.toml" in message and "evidence.x.quantity" in message and "does not compute" in message
+    assert "\n" not in message
+
+
+def test_choice_odds_of_a_truncated_component_do_not_warn():
+    """A component truncated below another's draws: its density there is 0 (-inf log), with no warning
+    (the suite turns warnings into errors)."""
+    from uncertainty.brain.evidence import choice_odds
+
+    text = LNP_TWO.replace(
+        "rate = { lognormal = [0.1, 10] }",
+        "rate = { choice = [{ lognormal = [0.1, 1], max = 2 }, { lognormal = [50, 500] }] }",
+    )
+    spec = parse_priors(text + _evidence("sum(atp_per_spike)", "{ upper = 1e30 }", "atp"))
+    draws = sample_brain(spec, 2000, seed=42)
+    odds = choice_odds(spec, draws)
+    for site in ("big_rate", "small_rate"):
+        low = np.mean(draws[site] <= 2)
+        assert odds[site]["posterior"][0] == pytest.approx(low, abs=0.02)  # the components hardly overlap
+
+
+@pytest.mark.slow
+def test_nuts_with_scenarios_keeps_the_correlated_sites_posterior():
+    """A correlated site is a function of the copula's normals: the scenario draw after NUTS must keep the
+    normals NUTS sampled, so the firing rate (measured) and the synapses (correlated with it) keep their
+    posterior, as PSIS on many prior draws gives it."""
+    text = READINGS.replace("synapses = 1000", "synapses = { lognormal = [500, 2000] }")
+    text = '[correlations]\n"defaults.firing_rate ~ cell.synapses" = 0.8\n' + text
+    spec = parse_priors(text + _evidence("mean(firing_rate)", "{ lognormal = [2, 20] }", "f"))
+    nuts = condition(spec, sample_brain(spec, 2000, seed=51), seed=52, inference="nuts")
+    assert nuts.method == "NUTS" and reliable(nuts)
+    psis = condition(spec, sample_brain(spec, 200_000, seed=53), seed=54, inference="psis")
+    for site in ("shared_firing_rate", "cell_synapses"):
+        a, b = (np.median(np.log(c.draws[site])) for c in (nuts, psis))
+        sd = np.std(np.log(psis.draws[site]))
+        assert abs(a - b) < 5 * sd * math.sqrt(1 / psis.ess + 1 / nuts.ess), site
+    spike = nuts.draws["scenario"] == 0
+    np.testing.assert_array_equal(nuts.draws["shared_rate"][spike], nuts.draws["shared_firing_rate"][spike])

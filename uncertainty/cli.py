@@ -998,6 +998,8 @@ def _weights(text: str | None, n: int) -> list[float] | None:
         raise InputError("--pool", None, f"expected comma-separated numbers, got '{text}'") from None
     if len(weights) != n:
         raise InputError("--pool", None, f"expected {n} weights (one per file), got {len(weights)}")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise InputError("--pool", None, "weights must be >= 0, finite and not all zero")
     return weights
 
 

@@ -40,7 +40,7 @@ from ..inference.nuts import NutsSettings, run_nuts
 from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
-from .model import brain_model
+from .model import COPULA_SITE, brain_model
 from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
 from .sites import field_site, site_priors, tied_sites
 
@@ -104,11 +104,11 @@ class Conditioned(NamedTuple):
 
 def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
     """Values of field ``name`` for every class, shape ``(n, classes)``; of ``class.field``, that class's
-    field, shape ``(n,)``."""
+    field, shape ``(n, 1)``."""
     owner, dot, field = name.partition(".")
-    if dot:
+    if dot:  # one class: a vector over classes of length 1 (sum/mean reduce over classes, as for any field)
         (c,) = (c for c in spec.classes if c.name == owner)
-        return _column(spec, values, c, field, n)
+        return _column(spec, values, c, field, n)[:, None]
     return jnp.stack([_column(spec, values, c, name, n) for c in spec.classes], axis=-1)
 
 
@@ -124,7 +124,8 @@ def _quantities(spec: PriorSpec, values: dict, n: int) -> dict[str, jnp.ndarray]
     for item in spec.evidence:
         expr = parse_expression(item.quantity, EVIDENCE_FUNCTIONS, dotted=True)  # the load-time parse (cached)
         fields = {name: _field(spec, values, name, n) for name in expr.names}
-        out[item.name] = jnp.broadcast_to(expr(fields), (n,))
+        value = expr(fields)  # (n, 1): reduced over the classes, or one class's field; or a constant
+        out[item.name] = jnp.broadcast_to(value[..., 0] if jnp.ndim(value) == 2 else value, (n,))
     return out
 
 
@@ -191,8 +192,13 @@ def _log_density(prior: Prior, x: jnp.ndarray) -> jnp.ndarray:
     """A component's log density at ``x``, ``-inf`` outside its support (a bounded component, e.g. a
     log-uniform, beside one that is not)."""
     d = to_distribution(prior)
-    inside = d.support(x)
-    return jnp.where(inside, d.log_prob(jnp.where(inside, x, d.support.feasible_like(x))), -jnp.inf)
+
+    @jax.jit  # traced: NumPyro checks a concrete value against the support (and warns); this masks it
+    def log_density(v):
+        inside = d.support(v)
+        return jnp.where(inside, d.log_prob(jnp.where(inside, v, d.support.feasible_like(v))), -jnp.inf)
+
+    return log_density(x)
 
 
 def choice_odds(spec: PriorSpec, draws: dict[str, np.ndarray]) -> dict[str, dict]:
@@ -282,8 +288,7 @@ def _scenarios_apart(spec: PriorSpec) -> bool:
     and none of those sites is correlated. NUTS then samples the file without them, and each posterior
     draw's scenario (and what it sets) is drawn from the prior given the rest (:func:`_with_scenarios`)."""
     tied = tied_sites(spec)
-    correlated = {site for pair in spec.correlations for site in pair[:2]} if spec.correlations else set()
-    return not (tied & _evidence_sites(spec)) and not (tied & correlated)
+    return not (tied & _evidence_sites(spec)) and not (tied & _copula_sites(spec))
 
 
 def nuts_blocker(spec: PriorSpec) -> str:
@@ -293,7 +298,8 @@ def nuts_blocker(spec: PriorSpec) -> str:
             "[scenarios] draw a discrete scenario index, which NUTS cannot sample "
             "(the evidence reads a field a scenario sets)"
         )
-    for site, prior in _choice_sites(spec).items():
+    sampled = replace(spec, scenarios=()) if spec.scenarios else spec  # what NUTS samples (scenarios drawn after)
+    for site, prior in _choice_sites(sampled).items():
         if any(isinstance(c, Point) for c in prior.components):
             return f"{site} is a choice with a fixed-value component (a discrete draw), which NUTS cannot sample"
     return ""
@@ -329,6 +335,11 @@ def _initial_points(spec: PriorSpec, model, key: jax.Array, num_chains: int) -> 
     return {k: jnp.stack([c[k] for c in chains])[None] for k in chains[0]}  # (batch 1, chain, ...)
 
 
+def _copula_sites(spec: PriorSpec) -> set[str]:
+    """The sites ``[correlations]`` draws through the copula (deterministic given its normals)."""
+    return {site for a, b, _ in spec.correlations for site in (a, b)}
+
+
 def _with_scenarios(spec: PriorSpec, key: jax.Array, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``draws`` of ``spec`` without its scenarios (NUTS draws), each given its scenario and what the
     scenario sets, drawn from the prior given the rest (exact when :func:`_scenarios_apart`), and its
@@ -336,6 +347,8 @@ def _with_scenarios(spec: PriorSpec, key: jax.Array, draws: dict[str, np.ndarray
     n = len(draws["log10_brain_flops"])
     tied = tied_sites(spec)
     given = {k: jnp.asarray(v) for k, v in draws.items() if k not in tied and not k.startswith("log10_")}
+    # a correlated site is a deterministic function of the copula's normals: those are what NUTS sampled
+    given = {k: v for k, v in given.items() if k not in _copula_sites(spec)}
     trace = handlers.trace(handlers.seed(handlers.condition(brain_model, data=given), key)).get_trace(spec, n)
     return {k: np.asarray(s["value"]) for k, s in trace.items() if s["type"] in ("sample", "deterministic")}
 
@@ -358,8 +371,12 @@ def _nuts(
         grouped[name] = v.reshape(chains, draws, *v.shape[3:]).astype(prior_draws[name].dtype)
     flat = {k: v.reshape(chains * draws, *v.shape[2:]) for k, v in grouped.items()}
     if spec.scenarios:
+        latent = dict(flat)
+        if COPULA_SITE in result.samples:  # (batch, chain, draw, 1, sites): the correlated sites' normals
+            z = np.asarray(result.samples[COPULA_SITE][0])
+            latent[COPULA_SITE] = z.reshape(chains * draws, *z.shape[3:])
         with jax.enable_x64(True):
-            full = _with_scenarios(spec, jax.random.fold_in(key, 2), flat)
+            full = _with_scenarios(spec, jax.random.fold_in(key, 2), latent)
         flat = {k: v.astype(prior_draws[k].dtype) for k, v in full.items() if k in prior_draws}
         grouped = {k: v.reshape(chains, draws, *v.shape[1:]) for k, v in flat.items()}
     scalar = [k for k, v in grouped.items() if v.ndim == 2]

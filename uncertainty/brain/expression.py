@@ -40,10 +40,11 @@ FUNCTIONS: dict[str, tuple[Callable[..., Array], int, int]] = {
     "max": (lambda *xs: _fold(jnp.maximum, xs), 2, 16),
 }
 
-# evidence quantities see per-class fields as vectors (last axis: classes) and reduce them
+# evidence quantities see per-class fields as vectors (last axis: classes) and reduce them, keeping that
+# axis (length 1: one number per draw, which broadcasts against one class's field ``class.field``)
 REDUCERS: dict[str, tuple[Callable[..., Array], int, int]] = {
-    "sum": (lambda x: jnp.sum(x, axis=-1), 1, 1),
-    "mean": (lambda x: jnp.mean(x, axis=-1), 1, 1),
+    "sum": (lambda x: jnp.sum(x, axis=-1, keepdims=True), 1, 1),
+    "mean": (lambda x: jnp.mean(x, axis=-1, keepdims=True), 1, 1),
 }
 
 _BINARY = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide, ast.Pow: jnp.power}

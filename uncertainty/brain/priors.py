@@ -872,9 +872,16 @@ class _Parser:
             if missing:
                 self.fail(key, f"unknown name '{n}': not a field of class '{missing[0]}' (every class needs it)")
         with jax.enable_x64(True):  # as the quantities are computed: float64 constants, traced, not run
-            columns = {n: (2,) if "." in n else (2, len(spec.classes)) for n in expr.names}
-            shape = jax.eval_shape(expr, {n: jax.ShapeDtypeStruct(s, jnp.float64) for n, s in columns.items()}).shape
-        if shape not in ((2,), ()):
+            # 3 draws: a field is (draws, classes), class.field (draws, 1); a one-class file is checked as two
+            # classes, so a field it forgets to reduce is refused as in any other file
+            classes = max(len(spec.classes), 2)
+            columns = {n: (3, 1) if "." in n else (3, classes) for n in expr.names}
+            try:
+                shape = jax.eval_shape(expr, {n: jax.ShapeDtypeStruct(s, jnp.float64) for n, s in columns.items()})
+            except (TypeError, ValueError) as exc:
+                self.fail(key, f"does not compute: {str(exc).splitlines()[0][:200]}")
+            shape = shape.shape
+        if shape not in ((3, 1), ()):  # one number per draw (reduced, or one class's field), or a constant
             self.fail(key, "gives one value per class, not one number: reduce the fields with sum(...) or mean(...)")
         reducers = {f for f, _, _ in REDUCERS.values()}
         program = expr.program

@@ -110,7 +110,7 @@ def streamed_compare_table(
 ) -> pd.DataFrame:
     """:func:`compare_table` of streamed runs (``{name: (stats, layout)}``, their brain FLOP/s in histograms);
     the pool is the weighted mixture of the histograms, put on one grid (every histogram starts at a whole
-    decade; the few draws below or above a file's histogram sit at its ends in the pool)."""
+    decade; the few draws below or above a file's histogram sit just outside it in the pool)."""
     rows = {}
     for name, (stats, layout) in runs.items():
         rows[name] = _brain_row(stats.counts[0], int(stats.under[0]), int(stats.over[0]), float(layout.lo[0]), stats.n)
@@ -121,12 +121,18 @@ def streamed_compare_table(
         width = max(start + stats.counts.shape[1] for start, (stats, _) in zip(starts, runs.values(), strict=True))
         counts, under, over = np.zeros(width), 0.0, 0.0
         for c, start, (stats, _) in zip(share, starts, runs.values(), strict=True):
-            counts[start : start + stats.counts.shape[1]] += c * stats.counts[0]
+            end = start + stats.counts.shape[1]
+            counts[start:end] += c * stats.counts[0]
+            # a file's draws below (above) its histogram: in the pool's bin just below (above) it, on the
+            # right side of a threshold at its edge; beyond the pool's range, the pool's own under (over)
             if start == 0:
                 under += c * stats.under[0]
-            else:  # below this file's histogram but inside the pool's: at its lower end
-                counts[start] += c * stats.under[0]
-            counts[start + stats.counts.shape[1] - 1] += c * stats.over[0]
+            else:
+                counts[start - 1] += c * stats.under[0]
+            if end == width:
+                over += c * stats.over[0]
+            else:
+                counts[end] += c * stats.over[0]
         rows[pool_label] = _brain_row(counts, under, over, lo, 1.0)
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -213,9 +213,9 @@ class _Checker:
             if kind not in _LIKELIHOODS:
                 self.fail(f"{where}.kind", f"expected one of {', '.join(_LIKELIHOODS)}, got {_describe(kind)}")
             self.text(f"{where}.quantity", item.get("quantity"))
-            for optional in ("source", "unit"):
+            for optional in ("source", "unit"):  # shown in the report's note and the figure's axis: one line
                 if optional in item:
-                    self.text(f"{where}.{optional}", item[optional])
+                    self.name(f"{where}.{optional}", self.text(f"{where}.{optional}", item[optional]))
             lo = self.number(f"{where}.lo", item.get("lo"))
             if lo <= 0:
                 self.fail(f"{where}.lo", f"the quantity is positive; expected lo > 0, got {lo:g}")
