@@ -149,7 +149,6 @@ def test_crossover_streams_above_the_kept_limit(capsys):
 @pytest.mark.parametrize(
     "extra, flag, problem",
     [
-        (["--out", "x.nc"], "--out", "needs the kept draws; add --keep-draws"),
         (["--data-until", "2015"], "--data-until", "needs the kept draws"),
         (["--series", "hpl", "hpcg"], "--series", "several targets keep their draws"),
         (["--model", "scenario"], "--samples", "the scenario model keeps its draws"),
@@ -215,3 +214,76 @@ def test_the_block_walk_has_the_law_of_the_whole_path_search():
         assert abs(a[:, j].mean() - b[:, j].mean()) < 4 * se
         for q in (0.1, 0.5, 0.9):  # quantiles within 4 binomial standard errors of the other's
             assert abs((b[:, j] <= np.quantile(a[:, j], q)).mean() - q) < 4 * math.sqrt(q * (1 - q) / n) * math.sqrt(2)
+
+
+@pytest.fixture(scope="module")
+def saved_streamed(tmp_path_factory):
+    """A streamed crossover saved with --out, and what the run printed."""
+    import contextlib
+    import io
+
+    path = tmp_path_factory.mktemp("streamed") / "run.nc"
+    argv = ["crossover", str(PRIORS / "default.toml"), "--samples", "100001", "--series", "hpl"]
+    argv += ["--model", "randomwalk", "--warmup", "150", "--chains", "2", "--no-compare", "-q", "--out", str(path)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv) == 0
+    return path, out.getvalue()
+
+
+def test_a_saved_streamed_crossover_reports_as_the_run_printed(saved_streamed, capsys):
+    """--out keeps the counts and the growth fit's draws (kilobytes, not draws): `report` reprints every table
+    exactly as the run printed it."""
+    path, printed = saved_streamed
+    assert path.stat().st_size < 5_000_000
+    assert main(["report", str(path)]) == 0
+    assert capsys.readouterr().out == printed
+    assert "streamed: 100,001 joint draws counted in 0.01-year bins" in printed
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda ds: ds["year_hist"].values.__setitem__(5, ds["year_hist"].values[5] + 1), "year_hist: the crossings"),
+        (lambda ds: ds["year_batch_counts"].values.__setitem__((0, 0), 7), "year_batch_counts: counts"),
+        (lambda ds: ds.attrs.__setitem__("year_bin", 0.5), "attrs.year_bin: expected 0.01"),
+        (lambda ds: ds.attrs.__delitem__("year_t0"), "attrs.year_t0: missing"),
+        (lambda ds: ds["year_batch_medians"].values.__setitem__(0, np.nan), "year_batch_medians: holds NaN"),
+        (lambda ds: ds["fit_drift"].values.__setitem__((0, 0), np.inf), "fit_drift"),
+    ],
+)
+def test_a_damaged_saved_streamed_crossover_is_one_line(saved_streamed, tmp_path, capsys, change, problem):
+    import xarray as xr
+
+    path, _ = saved_streamed
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        ds = ds.load()
+    change(ds)
+    bad = tmp_path / "bad.nc"
+    ds.to_netcdf(bad, engine="h5netcdf")
+    assert main(["report", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert problem in err and len(err.splitlines()) == 1, err
+
+
+def test_a_saved_streamed_crossover_plots_its_counts(saved_streamed):
+    """`plot` of the file draws brain FLOP/s from its histogram and the crossover-year CDF from its counts;
+    the figure's probabilities are the table's."""
+    import matplotlib.pyplot as plt
+
+    from uncertainty.output.plots import figures_for
+    from uncertainty.runs.io import load_saved
+    from uncertainty.runs.streamed_crossover import from_crossover_dataset
+
+    path, _ = saved_streamed
+    ds = load_saved(path)
+    figs = figures_for(ds)
+    assert set(figs) == {"brain_flops", "crossover_cdf"}
+    row = year_table(from_crossover_dataset(ds).years).iloc[0]
+    text = figs["crossover_cdf"].axes[0].texts[0].get_text()
+    for year in BY_YEARS:
+        assert f"P(by {year}) = {row[f'p_by_{year}']:.3f}" in text
+    curve = figs["crossover_cdf"].axes[0].lines[0].get_ydata()
+    assert np.all(np.diff(curve) >= 0) and curve[-1] == pytest.approx(1 - row["p_never"])
+    for fig in figs.values():
+        plt.close(fig)

@@ -657,9 +657,8 @@ def _crossover_keeps(spec, args: argparse.Namespace, targets: list[str]) -> bool
     if spec.evidence:
         problem = "a file with [evidence] keeps its draws (the posterior reweights them)"
         raise InputError(flag, None, f"{problem}: at most {CROSSOVER_KEEP_LIMIT:,} draws, or --keep-draws")
-    for option, given in (("--out", args.out), ("--data-until", args.data_until)):
-        if given is not None:
-            raise InputError(option, None, f"needs the kept draws{why}; add --keep-draws or use fewer draws")
+    if args.data_until is not None:
+        raise InputError("--data-until", None, f"needs the kept draws{why}; add --keep-draws or use fewer draws")
     if len(targets) > 1:
         problem = f"several targets keep their draws{why}; stream each target on its own"
         raise InputError("--series", None, problem)
@@ -722,7 +721,15 @@ def _crossover_streamed(spec, args: argparse.Namespace, options) -> int:
     warning = growth_warning(run.fit)
     if warning is not None:
         print(warning, file=sys.stderr)
-    return _deliver(render(streamed_crossover_sections(run), args.format, _header(run.attrs)))
+    save = None
+    if args.out is not None:  # the counts and the fit's draws: what `report` reprints
+        from .runs.io import save_run
+        from .runs.streamed_crossover import crossover_dataset
+
+        def save():
+            return [save_run(crossover_dataset(run), args.out, args.force)]
+
+    return _deliver(render(streamed_crossover_sections(run), args.format, _header(run.attrs)), save)
 
 
 def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
@@ -832,6 +839,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         for warning in summary.get("warnings", []):  # as `backtest` prints them: the CSV format has no room
             print(f"warning: {args.run_file}: {warning}", file=sys.stderr)
         print(render_backtest(summary, args.format))
+        return 0
+    if isinstance(saved, xr.Dataset) and "year_hist" in saved:  # a streamed crossover
+        from .output.streamed_crossover import streamed_crossover_sections
+        from .output.tables import render
+        from .runs.streamed_crossover import from_crossover_dataset
+
+        run = from_crossover_dataset(saved)
+        print(render(streamed_crossover_sections(run), args.format, _header(run.attrs)))
         return 0
     if isinstance(saved, xr.Dataset):
         from .runs.streaming import from_dataset

@@ -30,6 +30,7 @@ __all__ = [
     "FIGURE_SIZE",
     "brain_flops_figure",
     "contributions_figure",
+    "counts_cdf_figure",
     "crossover_cdf_figure",
     "growth_fit_figure",
     "compare_figure",
@@ -246,32 +247,55 @@ def crossover_cdf_figure(idata: az.InferenceData):
     """Cumulative probability that computing has crossed brain FLOP/s, by year; it starts at the share of
     draws already crossed by the target's last observation (a dotted line marks it)."""
     y = _draws(idata, "crossover_year").ravel()
-    horizon = float(idata[run_group(idata)].attrs.get("horizon", np.inf))
+    attrs = idata[run_group(idata)].attrs
     finite = np.sort(y[np.isfinite(y)])
+    t_last = attrs.get("last_observation")
+    return _cdf_figure(
+        finite,
+        np.arange(1, finite.size + 1) / y.size,
+        None if t_last is None else float((y <= float(t_last)).mean()),
+        {year: p_by(y, year) for year in BY_YEARS},
+        float((~np.isfinite(y)).mean()),
+        attrs,
+    )
+
+
+def counts_cdf_figure(ds: xr.Dataset):
+    """:func:`crossover_cdf_figure` of a saved streamed crossover: the curve from its counts of the crossover
+    year (a step at the end of each 0.01-year bin)."""
+    from ..runs.streamed_crossover import BIN, from_crossover_dataset
+
+    y = from_crossover_dataset(ds).years
+    filled = np.flatnonzero(y.hist)
+    years = (y.base + filled + 1) * BIN
+    cumulative = (y.already + np.cumsum(y.hist)[filled]) / y.n
+    by = {year: float(y.batch_counts[:, 3 + i].sum() / y.n) for i, year in enumerate(BY_YEARS)}
+    return _cdf_figure(years, cumulative, y.already / y.n, by, y.never / y.n, ds.attrs)
+
+
+def _cdf_figure(years, cumulative, already: float | None, by: dict, never: float, attrs):
+    """The crossover-year CDF: ``cumulative`` probability at ``years`` (after the last observation),
+    ``already`` crossed by the last observation (None: not known), P(by each year), P(never)."""
+    horizon = float(attrs.get("horizon", np.inf))
     fig, ax = _new()
-    if finite.size:
-        ax.step(
-            finite, np.arange(1, finite.size + 1) / y.size, where="post", color="tab:red", label="P(crossed by year)"
-        )
-        hi = min(float(np.quantile(finite, 0.995)) + 5, horizon)
-        lo = float(finite[0]) - 2
+    if len(years):
+        ax.step(years, cumulative, where="post", color="tab:red", label="P(crossed by year)")
+        hi = min(float(years[min(np.searchsorted(cumulative, 0.995 * cumulative[-1]), len(years) - 1)]) + 5, horizon)
+        lo = float(years[0]) - 2
     else:
         lo, hi = 2000.0, horizon
     lines = []
-    t_last = idata[run_group(idata)].attrs.get("last_observation")
-    if t_last is not None:  # the curve starts at the share already crossed by the last observation
+    t_last = attrs.get("last_observation")
+    if t_last is not None and already is not None:  # the curve starts at the share already crossed
         t_last = float(t_last)
-        already = float((y <= t_last).mean())
         lines.append(f"P(crossed by the last observation, {t_last:.1f}) = {already:.3f}")
         ax.axvline(t_last, color="0.3", linestyle=":", linewidth=1, label=f"last observation ({t_last:.1f})")
         ax.plot([t_last], [already], "s", color="tab:red", markersize=4)
         lo = min(lo, t_last - 2)
-    for year in BY_YEARS:
-        p = p_by(y, year)
+    for year, p in by.items():
         lines.append(f"P(by {year}) = {p:.3f}")
         if lo <= year <= hi:
             ax.plot([year], [p], "o", color="black", markersize=4)
-    never = float((~np.isfinite(y)).mean())
     lines.append(f"P(no crossover by {horizon:g}) = {never:.3f}")
     ax.axhline(1.0 - never, color="0.5", linestyle="--", linewidth=1, label="1 - P(no crossover)")
     ax.text(  # lower right: below a cumulative curve, late years are where it leaves room
@@ -288,8 +312,7 @@ def crossover_cdf_figure(idata: az.InferenceData):
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("year")
     ax.set_ylabel("cumulative probability")
-    model = idata[run_group(idata)].attrs.get("model", "")
-    ax.set_title(f"When does practical computing cross brain FLOP/s? ({model} model)")
+    ax.set_title(f"When does practical computing cross brain FLOP/s? ({attrs.get('model', '')} model)")
     ax.legend(loc="center right", fontsize=8)
     return fig
 
@@ -615,7 +638,10 @@ def figures_for(idata: az.InferenceData | xr.Dataset) -> dict[str, object]:
     """Every figure that fits one run (or a backtest), by file stem."""
     if isinstance(idata, xr.Dataset):
         if idata.attrs.get("kind") == "summaries":
-            return {"brain_flops": summaries_brain_flops_figure(idata)}
+            figs = {"brain_flops": summaries_brain_flops_figure(idata)}
+            if "year_hist" in idata:  # a streamed crossover
+                figs["crossover_cdf"] = counts_cdf_figure(idata)
+            return figs
         return {"calibration": calibration_figure(idata)}
     figs = {"brain_flops": brain_flops_figure(idata)}
     if "log10_class_flops" in idata[run_group(idata)]:  # a run may hold the total alone

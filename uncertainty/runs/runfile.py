@@ -69,6 +69,7 @@ _NAMES = (
     "budget_prior",
     "last_label",
     "last_system",
+    "first_passage",
 )
 _INTEGERS = {  # attribute: smallest value (None: any)
     "seed": None,
@@ -83,6 +84,10 @@ _INTEGERS = {  # attribute: smallest value (None: any)
     "bins": 1,
     "start": None,
     "quick": 0,
+    "growth_draws": 1,
+    "draws_per_path": 1,
+    "year_base": None,
+    "year_blocks": 1,
 }
 _FINITE = (
     "horizon",
@@ -94,6 +99,9 @@ _FINITE = (
     "bin_width",
     "last_observation",
     "last_value",
+    "year_t0",
+    "year_horizon",
+    "year_bin",
 )
 _CONDITIONING = ("inference", "pareto_k", "ess_importance", "max_rhat", "ess_bulk", "divergences", "choice_odds")
 _LIKELIHOODS = ("normal", "lognormal", "student_t", "uniform", "upper", "lower")
@@ -530,6 +538,49 @@ def check_summaries(path: str | Path, ds: xr.Dataset) -> None:
         c.fail("counts", f"the histograms count {int(drawn[drawn != n][0]):,} draws; attrs.num_draws says {n:,}")
     if (ds["cut_lo"].values > ds["cut_hi"].values).any():
         c.fail("cut_lo", "a lower cut point is above its upper one")
+    if "year_hist" in ds.variables:
+        _check_year_counts(c, ds, n)
+
+
+def _check_year_counts(c: _Checker, ds: xr.Dataset, n: int) -> None:
+    """A streamed crossover's counts of the crossover year and its growth fit's draws, as
+    :func:`uncertainty.runs.streamed_crossover.crossover_dataset` writes them."""
+    from .streamed_crossover import BIN, YEAR_COUNTS
+
+    for name in ("year_t0", "year_horizon", "year_base", "year_blocks", "year_bin"):
+        if name not in ds.attrs:
+            c.fail(f"attrs.{name}", "missing")
+    if abs(float(ds.attrs["year_bin"]) - BIN) > 1e-12:
+        c.fail("attrs.year_bin", f"expected {BIN:g} (the width this version bins with), got {ds.attrs['year_bin']}")
+    if list(c.labels(ds, "year_count", "")) != list(YEAR_COUNTS):
+        c.fail("year_count", f"expected {', '.join(YEAR_COUNTS)}")
+    hist = c.variable(ds, "year_hist", "", ("year_bin",), "count").values
+    rows = c.variable(ds, "year_batch_counts", "", ("batch", "year_count"), "count").values
+    medians = c.variable(ds, "year_batch_medians", "", ("batch",), "float").values
+    if np.isnan(medians).any():
+        c.fail("year_batch_medians", "holds NaN")
+    t0, horizon, base = float(ds.attrs["year_t0"]), float(ds.attrs["year_horizon"]), int(ds.attrs["year_base"])
+    if not (math.isfinite(t0) and t0 < horizon) or base != math.floor(t0 / BIN):
+        c.fail("attrs.year_t0", "the last observation, the horizon and the first bin do not agree")
+    bins = math.ceil(horizon / BIN) - base + 1
+    if len(hist) != bins:
+        c.fail("year_hist", f"has {len(hist)} bins; the last observation and the horizon give {bins}")
+    total, already, never = rows[:, 0].sum(), rows[:, 1].sum(), rows[:, 2].sum()
+    if total != n:
+        c.fail("year_batch_counts", f"counts {int(total):,} draws; attrs.num_draws says {n:,}")
+    if hist.sum() + already + never != total:
+        c.fail("year_hist", "the crossings, the draws already crossed and those never crossed are not every draw")
+    by = rows[:, 3:]
+    if (rows[:, 1] > by[:, 0]).any() or (np.diff(by, axis=1) < 0).any() or (by[:, -1] > rows[:, 0]).any():
+        c.fail("year_batch_counts", "a batch's draws crossed by a year are fewer than by an earlier one")
+    if not 1 <= int(ds.attrs["year_blocks"]) <= max(len(rows), 1):
+        c.fail("attrs.year_blocks", f"expected 1 to {len(rows)} (one block per batch at most)")
+    fitted = [str(k) for k in ds.data_vars if str(k).startswith("fit_")]
+    if not fitted:
+        c.fail("fit_", "missing: the growth fit's draws")
+    for name in fitted:
+        da = c.variable(ds, name, "", ("fit_chain", "fit_draw"), "number")
+        c.values(name, da)
 
 
 def check_backtest(path: str | Path, ds: xr.Dataset) -> None:

@@ -54,9 +54,20 @@ from .forecast import (
     target_attrs,
 )
 from .io import run_attrs
-from .streaming import Layout, StreamStats, summarize_brain
+from .streaming import Layout, StreamStats, from_dataset, summaries_dataset, summarize_brain
 
-__all__ = ["BATCH", "BIN", "DRAWS_PER_PATH", "FIT_DRAWS", "StreamedCrossover", "YearCounts", "stream_crossover"]
+__all__ = [
+    "BATCH",
+    "BIN",
+    "DRAWS_PER_PATH",
+    "FIT_DRAWS",
+    "YEAR_COUNTS",
+    "StreamedCrossover",
+    "YearCounts",
+    "crossover_dataset",
+    "from_crossover_dataset",
+    "stream_crossover",
+]
 
 FIT_DRAWS = 10_000  # growth posterior draws of the fit (the default kept run's: one cached fit serves both)
 BATCH = 8192  # brain draws per batch: one set of paths, one row of batch means
@@ -281,3 +292,55 @@ def _fit_data(samples: dict, result, attrs: dict) -> az.InferenceData:
     for group in idata.groups():
         idata[group].attrs.update(attrs)
     return idata
+
+
+# -- saved: the streamed summaries plus the year counts and the growth fit's draws --------------------------
+
+YEAR_COUNTS = ("n", "already", "never", *(f"by_{y}" for y in BY_YEARS))  # the columns of a batch's counts
+_FIT, _FIT_STATS = "fit_", "fit_stats_"  # prefixes of the growth fit's posterior and NUTS statistics
+
+
+def crossover_dataset(run: StreamedCrossover):
+    """A streamed crossover as a small ``xarray.Dataset``: the brain's streamed summaries
+    (:func:`~uncertainty.runs.streaming.summaries_dataset`, ``kind = "summaries"``), the crossover year's
+    counts (``year_*``) and the growth fit's draws (``fit_*``, ``fit_stats_*`` by ``fit_chain``, ``fit_draw``):
+    what ``report`` reads back (:func:`from_crossover_dataset`)."""
+    y = run.years
+    ds = summaries_dataset(run.stats, run.layout, run.attrs)
+    ds["year_hist"] = ("year_bin", np.asarray(y.hist, dtype=np.int64))
+    ds["year_batch_counts"] = (("batch", "year_count"), np.asarray(y.batch_counts, dtype=np.int64))
+    ds["year_batch_medians"] = ("batch", np.asarray(y.batch_medians, dtype=np.float64))
+    ds = ds.assign_coords(year_count=list(YEAR_COUNTS))
+    dims = ("fit_chain", "fit_draw")
+    for name, da in run.fit.posterior.data_vars.items():
+        ds[_FIT + name] = (dims, np.asarray(da.values, dtype=np.float64))
+    for name, da in run.fit.sample_stats.data_vars.items():  # divergences as 0/1: netCDF has no booleans
+        ds[_FIT_STATS + name] = (dims, np.asarray(da.values, dtype=np.int8 if da.dtype == bool else da.dtype))
+    ds.attrs.update(year_t0=y.t0, year_horizon=y.horizon, year_base=int(y.base), year_blocks=int(y.blocks))
+    ds.attrs["year_bin"] = BIN
+    return ds
+
+
+def from_crossover_dataset(ds) -> StreamedCrossover:
+    """The streamed crossover saved by :func:`crossover_dataset` (a checked dataset)."""
+    stats, layout = from_dataset(ds)
+    a = ds.attrs
+    years = YearCounts(
+        t0=float(a["year_t0"]),
+        horizon=float(a["year_horizon"]),
+        base=int(a["year_base"]),
+        hist=np.asarray(ds["year_hist"].values, dtype=np.int64),
+        batch_counts=np.asarray(ds["year_batch_counts"].values, dtype=np.int64),
+        batch_medians=np.asarray(ds["year_batch_medians"].values, dtype=np.float64),
+        blocks=int(a["year_blocks"]),
+    )
+    names = [str(k) for k in ds.data_vars]
+    posterior = {k[len(_FIT) :]: ds[k].values for k in names if k.startswith(_FIT) and not k.startswith(_FIT_STATS)}
+    sample_stats = {k[len(_FIT_STATS) :]: ds[k].values for k in names if k.startswith(_FIT_STATS)}
+    if "diverging" in sample_stats:
+        sample_stats["diverging"] = sample_stats["diverging"].astype(bool)
+    attrs = {**{k: v for k, v in a.items() if not k.startswith("year_")}, "kind": "crossover"}  # the file: summaries
+    fit = az.from_dict(posterior=posterior, sample_stats=sample_stats)
+    for group in fit.groups():
+        fit[group].attrs.update(attrs)
+    return StreamedCrossover(stats=stats, layout=layout, years=years, fit=fit, attrs=attrs)
