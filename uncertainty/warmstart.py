@@ -42,6 +42,7 @@ __all__ = [
     "exported_dir",
     "fits_dir",
     "load_exported",
+    "lock_compilation_cache",
     "note",
     "save_exported",
     "source_digest",
@@ -82,9 +83,22 @@ def enable() -> None:
     _quiet_jax_cache(folder)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every program: warm runs compile nothing
+    lock_compilation_cache()
     _EXPORTED = Path(folder) / "exported"
     _FITS = Path(folder) / "fits"
     interrupts.on_signal(lambda: _remove_new(Path(folder), before))
+
+
+JAX_CACHE_MAX_BYTES = 8 * 2**30  # past what the sweep keeps: JAX's own eviction, enabled for its file lock
+
+
+def lock_compilation_cache() -> None:
+    """Make JAX lock its persistent compilation cache (with ``filelock``) around every read and write. Without
+    a size limit it writes an entry in place, unlocked, and another process or thread that reads it half
+    written can crash in XLA's deserializer (seen: a segfault when two test workers shared a cache)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_MAX_BYTES)
 
 
 _ENTRY_SUFFIXES = ("-cache", ".jaxexport")  # JAX's compiled programs; the exported samplers
