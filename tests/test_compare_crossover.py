@@ -136,7 +136,7 @@ def test_streamed_pool_keeps_draws_outside_a_files_histogram_on_their_side():
     from uncertainty.output.compare import streamed_compare_table
     from uncertainty.runs.streaming import Layout, StreamStats
 
-    def run(lo: float, counts: np.ndarray, under: int, over: int):
+    def run(lo: float, counts: np.ndarray, under: int, over: int, bottom: float, top: float):
         k = len(counts)
         zeros, empty = np.zeros(1), np.zeros(0)
         n = int(counts.sum()) + under + over
@@ -146,8 +146,8 @@ def test_streamed_pool_keeps_draws_outside_a_files_histogram_on_their_side():
             zeros,
             zeros,
             zeros,
-            zeros,
-            zeros,
+            np.array([bottom]),  # the smallest and largest draws (log10)
+            np.array([top]),
             counts[None, :],
             np.array([under]),
             np.array([over]),
@@ -158,10 +158,10 @@ def test_streamed_pool_keeps_draws_outside_a_files_histogram_on_their_side():
         )
         return stats, Layout(("log10 brain FLOP/s",), np.array([lo]), k, zeros, (), empty, empty)
 
-    a = run(14.0, np.full(3000, 1), 0, 0)  # 1e14 to 1e17
+    a = run(14.0, np.full(3000, 1), 0, 0, 14.0005, 16.9995)  # 1e14 to 1e17
     counts = np.zeros(2000, dtype=np.int64)
     counts[500] = 800  # 1e15.5
-    b = run(15.0, counts, under=100, over=100)  # 1e15 to 1e17: 100 below, 100 above 1e17
+    b = run(15.0, counts, under=100, over=100, bottom=14.5, top=18.5)  # 1e15 to 1e17: 100 below, 100 above 1e17
     table = streamed_compare_table({"a": a, "b": b}, [0, 1], "pool")
     assert table.loc["b", "p_gt_1e15"] == pytest.approx(0.9)
     assert table.loc["pool", "p_gt_1e15"] == pytest.approx(0.9)

@@ -13,7 +13,7 @@ from ..quantities import BY_YEARS, CENTRAL, HEADLINE_YEAR, TAIL_THRESHOLDS, cent
 from ..runs.streamed_crossover import YearCounts
 from ..runs.streaming import BIN_WIDTH, Layout, StreamStats
 from .streamed_crossover import year_quantile
-from .summaries import histogram_quantiles
+from .summaries import decade_exceedance, histogram_quantiles
 
 __all__ = [
     "compare_table",
@@ -88,20 +88,17 @@ def _shares(weights: Sequence[float] | None, sizes: Sequence[int]) -> np.ndarray
     return w / w.sum() / np.asarray(sizes, dtype=np.float64)
 
 
-def _brain_row(counts: np.ndarray, under: float, over: float, lo: float, n: float) -> dict[str, float]:
+def _brain_row(
+    counts: np.ndarray, under: float, over: float, lo: float, n: float, bottom: float, top: float
+) -> dict[str, float]:
     """The columns of :func:`compare_table` from a histogram of log10 brain FLOP/s (counts may be weights):
-    quantiles interpolated in the 0.001-decade bins, P(> 10^k) exact at the whole-decade bin edges."""
+    quantiles interpolated in the 0.001-decade bins, P(> 10^k) exact at the whole-decade bin edges
+    (:func:`~uncertainty.output.summaries.decade_exceedance`; NaN where the counts cannot tell)."""
     q5, q50, q95 = histogram_quantiles(counts, under, lo, n, CENTRAL)
     row = {"median": 10.0**q50, "q5": 10.0**q5, "q95": 10.0**q95, "log10_median": float(q50)}
+    above = decade_exceedance(counts, over, lo, n, bottom, top)
     for t in TAIL_THRESHOLDS:
-        edge = round((t - lo) / BIN_WIDTH)
-        if edge < 0:  # below the histogram: known only when no draw is
-            above = n if under == 0 else np.nan
-        elif edge > len(counts):  # above it: likewise
-            above = 0.0 if over == 0 else np.nan
-        else:
-            above = float(np.sum(counts[edge:])) + over
-        row[f"p_gt_1e{t}"] = above / n
+        row[f"p_gt_1e{t}"] = above.get(t, np.nan)
     return row
 
 
@@ -113,7 +110,10 @@ def streamed_compare_table(
     decade; the few draws below or above a file's histogram sit just outside it in the pool)."""
     rows = {}
     for name, (stats, layout) in runs.items():
-        rows[name] = _brain_row(stats.counts[0], int(stats.under[0]), int(stats.over[0]), float(layout.lo[0]), stats.n)
+        bounds = float(stats.minimum[0]), float(stats.maximum[0])
+        rows[name] = _brain_row(
+            stats.counts[0], int(stats.under[0]), int(stats.over[0]), float(layout.lo[0]), stats.n, *bounds
+        )
     if weights is not None:
         share = _shares(weights, [stats.n for stats, _ in runs.values()])
         lo = min(float(layout.lo[0]) for _, layout in runs.values())
@@ -133,7 +133,10 @@ def streamed_compare_table(
                 over += c * stats.over[0]
             else:
                 counts[end] += c * stats.over[0]
-        rows[pool_label] = _brain_row(counts, under, over, lo, 1.0)
+        weighted = [stats for c, (stats, _) in zip(share, runs.values(), strict=True) if c > 0]
+        bottom = min(float(stats.minimum[0]) for stats in weighted)
+        top = max(float(stats.maximum[0]) for stats in weighted)
+        rows[pool_label] = _brain_row(counts, under, over, lo, 1.0, bottom, top)
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

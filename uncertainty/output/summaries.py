@@ -12,7 +12,14 @@ from ..quantities import CENTRAL, TAIL_THRESHOLDS
 from ..runs.streaming import BIN_WIDTH, COMPLEMENT, LOOK, Layout, StreamStats
 from .tables import BRAIN_COLUMNS, INTERVALS_NOTE, Section, sensitivity_section, tail_section
 
-__all__ = ["exceedance", "histogram_quantiles", "sensitivity_table", "summary_sections", "summary_table"]
+__all__ = [
+    "decade_exceedance",
+    "exceedance",
+    "histogram_quantiles",
+    "sensitivity_table",
+    "summary_sections",
+    "summary_table",
+]
 
 
 def histogram_quantiles(counts: np.ndarray, under: float, lo: float, n: float, probs) -> np.ndarray:
@@ -107,25 +114,41 @@ def sensitivity_table(stats: StreamStats, layout: Layout) -> pd.DataFrame | None
 
 
 def exceedance(stats: StreamStats, layout: Layout, thresholds=None) -> dict[int, tuple[float, float]]:
-    """P(brain FLOP/s >= 10^k) and its binomial MCSE for each whole decade ``k`` of ``thresholds``
-    (default :data:`~uncertainty.quantities.TAIL_THRESHOLDS`), counted exactly: whole decades are bin
-    edges of the histogram (its lower end is a whole decade). A threshold among draws below the histogram
-    (where the counts cannot tell) is left out."""
-    counts, over, n = stats.counts[0], int(stats.over[0]), stats.n
-    lo, top, bottom = float(layout.lo[0]), float(stats.maximum[0]), float(stats.minimum[0])
+    """P(brain FLOP/s >= 10^k) and its binomial MCSE for each whole decade ``k`` of ``thresholds`` (default
+    :data:`~uncertainty.quantities.TAIL_THRESHOLDS`) that the counts tell (:func:`decade_exceedance`)."""
+    n = stats.n
+    p_above = decade_exceedance(
+        stats.counts[0],
+        float(stats.over[0]),
+        float(layout.lo[0]),
+        n,
+        float(stats.minimum[0]),
+        float(stats.maximum[0]),
+        thresholds,
+    )
+    return {k: (p, math.sqrt(p * (1.0 - p) / n)) for k, p in p_above.items()}
+
+
+def decade_exceedance(
+    counts: np.ndarray, over: float, lo: float, n: float, bottom: float, top: float, thresholds=None
+) -> dict[int, float]:
+    """P(log10 value >= k) for each whole decade ``k`` of ``thresholds`` (default
+    :data:`~uncertainty.quantities.TAIL_THRESHOLDS`), counted exactly from a histogram (counts, or weights
+    summing to ``n``) that starts at the whole decade ``lo``, with ``over`` draws above it and the draws
+    between ``bottom`` and ``top``: whole decades are bin edges. A threshold among draws outside the
+    histogram, with draws on both sides of it (where the counts cannot tell), is left out."""
     out = {}
     for k in TAIL_THRESHOLDS if thresholds is None else thresholds:
         edge = round((k - lo) / BIN_WIDTH)
         if k > top:
-            above = 0
+            above = 0.0
         elif k <= bottom:
             above = n
         elif 0 <= edge <= len(counts) and abs(lo + edge * BIN_WIDTH - k) < 1e-9:
-            above = int(counts[edge:].sum()) + over
+            above = float(counts[edge:].sum()) + over
         else:  # outside the histogram, with draws beyond it on both sides of the threshold: unknown
             continue
-        p = above / n
-        out[k] = (p, math.sqrt(p * (1.0 - p) / n))
+        out[k] = above / n
     return out
 
 
