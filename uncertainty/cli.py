@@ -713,8 +713,6 @@ def _compare_streamed(specs, args: argparse.Namespace, options, targets: list[st
 def _crossover_streamed(spec, args: argparse.Namespace, options) -> int:
     """A streamed crossover: the brain table from streamed statistics, the crossover year from counts."""
     from .output.report import growth_warning
-    from .output.streamed_crossover import streamed_crossover_sections
-    from .output.tables import render
     from .runs.streamed_crossover import stream_crossover
 
     run = stream_crossover(spec, args.seed, options)
@@ -729,7 +727,15 @@ def _crossover_streamed(spec, args: argparse.Namespace, options) -> int:
         def save():
             return [save_run(crossover_dataset(run), args.out, args.force)]
 
-    return _deliver(render(streamed_crossover_sections(run), args.format, _header(run.attrs)), save)
+    return _deliver(_streamed_crossover_text(run, args.format), save)
+
+
+def _streamed_crossover_text(run, fmt: str) -> str:
+    """Every table of a streamed crossover (a fresh run or one read back), as ``crossover`` prints them."""
+    from .output.streamed_crossover import streamed_crossover_sections
+    from .output.tables import render
+
+    return render(streamed_crossover_sections(run), fmt, _header(run.attrs))
 
 
 def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
@@ -841,12 +847,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(render_backtest(summary, args.format))
         return 0
     if isinstance(saved, xr.Dataset) and "year_hist" in saved:  # a streamed crossover
-        from .output.streamed_crossover import streamed_crossover_sections
-        from .output.tables import render
         from .runs.streamed_crossover import from_crossover_dataset
 
-        run = from_crossover_dataset(saved)
-        print(render(streamed_crossover_sections(run), args.format, _header(run.attrs)))
+        print(_streamed_crossover_text(from_crossover_dataset(saved), args.format))
         return 0
     if isinstance(saved, xr.Dataset):
         from .runs.streaming import from_dataset

@@ -41,7 +41,7 @@ from .distributions import to_distribution
 from .expression import parse_expression
 from .intervals import lognormal_params, normal_params
 from .model import COPULA_SITE, brain_model
-from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec
+from .priors import EVIDENCE_FUNCTIONS, Choice, Evidence, Point, Prior, PriorSpec, correlated_priors
 from .sites import field_site, site_priors, tied_sites
 
 __all__ = [
@@ -102,14 +102,18 @@ class Conditioned(NamedTuple):
 # -- quantities and likelihoods ---------------------------------------------------------------
 
 
+def _named(spec: PriorSpec, name: str) -> tuple[list, str]:
+    """The classes and the field an evidence quantity's name reads: ``field`` every class's, ``class.field``
+    that one class's."""
+    owner, dot, field = name.partition(".")
+    return ([c for c in spec.classes if c.name == owner], field) if dot else (list(spec.classes), name)
+
+
 def _field(spec: PriorSpec, values: dict, name: str, n: int) -> jnp.ndarray:
     """Values of field ``name`` for every class, shape ``(n, classes)``; of ``class.field``, that class's
-    field, shape ``(n, 1)``."""
-    owner, dot, field = name.partition(".")
-    if dot:  # one class: a vector over classes of length 1 (sum/mean reduce over classes, as for any field)
-        (c,) = (c for c in spec.classes if c.name == owner)
-        return _column(spec, values, c, field, n)[:, None]
-    return jnp.stack([_column(spec, values, c, name, n) for c in spec.classes], axis=-1)
+    field, shape ``(n, 1)`` (sum/mean reduce over the classes, as for any field)."""
+    classes, field = _named(spec, name)
+    return jnp.stack([_column(spec, values, c, field, n) for c in classes], axis=-1)
 
 
 def _column(spec: PriorSpec, values: dict, c, name: str, n: int) -> jnp.ndarray:
@@ -277,9 +281,8 @@ def _evidence_sites(spec: PriorSpec) -> set[str]:
     sites = set()
     for item in spec.evidence:
         for name in parse_expression(item.quantity, EVIDENCE_FUNCTIONS, dotted=True).names:
-            owner, dot, field = name.partition(".")
-            classes = [c for c in spec.classes if c.name == owner] if dot else spec.classes
-            sites.update(field_site(spec, c, field if dot else name) for c in classes)
+            classes, field = _named(spec, name)
+            sites.update(field_site(spec, c, field) for c in classes)
     return sites
 
 
@@ -288,7 +291,12 @@ def _scenarios_apart(spec: PriorSpec) -> bool:
     and none of those sites is correlated. NUTS then samples the file without them, and each posterior
     draw's scenario (and what it sets) is drawn from the prior given the rest (:func:`_with_scenarios`)."""
     tied = tied_sites(spec)
-    return not (tied & _evidence_sites(spec)) and not (tied & _copula_sites(spec))
+    return not (tied & _evidence_sites(spec)) and not (tied & correlated_priors(spec).keys())
+
+
+def _sampled(spec: PriorSpec) -> PriorSpec:
+    """What NUTS samples: ``spec`` without its scenarios (independent of the evidence, drawn after it)."""
+    return replace(spec, scenarios=()) if spec.scenarios else spec
 
 
 def nuts_blocker(spec: PriorSpec) -> str:
@@ -298,8 +306,7 @@ def nuts_blocker(spec: PriorSpec) -> str:
             "[scenarios] draw a discrete scenario index, which NUTS cannot sample "
             "(the evidence reads a field a scenario sets)"
         )
-    sampled = replace(spec, scenarios=()) if spec.scenarios else spec  # what NUTS samples (scenarios drawn after)
-    for site, prior in _choice_sites(sampled).items():
+    for site, prior in _choice_sites(_sampled(spec)).items():
         if any(isinstance(c, Point) for c in prior.components):
             return f"{site} is a choice with a fixed-value component (a discrete draw), which NUTS cannot sample"
     return ""
@@ -335,20 +342,14 @@ def _initial_points(spec: PriorSpec, model, key: jax.Array, num_chains: int) -> 
     return {k: jnp.stack([c[k] for c in chains])[None] for k in chains[0]}  # (batch 1, chain, ...)
 
 
-def _copula_sites(spec: PriorSpec) -> set[str]:
-    """The sites ``[correlations]`` draws through the copula (deterministic given its normals)."""
-    return {site for a, b, _ in spec.correlations for site in (a, b)}
-
-
 def _with_scenarios(spec: PriorSpec, key: jax.Array, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``draws`` of ``spec`` without its scenarios (NUTS draws), each given its scenario and what the
     scenario sets, drawn from the prior given the rest (exact when :func:`_scenarios_apart`), and its
     FLOP/s computed again."""
     n = len(draws["log10_brain_flops"])
-    tied = tied_sites(spec)
-    given = {k: jnp.asarray(v) for k, v in draws.items() if k not in tied and not k.startswith("log10_")}
     # a correlated site is a deterministic function of the copula's normals: those are what NUTS sampled
-    given = {k: v for k, v in given.items() if k not in _copula_sites(spec)}
+    drawn_again = tied_sites(spec) | correlated_priors(spec).keys()
+    given = {k: jnp.asarray(v) for k, v in draws.items() if k not in drawn_again and not k.startswith("log10_")}
     trace = handlers.trace(handlers.seed(handlers.condition(brain_model, data=given), key)).get_trace(spec, n)
     return {k: np.asarray(s["value"]) for k, s in trace.items() if s["type"] in ("sample", "deterministic")}
 
@@ -356,7 +357,7 @@ def _with_scenarios(spec: PriorSpec, key: jax.Array, draws: dict[str, np.ndarray
 def _nuts(
     spec: PriorSpec, prior_draws: dict[str, np.ndarray], psis: Conditioned, seed: int, settings: NutsSettings
 ) -> Conditioned:
-    sampled = replace(spec, scenarios=()) if spec.scenarios else spec  # independent of the evidence: drawn after
+    sampled = _sampled(spec)
     model = _evidence_model(sampled)
     key = jax.random.fold_in(jax.random.key(seed), 0x4E555453)  # "NUTS": apart from the prior draws' keys
     with jax.enable_x64(True):
