@@ -37,6 +37,32 @@ def shared_compilation_cache(tmp_path_factory):
 PRIORS = ROOT / "priors"
 
 
+def readings_text(count: str = "1e10", step_weight: int = 1) -> str:
+    """A one-class prior file with the two readings of the LNP update rate as scenarios: ``per_spike`` (the
+    update rate is the firing rate, weight 1) and ``per_step`` (its own prior, 50-1000 Hz, ``step_weight``);
+    the firing rate lognormal 0.1-10 Hz. Its tests add an evidence item that reads ``firing_rate``."""
+    return f"""\
+[defaults]
+shared = ["rate", "firing_rate"]
+rate = {{ lognormal = [50, 1000] }}
+firing_rate = {{ lognormal = [0.1, 10] }}
+time_steps = 3
+filter_steps = 3
+soma_steps = 3
+synapses = 1000
+outputs = 100
+branches = 3
+dendrites = 4
+
+[classes.cell]
+count = {count}
+
+[scenarios]
+per_spike = {{ weight = 1, "defaults.rate" = {{ same_as = "firing_rate" }} }}
+per_step = {{ weight = {step_weight} }}
+"""
+
+
 def one_class_text(**fields: str) -> str:
     """A valid one-class prior file; keyword arguments replace field values (TOML text)."""
     values = {

@@ -14,6 +14,8 @@ from uncertainty.brain.priors import parse_priors
 from uncertainty.cli import main
 from uncertainty.errors import PriorError
 
+from conftest import readings_text
+
 Z90 = 1.6448536269514722
 PRODUCT = """\
 [classes.syn]
@@ -355,26 +357,7 @@ def test_bad_one_class_evidence_names(quantity, problem):
     assert "ev.toml" in message and "evidence.one.quantity" in message and problem in message
 
 
-READINGS = """\
-[defaults]
-shared = ["rate", "firing_rate"]
-rate = { lognormal = [50, 1000] }
-firing_rate = { lognormal = [0.1, 10] }
-time_steps = 3
-filter_steps = 3
-soma_steps = 3
-synapses = 1000
-outputs = 100
-branches = 3
-dendrites = 4
-
-[classes.cell]
-count = 1e10
-
-[scenarios]
-per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }
-per_step = { weight = 3 }
-"""
+READINGS = readings_text(count="1e10", step_weight=3)
 
 
 def test_update_reading_odds_match_the_closed_form_marginal_likelihoods():

@@ -10,7 +10,7 @@ import xarray as xr
 
 from uncertainty.cli import main
 
-from conftest import PRIORS
+from conftest import PRIORS, readings_text
 
 STATUS = re.compile(r"\.\.\.$|: done in \d+\.\d s$")  # the two forms of a status line
 
@@ -177,30 +177,7 @@ def test_path_points_are_formatted_with_thousands_separators(monkeypatch):
         check_path_memory(10_000, 1_234_567)
 
 
-READINGS = """\
-[defaults]
-shared = ["rate", "firing_rate"]
-rate = { lognormal = [50, 1000] }
-firing_rate = { lognormal = [0.1, 10] }
-time_steps = 3
-filter_steps = 3
-soma_steps = 3
-synapses = 1000
-outputs = 100
-branches = 3
-dendrites = 4
-
-[classes.cell]
-count = 1e12
-
-[scenarios]
-per_spike = { weight = 1, "defaults.rate" = { same_as = "firing_rate" } }
-per_step = { weight = 1 }
-
-[evidence.f]
-quantity = "mean(firing_rate)"
-observed = { upper = 1e9 }
-"""
+READINGS = readings_text(count="1e12") + '[evidence.f]\nquantity = "mean(firing_rate)"\nobserved = { upper = 1e9 }\n'
 
 
 @pytest.mark.slow
