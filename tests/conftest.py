@@ -13,27 +13,6 @@ import pytest  # noqa: E402
 from uncertainty.brain.priors import parse_priors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shared_compilation_cache(tmp_path_factory):
-    """One JAX compilation cache per xdist worker for this test run: a NUTS program that two of its test files
-    compile (most of a fit's CPU is compiling it) is compiled once. Only this process's in-process programs
-    use it; commands run as subprocesses keep ``UNCERTAINTY_NO_CACHE``. Not shared between workers: JAX
-    writes an entry without a lock (unless its cache evicts, which needs ``filelock``), and a worker that
-    read another's half-written entry crashed in XLA's deserializer (a segfault, 2026-12-01)."""
-    import jax
-
-    from uncertainty.warmstart import lock_compilation_cache
-
-    lock_compilation_cache()  # the fits' threads of one worker read and write it too
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    folder = tmp_path_factory.getbasetemp().parent / f"jax-compilation-cache-{worker}"
-    folder.mkdir(exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    yield folder
-
-
 PRIORS = ROOT / "priors"
 
 
