@@ -52,6 +52,8 @@ __all__ = [
     "format_summary",
     "run_group",
     "is_conditioned",
+    "resampled_ess",
+    "resampling_note",
     "brain_title",
     "data_line",
     "target_section",
@@ -100,14 +102,56 @@ def _quantities(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(out)
 
 
+def resampled_ess(attrs) -> float | None:
+    """The effective sample size of a run's brain draws when they resample a smaller posterior, else ``None``.
+
+    A PSIS posterior is its prior draws resampled by their weights: worth the importance ESS. A crossover's
+    posterior brain draws are NUTS chains (or PSIS draws) resampled to the crossover's draw count: worth NUTS's
+    bulk ESS (the smallest of the sampled sites') or the importance ESS. A ``sample`` run's NUTS draws keep their
+    chains, and ArviZ's ESS of them is already right. ArviZ, which sees only the resample, would count each of
+    its draws as independent."""
+    for prefix in ("", "brain_"):
+        method = attrs.get(prefix + "inference")
+        if method == "PSIS":
+            return float(attrs[prefix + "ess_importance"])
+        if method == "NUTS" and prefix:
+            return float(attrs[prefix + "ess_bulk"])
+    return None
+
+
+def _capped(mcse, ess, cap: float | None):
+    """A Monte Carlo standard error from ``ess`` effective draws, recomputed for at most ``cap`` of them."""
+    return mcse if cap is None else mcse * np.sqrt(np.maximum(np.asarray(ess, dtype=np.float64) / cap, 1.0))
+
+
+def resampling_note(idata: az.InferenceData) -> str:
+    """What the ESS and MCSE columns count, when the run's brain draws resample a smaller posterior."""
+    attrs = idata[run_group(idata)].attrs
+    cap = resampled_ess(attrs)
+    if cap is None:
+        return ""
+    method = attrs.get("inference", attrs.get("brain_inference"))
+    what = "PSIS importance ESS" if method == "PSIS" else "NUTS bulk ESS"
+    return f"the brain draws resample a posterior worth {cap:.0f} independent draws ({what})"
+
+
 def summary(idata: az.InferenceData) -> pd.DataFrame:
     """Brain FLOP/s: one row per quantity, one column per statistic (see module docstring).
 
     The HDI of brain FLOP/s is 10^(the HDI of log10 brain FLOP/s): the shortest interval in decades, not in
-    FLOP/s (which, for draws spread over decades, hugs their lower end). A share's HDI is in its own units."""
-    table = _stats_table(_quantities(idata[run_group(idata)]))
+    FLOP/s (which, for draws spread over decades, hugs their lower end). A share's HDI is in its own units.
+    Draws that resample a smaller posterior (:func:`resampled_ess`) have their ESS capped at that posterior's
+    and their MCSEs grown to match."""
+    group = run_group(idata)
+    table = _stats_table(_quantities(idata[group]))
     ends = ["hdi_lo", "hdi_hi"]
     table.loc["brain FLOP/s", ends] = 10.0 ** table.loc["log10 brain FLOP/s", ends].to_numpy(dtype=np.float64)
+    cap = resampled_ess(idata[group].attrs)
+    if cap is not None:
+        ess = table["ess_bulk"].to_numpy(dtype=np.float64)
+        for column in ("mcse_mean", "mcse_median"):
+            table[column] = _capped(table[column].to_numpy(dtype=np.float64), ess, cap)
+        table["ess_bulk"] = np.minimum(ess, cap)
     return table
 
 
@@ -199,8 +243,9 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
     big = np.where(finite, y, (horizon if np.isfinite(horizon) else np.nanmax(y[finite], initial=0.0)) + 1000.0)
     ds = xr.Dataset({"year": (da.dims, big)})
     already = y <= t_last
+    cap = resampled_ess(idata[group].attrs)
     row: dict[str, float] = {}
-    row["p_already"], row["mcse_p_already"] = _probability(da.dims, already)
+    row["p_already"], row["mcse_p_already"] = _probability(da.dims, already, cap)
     q5, median, q95 = central(y, method="inverted_cdf")
     for name, value in (("median", median), ("q5", q5), ("q95", q95)):
         row[name] = -np.inf if value <= t_last else value  # among the draws already crossed: "already"
@@ -213,10 +258,11 @@ def crossover_summary(idata: az.InferenceData) -> pd.DataFrame:
         lo = hi = -np.inf if already.all() else np.inf
     row["hdi_lo"], row["hdi_hi"] = float(lo), float(hi)
     for year in BY_YEARS:
-        row[f"p_by_{year}"], row[f"mcse_p_by_{year}"] = _probability(da.dims, y <= year)
+        row[f"p_by_{year}"], row[f"mcse_p_by_{year}"] = _probability(da.dims, y <= year, cap)
     row["p_never"] = float((~finite).mean())
-    row["mcse_median"] = float(az.mcse(ds, method="median")["year"])
-    row["ess_bulk"] = float(az.ess(ds, method="bulk")["year"])
+    ess = float(az.ess(ds, method="bulk")["year"])
+    row["mcse_median"] = float(_capped(float(az.mcse(ds, method="median")["year"]), ess, cap))
+    row["ess_bulk"] = ess if cap is None else min(ess, cap)
     return pd.DataFrame([row], index=["crossover year"])
 
 
@@ -386,7 +432,13 @@ def backtest_summary(idata: az.InferenceData) -> tuple[pd.DataFrame, str] | None
 
 
 def _crossover_section(idata: az.InferenceData) -> Section:
-    return crossover_section(crossover_summary(idata), idata[run_group(idata)].attrs)
+    resampled = resampling_note(idata)
+    how = (
+        f"; {resampled}: the year's ess and mcse count at most that many (an upper bound on its mcse)"
+        if resampled
+        else ""
+    )
+    return crossover_section(crossover_summary(idata), idata[run_group(idata)].attrs, how)
 
 
 def _last_text(attrs) -> str:
@@ -526,9 +578,7 @@ def evidence_tables(idata: az.InferenceData) -> tuple[pd.DataFrame, pd.DataFrame
 
     note = diagnosis_of(attrs)
     if attrs.get("inference") == "PSIS":
-        note += (
-            "; posterior draws are the prior draws resampled by weight, so their ESS above overstates; quote this one"
-        )
+        note += "; posterior draws are the prior draws resampled by weight: the tables count this ESS"
     return brain, pd.DataFrame.from_dict(checks, orient="index"), note
 
 
@@ -564,17 +614,23 @@ def choice_odds_table(idata: az.InferenceData) -> pd.DataFrame | None:
 
 def tail_probabilities(idata: az.InferenceData, thresholds=TAIL_THRESHOLDS) -> dict[int, tuple[float, float]]:
     """P(brain FLOP/s > 10^k) over the run's draws (the posterior when there is one) and its MCSE (ArviZ's,
-    of the indicator: ESS-based, so right for MCMC draws too)."""
-    da = idata[run_group(idata)]["log10_brain_flops"]
-    return {k: _probability(da.dims, da.values > k) for k in thresholds}
+    of the indicator: ESS-based, so right for MCMC draws too; for at most :func:`resampled_ess` draws)."""
+    group = run_group(idata)
+    da = idata[group]["log10_brain_flops"]
+    cap = resampled_ess(idata[group].attrs)
+    return {k: _probability(da.dims, da.values > k, cap) for k in thresholds}
 
 
-def _probability(dims, event: np.ndarray) -> tuple[float, float]:
+def _probability(dims, event: np.ndarray, cap: float | None = None) -> tuple[float, float]:
     """The share of draws (``dims``: chain, draw) where ``event`` holds and its Monte Carlo standard error
-    (ArviZ's MCSE of the indicator's mean: ESS-based, right for MCMC draws; 0 when every draw agrees)."""
+    (ArviZ's MCSE of the indicator's mean: ESS-based, right for MCMC draws; for at most ``cap`` effective draws
+    when given; 0 when every draw agrees)."""
     indicator = xr.Dataset({"p": (dims, event.astype(np.float64))})
     p = float(indicator["p"].mean())
-    return p, 0.0 if p in (0.0, 1.0) else float(az.mcse(indicator, method="mean")["p"])
+    if p in (0.0, 1.0):
+        return p, 0.0
+    mcse = float(az.mcse(indicator, method="mean")["p"])
+    return p, mcse if cap is None else float(_capped(mcse, p * (1.0 - p) / mcse**2, cap))
 
 
 def growth_sections(idata: az.InferenceData) -> list[Section]:
@@ -616,7 +672,10 @@ def crossover_section(table: pd.DataFrame, attrs, how: str = "") -> Section:
 
 def report_sections(idata: az.InferenceData) -> list[Section]:
     """Every table that fits the run."""
-    sections = [Section(brain_title(idata), summary(idata), note=INTERVALS_NOTE)]
+    resampled = resampling_note(idata)
+    resampled = f"; {resampled}: ess and mcse count at most that many" if resampled else ""
+    brain_note = INTERVALS_NOTE + resampled
+    sections = [Section(brain_title(idata), summary(idata), note=brain_note)]
     conditioned = evidence_tables(idata)
     if conditioned is not None:
         brain, checks, note = conditioned
@@ -665,7 +724,8 @@ def report_sections(idata: az.InferenceData) -> list[Section]:
             )
         )
     group = run_group(idata)
-    sections.append(tail_section(tail_probabilities(idata), "from the draws; mcse from ArviZ (ESS-based)"))
+    how = "from the draws; mcse from ArviZ (ESS-based)" + resampled
+    sections.append(tail_section(tail_probabilities(idata), how))
     if "crossover_year" not in idata[group]:
         table = sensitivity(idata)
         if table is not None:
