@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PRIORS = ROOT / "priors"
 
 
+@pytest.fixture
+def fit_cache(tmp_path, monkeypatch):
+    """The growth-fit cache on, in this test's own folder (the suite runs with ``UNCERTAINTY_NO_CACHE``): a test
+    that runs two commands on one fit fits it once. JAX's compilation cache stays off."""
+    from uncertainty import warmstart
+
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    monkeypatch.setattr(warmstart, "_FITS", folder)
+    return folder
+
+
 def readings_text(count: str = "1e10", step_weight: int = 1) -> str:
     """A one-class prior file with the two readings of the LNP update rate as scenarios: ``per_spike`` (the
     update rate is the firing rate, weight 1) and ``per_step`` (its own prior, 50-1000 Hz, ``step_weight``);

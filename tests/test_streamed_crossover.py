@@ -123,13 +123,15 @@ def test_streamed_matches_kept_within_monte_carlo_error():
 
 
 @pytest.mark.slow
-def test_streamed_walkcycle_on_hpcg_matches_kept():
+def test_streamed_walkcycle_on_hpcg_matches_kept(fit_cache):
     """The default model and target (paths on a yearly grid with bridges, shared by 16 draws each) against
-    the kept run's quarter-year grid, on one fit."""
+    the kept run's quarter-year grid, on one fit (fitted once: the streamed run takes it from the cache)."""
     spec = load_priors(PRIORS / "default.toml")
     o = ForecastOptions(num_warmup=300, num_chains=2, compare=False)
     kept = crossover_summary(forecast(spec, 0, o)).iloc[0]
+    assert len(list(fit_cache.glob("fit-*.npz"))) == 1
     got = year_table(stream_crossover(spec, 0, ForecastOptions(**{**o.__dict__, "num_samples": 300_000})).years)
+    assert len(list(fit_cache.glob("fit-*.npz"))) == 1  # the same fit
     got = got.iloc[0]
     for year in BY_YEARS[:2]:
         name = f"p_by_{year}"
