@@ -618,7 +618,7 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
         for target in targets:
             _check_series(target, args.unit, replace(options, series=target), kept=keep)
     if len(targets) > 1:
-        return _crossover_targets(spec, args, options, targets)
+        return _crossover_targets(spec, args, options, targets, keep)
     if not keep:
         return _crossover_streamed(spec, args, options)
     idata = forecast(spec, args.seed, options)
@@ -659,9 +659,6 @@ def _crossover_keeps(spec, args: argparse.Namespace, targets: list[str]) -> bool
         raise InputError(flag, None, f"{problem}: at most {CROSSOVER_KEEP_LIMIT:,} draws, or --keep-draws")
     if args.data_until is not None:
         raise InputError("--data-until", None, f"needs the kept draws{why}; add --keep-draws or use fewer draws")
-    if len(targets) > 1:
-        problem = f"several targets keep their draws{why}; stream each target on its own"
-        raise InputError("--series", None, problem)
     return False
 
 
@@ -746,35 +743,55 @@ def _check_budget(args: argparse.Namespace, targets: list[str]) -> None:
         raise InputError("--budget", None, "applies to the budget target; add it: --series ... budget")
 
 
-def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str]) -> int:
+def _crossover_targets(spec, args: argparse.Namespace, options, targets: list[str], keep: bool) -> int:
     """``crossover --series A B ...``: one growth fit per target (no LOO comparison), the same brain draws
-    (the seed's), one table with a row per target."""
+    (the seed's), one table with a row per target; kept, or streamed (counted) target by target."""
 
     from .output.report import growth_warning, run_group, target_section
     from .output.tables import render
-    from .quantities import flops_interval
-    from .runs.forecast import forecast
 
-    runs = {}
+    runs, how = {}, ""
     for target in targets:
-        runs[target] = forecast(spec, args.seed, replace(options, series=target, compare=False))
-        warning = growth_warning(runs[target])
+        one = replace(options, series=target, compare=False)
+        if keep:
+            from .runs.forecast import forecast
+
+            runs[target] = forecast(spec, args.seed, one)
+            warning = growth_warning(runs[target])
+        else:
+            from .output.streamed_crossover import streamed_target
+            from .runs.streamed_crossover import BIN, stream_crossover
+
+            run = stream_crossover(spec, args.seed, one)
+            warning = growth_warning(run.fit)
+            if not runs:
+                from .output.summaries import summary_table
+
+                brain = summary_table(run.stats, run.layout).loc["brain FLOP/s"]
+                attrs = dict(run.attrs)
+                how = f"; streamed: {options.num_samples:,} joint draws a target, counted in {BIN:g}-year bins"
+            runs[target] = streamed_target(run)
         if warning is not None:
             print(warning.replace("warning: ", f"warning: {target}: ", 1), file=sys.stderr)
-    first = runs[targets[0]]
-    attrs = dict(first[run_group(first)].attrs)
+    if keep:
+        from .quantities import flops_interval
+
+        first = runs[targets[0]]
+        attrs = dict(first[run_group(first)].attrs)
+        brain = flops_interval(first[run_group(first)]["log10_brain_flops"].values)
     head = {k: v for k, v in _header(attrs).items() if k not in ("counts", "data")}
     head["series"] = " ".join(targets)
-    q = flops_interval(first[run_group(first)]["log10_brain_flops"].values)
-    brain = f"median {q['median']:.3g} (5% {q['q5']:.3g}, 95% {q['q95']:.3g}), the same draws for every target"
+    text = (
+        f"median {brain['median']:.3g} (5% {brain['q5']:.3g}, 95% {brain['q95']:.3g}), the same draws for every target"
+    )
     if "brain_pareto_k" in attrs:  # the posterior given the file's [evidence]
         from .brain.evidence import diagnosis_of
 
         diagnosis = diagnosis_of(attrs, "brain_")
-        brain += f"; conditioned on [evidence] ({diagnosis})"
+        text += f"; conditioned on [evidence] ({diagnosis})"
         print(f"brain FLOP/s conditioned on [evidence] ({diagnosis})", file=sys.stderr)
-    head = {"prior_file": head.pop("prior_file"), "brain FLOP/s": brain, **head}
-    return _deliver(render([target_section(runs)], args.format, head))
+    head = {"prior_file": head.pop("prior_file"), "brain FLOP/s": text, **head}
+    return _deliver(render([target_section(runs, how)], args.format, head))
 
 
 def _streamed_text(stats, layout, fmt: str, attrs: dict) -> str:

@@ -14,6 +14,8 @@ and, with ``--data-until``, the backtest. Formats: table, markdown, json, csv.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -57,6 +59,7 @@ __all__ = [
     "brain_title",
     "data_line",
     "target_section",
+    "TargetRow",
 ]
 
 
@@ -463,17 +466,31 @@ def data_line(attrs) -> str | None:
     return "; ".join(parts)
 
 
-def target_section(runs: dict[str, az.InferenceData]) -> Section:
-    """One row per compute target of crossover runs of one prior file (the same brain draws): P(crossed by
-    the target's last observation), the median and 90% interval of the crossover year, P(by 2030), P(by
-    2050), P(none by the horizon), the growth model and whether its fit converged."""
+class TargetRow(NamedTuple):
+    """A crossover run against one compute target, as the target table needs it: the crossover-year row
+    (:func:`crossover_summary`, or its streamed counterpart), the run's attributes and whether its growth fit
+    converged."""
+
+    year: pd.Series
+    attrs: Mapping
+    converged: bool
+
+
+def _target_row(idata: az.InferenceData) -> TargetRow:
+    converged, _ = growth_convergence(growth_summary(idata))
+    return TargetRow(crossover_summary(idata).iloc[0], idata[run_group(idata)].attrs, converged)
+
+
+def target_section(runs: Mapping[str, az.InferenceData | TargetRow], how: str = "") -> Section:
+    """One row per compute target of crossover runs of one prior file (the same brain draws; kept runs, or
+    :class:`TargetRow` of streamed ones): P(crossed by the target's last observation), the median and 90%
+    interval of the crossover year, P(by 2030), P(by 2050), P(none by the horizon), the growth model and
+    whether its fit converged."""
     from ..growth.pooled_hindcast import pooled_name
 
     rows, notes = {}, []
-    for name, idata in runs.items():
-        attrs = idata[run_group(idata)].attrs
-        year = crossover_summary(idata).iloc[0]
-        converged, _ = growth_convergence(growth_summary(idata))
+    targets = {k: v if isinstance(v, TargetRow) else _target_row(v) for k, v in runs.items()}
+    for name, (year, attrs, converged) in targets.items():
         model = str(attrs["model"])
         rows[name] = {
             "last_obs": float(attrs["last_observation"]),
@@ -487,7 +504,7 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
             "converged": "yes" if converged else "NO",
         }
         notes.append(f"{name}: {data_line(attrs)}; counts {attrs.get('target_counts', 'FLOP/s')}")
-    horizon = float(next(iter(runs.values()))[run_group(next(iter(runs.values())))].attrs.get("horizon", np.inf))
+    horizon = float(next(iter(targets.values())).attrs.get("horizon", np.inf))
     table = pd.DataFrame.from_dict(rows, orient="index").rename(columns={"p_none": f"p_none_by_{horizon:g}"})
     formats = {c: _prob for c in table.columns if c.startswith("p_")}
     formats.update({c: _year for c in ("last_obs", "median", "q5", "q95")})
@@ -495,7 +512,7 @@ def target_section(runs: dict[str, az.InferenceData]) -> Section:
         [
             "p already: the share of draws whose brain lies at or below the target's practical value at its last "
             "observation (last obs); 'already': a quantile among them; 'never': among draws that do not cross by "
-            "the horizon; converged: the growth fit's largest R-hat <= 1.01 and smallest bulk ESS >= 400",
+            "the horizon; converged: the growth fit's largest R-hat <= 1.01 and smallest bulk ESS >= 400" + how,
             *notes,
         ]
     )

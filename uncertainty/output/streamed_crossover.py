@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..quantities import BY_YEARS, CENTRAL, HDI_PROB
 from ..runs.streamed_crossover import BIN, StreamedCrossover, YearCounts
-from .report import crossover_section, growth_sections
+from .report import TargetRow, crossover_section, growth_convergence, growth_sections, growth_summary
 from .summaries import summary_sections
 
 __all__ = ["streamed_crossover_sections", "year_quantile", "year_table"]
@@ -100,3 +100,9 @@ def streamed_crossover_sections(run: StreamedCrossover) -> list:
         crossover_section(year_table(y), run.attrs, how),
         *growth_sections(run.fit),
     ]
+
+
+def streamed_target(run: StreamedCrossover) -> TargetRow:
+    """A streamed crossover as a row of :func:`uncertainty.output.report.target_section`."""
+    converged, _ = growth_convergence(growth_summary(run.fit))
+    return TargetRow(year_table(run.years).iloc[0], run.attrs, converged)
