@@ -178,8 +178,10 @@ def test_cli_keeps_the_draws_of_a_file_with_evidence(tmp_path, capsys):
 @pytest.mark.slow
 def test_kept_draws_above_the_limit_are_written_chunk_by_chunk(tmp_path, capsys, monkeypatch):
     """`sample --out` above the keep limit with --keep-draws: every draw on disk (the draws of sample_brain),
-    written as drawn; `report` summarises the file chunk by chunk and prints the table the run printed."""
+    written as drawn; `report` summarises the file chunk by chunk and prints the table the run printed, and
+    `plot` draws the figure of those summaries."""
     import uncertainty.cli as cli
+    import uncertainty.output.plots as cli_plots
     from uncertainty.brain.priors import load_priors
     from uncertainty.runs.io import load_run
 
@@ -203,6 +205,15 @@ def test_kept_draws_above_the_limit_are_written_chunk_by_chunk(tmp_path, capsys,
         [r["swing"] for r in printed["tables"]["sensitivity (top 10)"]["rows"]],
         atol=0.01,  # parameters stored as float32: the tails' cut points move by their rounding
     )
+    # `plot` reads it chunk by chunk too: the figure of its streamed summaries, from the same statistics
+    drawn = []
+    real = cli_plots.figures_for
+    monkeypatch.setattr(cli_plots, "figures_for", lambda run: drawn.append(run) or real(run))
+    assert cli.main(["plot", str(out), "--out", str(tmp_path / "figures")]) == 0
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["brain_flops.png"]
+    assert "12,000 draws, more than 5,000: plotted from their streamed summaries" in capsys.readouterr().err
+    (summaries,) = drawn
+    assert summaries.attrs["kind"] == "summaries" and int(summaries.attrs["num_samples"]) == 12000
 
 
 def test_a_failed_chunked_write_leaves_no_file(tmp_path, capsys, monkeypatch):

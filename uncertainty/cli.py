@@ -899,8 +899,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .runs.io import load_saved
 
     runs = dict(zip(_names(args.run_files), (load_saved(p) for p in args.run_files), strict=True))
-    for path, run in zip(args.run_files, runs.values(), strict=True):
-        check_plottable(path, run)
+    for (name, run), path in zip(runs.items(), args.run_files, strict=True):
+        if _streams_from_file(run):  # too many draws to load: the streamed summaries, as `report` prints them
+            from .runs.streaming import summaries_dataset, summarize_run
+
+            attrs = dict(run.prior.attrs)
+            runs[name] = summaries_dataset(*summarize_run(run.prior, int(attrs.get("chunk_size", 0)) or None), attrs)
+            n = run.prior.sizes["draw"]
+            note = f"note: {path}: {n:,} draws, more than {KEEP_DRAWS_LIMIT:,}: plotted from their streamed summaries"
+            print(f"{note} (read chunk by chunk), brain FLOP/s only", file=sys.stderr)
+        check_plottable(path, runs[name])
     for path in write_figures(runs, args.out, args.format, args.force):
         print(path)
     return 0
