@@ -222,6 +222,16 @@ def test_same_as_gives_a_field_another_fields_draw_in_its_scenario():
         ('"defaults.rate" = { same_as = "firing_rate", x = 1 }', "scenarios.a.defaults.rate", "unknown key 'x'"),
         ('"convention.flops_per_mac" = { same_as = "rate" }', "convention.flops_per_mac.same_as", "a convention"),
         (
+            '"cell.synapses" = { same_as = "time_steps" }',
+            "same_as",
+            "'synapses' is in synapses, but 'time_steps' is in steps",
+        ),
+        (
+            '"cell.count" = { same_as = "synapses" }',
+            "cell.count.same_as",
+            "is in neurons, but 'synapses' is in synapses",
+        ),
+        (
             '"defaults.rate" = { same_as = "firing_rate" }, "defaults.firing_rate" = 1',
             "scenarios.a",
             "which a scenario sets itself",

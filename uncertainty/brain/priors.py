@@ -822,6 +822,9 @@ class _Parser:
         (target,) = targets
         if target == site.name:
             self.fail(f"{key}.same_as", f"'{site.name}' cannot be the same as itself")
+        mine, theirs = CLASS_FIELDS.get(site.field), CLASS_FIELDS.get(other)
+        if mine is not None and theirs is not None and mine.unit != theirs.unit:  # a free field's unit is open
+            self.fail(f"{key}.same_as", f"'{site.field}' is in {mine.unit}, but '{other}' is in {theirs.unit}")
         return SameAs(target, other)
 
     def evidence(self, table: Any, spec: PriorSpec) -> tuple[Evidence, ...]:
