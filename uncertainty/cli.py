@@ -886,8 +886,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _streams_from_file(idata) -> bool:
     """Whether ``report`` summarises a kept run chunk by chunk from the file: a run of prior draws only
     (``sample``), of more than 10^6 draws (too many to load and sort)."""
-    only_prior = [g for g in idata.groups() if g not in ("prior", "constant_data")] == []
-    return only_prior and idata.prior.sizes["chain"] == 1 and idata.prior.sizes["draw"] > KEEP_DRAWS_LIMIT
+    groups = getattr(idata, "groups", None)  # InferenceData only; a Dataset has none
+    if not callable(groups) or "prior" not in groups():
+        return False  # a streamed run, a backtest or a compare file: read whole
+    if [g for g in groups() if g not in ("prior", "constant_data")]:
+        return False
+    sizes = idata.prior.sizes
+    return sizes.get("chain", 0) == 1 and sizes.get("draw", 0) > KEEP_DRAWS_LIMIT
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
