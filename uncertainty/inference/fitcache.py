@@ -11,8 +11,8 @@ atomically (a temporary file renamed); beyond :data:`MAX_ENTRIES` the least rece
 Without the cache (library calls that did not call
 :func:`uncertainty.warmstart.enable`, ``UNCERTAINTY_NO_CACHE``) every call fits.
 
-Fits that miss the cache are compiled one after the other, each starting as soon as it is compiled, and run
-side by side, one per core.
+Fits that miss the cache are all compiled first, one after the other in the calling thread, then run side by
+side, one per core (XLA never compiles in two threads at once).
 """
 
 from __future__ import annotations
@@ -147,10 +147,9 @@ def cached_fits(
     """Run every job's NUTS fit, or take it from the cache (not with ``refit``); ``{name: result}``.
 
     ``status`` takes ``growth fit: cached (NAME, DATE)`` for a cached fit, and ``TEXT (STEPS) ...`` /
-    ``TEXT (STEPS): done in S s`` around each fit run. The fits that run are compiled in this thread, one
-    after the other, each starting on one of up to ``workers`` threads (default: the CPU count) as soon as it
-    is compiled; each fit's draws are exactly those of :func:`~uncertainty.inference.nuts.run_nuts` with the
-    same key.
+    ``TEXT (STEPS): done in S s`` around each fit run. The fits that run are all compiled in this thread, one
+    after the other, then run on up to ``workers`` threads (default: the CPU count); each fit's draws are
+    exactly those of :func:`~uncertainty.inference.nuts.run_nuts` with the same key.
     """
     say = status or (lambda text: None)
     results: dict[str, NutsResult] = {}
@@ -185,9 +184,12 @@ def cached_fits(
     count = min(len(todo), workers or os.cpu_count() or 1)
     if count == 1:
         done = [run(job, path, compiled(job)) for job, path in todo]
-    else:  # each fit starts as soon as it is compiled, while this thread compiles the next
+    else:  # every fit compiled here first, then run side by side: XLA never compiles in two threads at once
+        programs = [compiled(job) for job, _ in todo]
         with ThreadPoolExecutor(count) as pool:
-            futures = [pool.submit(run, job, path, compiled(job)) for job, path in todo]
+            futures = [
+                pool.submit(run, job, path, program) for (job, path), program in zip(todo, programs, strict=True)
+            ]
             done = [f.result() for f in futures]
     results.update(done)
     return {job.name: results[job.name] for job in jobs}

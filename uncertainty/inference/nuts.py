@@ -252,19 +252,21 @@ def compile_nuts(
     total = s.num_warmup + s.num_samples
 
     def run(progress: Progress | None = None) -> NutsResult:
+        # Only the compiled programs run here, on NumPy arrays between them: nothing is traced or compiled
+        # in this thread (XLA compiling in two threads at once has aborted the process).
         st, kept = state, []
         for i in range(SEGMENTS):
             lo = i * length
             if lo >= total:
                 break
-            st, visited = run_segment(st, data, jnp.asarray(lo, jnp.int32))
-            jax.block_until_ready(st)  # the segment has run (not only been dispatched) before it is reported
+            st, visited = run_segment(st, data, np.asarray(lo, np.int32))
+            visited = jax.device_get(visited)  # the segment has run (not only been dispatched) before it is reported
             keep = slice(max(s.num_warmup - lo, 0), min(total - lo, length))
             if keep.start < keep.stop:
                 kept.append(jax.tree_util.tree_map(lambda x, keep=keep: x[keep], visited))
             if progress is not None:
                 progress(min(lo + length, total), total)
-        draws = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *kept)
+        draws = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *kept)
         values, diverging, accept, steps = constrained(draws, data)
         return NutsResult(
             samples={k: np.asarray(v) for k, v in values.items()},
