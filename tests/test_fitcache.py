@@ -57,6 +57,21 @@ def test_a_second_fit_is_taken_from_the_cache_with_the_same_draws(fits):
     np.testing.assert_array_equal(direct.samples["drift"], first.samples["drift"])
 
 
+def test_fits_run_side_by_side_on_worker_threads_give_run_nuts_draws_in_float64(fits):
+    """Two fits that miss the cache run on two threads; x64 is thread-local, so the worker threads must run
+    the programs in the caller's precision (they once read the draws as float32 and the finish program
+    refused them)."""
+    jobs = [_job(seed=3), _job(seed=4, slope=0.7)._replace(name="randomwalk_twin")]
+    with jax.enable_x64(True):
+        results = cached_fits(jobs, workers=2)
+        direct = [run_nuts(job.key, job.model, job.data, job.settings) for job in jobs]
+    for job, want in zip(jobs, direct, strict=True):
+        got = results[job.name]
+        assert got.samples["drift"].dtype == np.float64
+        for name, values in want.samples.items():
+            np.testing.assert_array_equal(got.samples[name], values)
+
+
 @pytest.mark.parametrize(
     "change",
     [

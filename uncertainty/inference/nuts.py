@@ -250,8 +250,13 @@ def compile_nuts(
     state = run_start(key, data, init)
     length = segment_length(s)
     total = s.num_warmup + s.num_samples
+    x64 = bool(jax.config.jax_enable_x64)  # thread-local: a worker thread would read NumPy float64 as float32
 
     def run(progress: Progress | None = None) -> NutsResult:
+        with jax.enable_x64(x64):
+            return _run(progress)
+
+    def _run(progress: Progress | None) -> NutsResult:
         # Only the compiled programs run here, on NumPy arrays between them: nothing is traced or compiled
         # in this thread (XLA compiling in two threads at once has aborted the process).
         st, kept = state, []
