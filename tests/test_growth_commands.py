@@ -57,7 +57,7 @@ def test_crossover_status_lines_for_every_long_step_and_quiet_silences_them(tmp_
     compiling = [f"compiling the {name} fit" for name in ("linear", "changepoint", "regimes")]
     started = [line for line in lines if line.endswith("...")]
     progress = [f"{fit}: {p}% ({n} of 200 steps) ..." for fit in fits for p, n in ((25, 50), (50, 100), (75, 150))]
-    # each fit runs as soon as it is compiled, side by side: their lines interleave; the later steps follow
+    # the fits are compiled one after the other, then run side by side: their lines interleave; the later steps follow
     assert started[0] == f"{compiling[0]} ..." and started[-3:] == [f"{text} ..." for text in after], err
     assert sorted(started[:-3]) == sorted([f"{t} ..." for t in [*compiling, *fits]] + progress), err
     for text in [*compiling, *fits, *after]:  # each step says when it ends, with its time
