@@ -16,27 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PRIORS = ROOT / "priors"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_fit_cache(tmp_path_factory):
-    """The growth-fit cache on for in-process runs, in one folder that this session's workers share (the suite
-    runs with ``UNCERTAINTY_NO_CACHE``, so ``warmstart.enable`` leaves it as set here): the many tests that fit
-    the same model to the same series with the same key fit it once. A cached fit's draws are the fit's own
-    (``test_fitcache``), so no result depends on which test fitted first; entries are written atomically and a
-    damaged one is fitted again. Subprocess runs and JAX's compilation cache stay uncached."""
-    from uncertainty import warmstart
-
-    base = tmp_path_factory.getbasetemp()
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-fits"
-    folder.mkdir(exist_ok=True)
-    before, warmstart._FITS = warmstart._FITS, folder
-    yield folder
-    warmstart._FITS = before
-
-
 @pytest.fixture
 def fit_cache(tmp_path, monkeypatch):
-    """The growth-fit cache on, in this test's own folder (empty, unlike the session's shared one): a test
-    that runs two commands on one fit fits it once, and the first run fits. JAX's compilation cache stays off."""
+    """The growth-fit cache on, in this test's own folder (the suite runs with ``UNCERTAINTY_NO_CACHE``): a test
+    that runs two commands on one fit fits it once. JAX's compilation cache stays off."""
     from uncertainty import warmstart
 
     folder = tmp_path / "fits"
